@@ -1,0 +1,92 @@
+"""The ``grade`` command: parses arguments and calls keyword-only functions.
+
+``grade PATH`` is short for ``grade run PATH``. Exit statuses are in
+:class:`grader.exitcodes.ExitCode`.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from grader import grade
+from grader.context import Context, default_jobs
+from grader.exitcodes import ExitCode
+from grader.rubric import RubricError, find_default_rubric, load_rubric
+from grader.submission import SubmissionError
+
+#: Errors that are the user's input, not a grader bug: one line, exit 2.
+USAGE_ERRORS: tuple[type[Exception], ...] = (RubricError, SubmissionError)
+
+
+class _DefaultToRun(click.Group):
+    """A group where an unknown first word is a path for the ``run`` command."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+def _rubric(path: Path | None):
+    return load_rubric(path if path is not None else find_default_rubric(Path.cwd()))
+
+
+def _invoke(func, **kwargs) -> None:
+    """Calls a command's function and maps failures to exit codes."""
+    try:
+        func(**kwargs)
+    except USAGE_ERRORS as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(ExitCode.USAGE)
+    except Exception:  # noqa: BLE001 - a bug in the grader: say so, exit 1
+        click.echo("internal error in the grader (please report it):", err=True)
+        click.echo(traceback.format_exc(), err=True)
+        sys.exit(ExitCode.INTERNAL)
+
+
+_rubric_option = click.option(
+    "--rubric", type=click.Path(path_type=Path), default=None,
+    help="Rubric TOML (default: the only rubrics/*.toml).",
+)
+
+
+@click.group(cls=_DefaultToRun, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mfdnn-grader")
+def main() -> None:
+    """Autograder for HW1 of Mathematical Foundations of Deep Neural Networks.
+
+    \b
+    grade submissions/            grade a class (one folder per student)
+    grade submissions/alice       grade one student
+    grade verify                  check the reference solutions
+    """
+
+
+@main.command("run")
+@click.argument("path", type=click.Path(path_type=Path))
+@_rubric_option
+@click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
+              help="Folder for reports and the gradebook.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Submissions graded in parallel (default: number of cores).")
+@click.option("--keep-workdirs", is_flag=True, help="Keep the students' working copies for debugging.")
+def run_command(path: Path, rubric: Path | None, out: Path, jobs: int | None, keep_workdirs: bool) -> None:
+    """Grade PATH: a class folder, or one student's folder."""
+    def call() -> None:
+        grade.main(
+            path=path,
+            rubric=_rubric(rubric),
+            out=out,
+            jobs=jobs or default_jobs(),
+            ctx=Context(keep_workdirs=keep_workdirs),
+        )
+
+    _invoke(call)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,8 @@
+"""Report writers, listed explicitly; each is one small class (see base.ReportWriter)."""
+
+from grader.reports.gradebook import GradebookCsv
+from grader.reports.json_report import JsonReport
+from grader.reports.markdown import MarkdownReport
+
+#: The writers ``grade`` runs, in order.
+WRITERS = (JsonReport(), MarkdownReport(), GradebookCsv())

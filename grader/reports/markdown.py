@@ -1,0 +1,73 @@
+"""``report.md``: the feedback written for the student."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from grader.models import ItemScore, Status, StudentReport
+
+_ICONS = {
+    Status.PASSED: "passed",
+    Status.FAILED: "FAILED",
+    Status.ERROR: "ERROR",
+    Status.TIMEOUT: "TIMEOUT",
+    Status.SKIPPED: "skipped",
+    Status.PENDING: "pending (graded by a TA)",
+}
+
+
+def render(report: StudentReport) -> str:
+    """The student's report as Markdown; hidden items show no details."""
+    lines = [f"# {report.assignment}: feedback for {report.student}", ""]
+    total = f"**Score: {report.score:g} / {report.max_score:g}**"
+    if report.pending_points:
+        total += (
+            f" — {report.pending_points:g} points are not graded yet (manual items); "
+            "this score covers the autograded part only."
+        )
+    lines += [total, ""]
+    for warning in report.warnings:
+        lines.append(f"> {warning}")
+    for problem in report.problems:
+        lines += ["", f"## {problem.id}: {problem.title} — {problem.score:g} / {problem.max_score:g}", ""]
+        if problem.files:
+            lines.append("Graded file(s): " + ", ".join(f"`{f}`" for f in problem.files))
+            lines.append("")
+        for item in problem.items:
+            lines += _item(item)
+        for note in problem.notes:
+            lines += ["", _quote(note)]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _item(item: ItemScore) -> list[str]:
+    head = f"- **{item.id}** {item.description}: {item.score:g} / {item.max_score:g}"
+    if item.visibility == "hidden":
+        return [f"{head} (hidden check: details are released after the deadline)"]
+    lines = [f"{head} — {_ICONS[item.status]}"]
+    if item.feedback:
+        lines += _indent(item.feedback)
+    return lines
+
+
+def _indent(text: str) -> list[str]:
+    return ["  " + line for line in text.splitlines()]
+
+
+def _quote(text: str) -> str:
+    body = text.splitlines() or [""]
+    if len(body) == 1:
+        return f"> {body[0]}"
+    return f"> {body[0]}\n\n```\n" + "\n".join(body[1:]) + "\n```"
+
+
+class MarkdownReport:
+    """Writes ``<student>/report.md``."""
+
+    def write_student(self, report: StudentReport, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "report.md").write_text(render(report), encoding="utf-8")
+
+    def write_class(self, reports: Sequence[StudentReport], out: Path) -> None:
+        return None

@@ -1,0 +1,190 @@
+"""Grades one problem of one student: working copy, judge process, scores."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from grader import scoring
+from grader.context import Context
+from grader.judge import Job
+from grader.models import ManualScore, Outcome, ProblemResult, Status
+from grader.notebooks import NotebookError
+from grader.rubric import Problem, Rubric
+from grader.submission import Submission, prepare
+
+#: Extra seconds the judge gets beyond the student's budget (pytest start-up, reference work).
+JUDGE_SLACK_SECONDS = 60.0
+
+#: The grader's own package root, put on the judge's path.
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def grade_problem(
+    submission: Submission,
+    problem: Problem,
+    rubric: Rubric,
+    workroot: Path,
+    report_dir: Path,
+    ctx: Context,
+    manual: dict[str, ManualScore] | None = None,
+) -> ProblemResult:
+    """Grades one problem for one student and returns its scored items.
+
+    Never raises for anything the student did; every failure becomes item
+    statuses with feedback.
+    """
+    manual = manual or {}
+    manual_scores = {i.id: scoring.score_manual_item(i, manual.get(i.id)) for i in problem.items if i.kind == "manual"}
+    if not problem.autograded:
+        return ProblemResult(problem.id, problem.title, tuple(manual_scores[i.id] for i in problem.items))
+
+    workdir = workroot / "work"
+    try:
+        prepared = prepare(submission, problem, workdir)
+    except NotebookError as exc:
+        return _unavailable(problem, manual_scores, Status.ERROR, f"Your notebook could not be read: {exc}.")
+    files = tuple(m.describe() for m in prepared.matches)
+    if prepared.missing:
+        looked = ", ".join(prepared.missing)
+        reason = (
+            f"Missing file: {looked}. The grader looked for it by name (any case, .py or .ipynb, "
+            f"names like '{Path(prepared.missing[0]).stem} (1).py') and by the names it must define. "
+            "Hand in the file with the handout's name."
+        )
+        return _unavailable(problem, manual_scores, Status.ERROR, reason, files, prepared.notes)
+
+    outcomes, notes = _run_judge(submission, problem, rubric, workroot, report_dir, ctx)
+    items = []
+    for item in problem.items:
+        if item.kind == "manual":
+            items.append(manual_scores[item.id])
+        elif outcomes is None:
+            items.append(scoring.score_unavailable(item, Status.ERROR, notes[-1]))
+        else:
+            items.append(scoring.score_test_item(item, outcomes))
+    return ProblemResult(problem.id, problem.title, tuple(items), files, tuple(prepared.notes) + tuple(notes))
+
+
+def _unavailable(problem, manual_scores, status, reason, files=(), notes=()) -> ProblemResult:
+    items = tuple(
+        manual_scores[i.id] if i.kind == "manual" else scoring.score_unavailable(i, status, reason)
+        for i in problem.items
+    )
+    return ProblemResult(problem.id, problem.title, items, tuple(files), tuple(notes))
+
+
+def _run_judge(
+    submission: Submission, problem: Problem, rubric: Rubric, workroot: Path, report_dir: Path, ctx: Context
+) -> tuple[list[Outcome] | None, list[str]]:
+    """Runs the judge process; returns its outcomes (None if it failed) and notes."""
+    scratch = workroot / "judge"
+    scratch.mkdir(parents=True, exist_ok=True)
+    job = Job(
+        student_id=submission.student,
+        problem_id=problem.id,
+        suite=str(problem.suite),
+        tests=sorted({i.test for i in problem.items if i.test}),
+        workdir=str((workroot / "work").resolve()),
+        scratch=str(scratch.resolve()),
+        files=list(problem.files),
+        wall_seconds=problem.timeout,
+        memory_bytes=problem.memory,
+        reference_dir=str(rubric.reference) if rubric.reference else None,
+        plugins=[[str(p), {}] for p in problem.plugins],
+    )
+    read_fd, write_fd = os.pipe()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(_PACKAGE_ROOT),
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        "MPLBACKEND": "Agg",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    log_path = scratch / "judge.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [ctx.python, "-m", "grader.judge", str(write_fd)],
+            stdin=subprocess.PIPE,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,),
+            cwd=scratch,
+            env=env,
+            start_new_session=True,
+        )
+    os.close(write_fd)
+    try:
+        proc.stdin.write(json.dumps(asdict(job)).encode("utf-8"))
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
+    deadline = time.monotonic() + problem.timeout + JUDGE_SLACK_SECONDS
+    raw, finished = _read_until_eof(read_fd, deadline)
+    os.close(read_fd)
+    if not finished:
+        _kill_group(proc)
+    else:
+        try:
+            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+    _kill_group(proc)  # anything the judge or the student left behind in the group
+    if not finished or proc.returncode != 0 or not raw:
+        # Keep the judge's log beside the report: the working copy is deleted.
+        report_dir.mkdir(parents=True, exist_ok=True)
+        kept = report_dir / f"{problem.id}-judge.log"
+        shutil.copyfile(log_path, kept)
+        log_path = kept
+        ctx.warn(f"grader: judge for {submission.student}/{problem.id} failed (exit {proc.returncode}); log: {log_path}")
+        return None, [
+            "Internal grader error: this problem could not be checked (not your code's fault); "
+            f"the TA will look at it. (judge exit {proc.returncode}, log {log_path})"
+        ]
+    result = json.loads(raw)
+    outcomes = [
+        Outcome(
+            test=o["test"],
+            case=o["case"],
+            status=Status(o["status"]),
+            credit=float(o["credit"]),
+            message=o["message"],
+            notes=tuple(o["notes"]),
+        )
+        for o in result["outcomes"]
+    ]
+    notes = list(result.get("load_notes", []))
+    output = result.get("output", "").strip()
+    if output:
+        notes.append("Your code printed (while the grader called it):\n" + output[:2000])
+    return outcomes, notes
+
+
+def _read_until_eof(fd: int, deadline: float) -> tuple[bytes, bool]:
+    chunks = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return b"".join(chunks), False
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            continue
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks), True
+        chunks.append(chunk)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()

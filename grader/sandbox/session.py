@@ -1,0 +1,267 @@
+"""Judge side of the sandbox: starts the student's child and talks to it.
+
+The judge (which runs the suite's assertions) never imports student code. It
+starts a child process with resource limits, sends it requests over a pipe
+pair that only the two of them hold, and waits for each answer with the
+problem's remaining wall-clock budget. A child that overruns is killed with
+everything it started; a child that dies is described, and the next request
+starts a fresh one.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.sandbox import limits, protocol
+
+_CHILD_SCRIPT = Path(__file__).with_name("child.py")
+
+
+class StudentFailure(Exception):
+    """Base class: the student's code, not the suite, failed a request."""
+
+    status = "error"
+
+
+class StudentError(StudentFailure):
+    """Student code raised, did not compile, or exited.
+
+    Attributes:
+        kind: ``syntax``, ``exception``, ``exit``, ``memory`` or ``crash``.
+        where: ``file:line`` of the innermost student frame, if known.
+    """
+
+    def __init__(self, message: str, kind: str = "exception", where: str | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.where = where
+
+
+class StudentTimeout(StudentFailure):
+    """The problem's wall-clock budget ran out while student code ran."""
+
+    status = "timeout"
+
+
+class GraderError(Exception):
+    """The child could not serve a request for a reason that is not the student's."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one student's problem."""
+
+    wall_seconds: float
+    """Wall-clock budget for everything the child does for this problem."""
+
+    memory_bytes: int
+    """Address-space cap of the child."""
+
+    cpu_seconds: int | None = None
+    """CPU-time cap; defaults to the wall budget rounded up, plus a little."""
+
+    output_bytes: int = 64 * 1024
+    """How much of the student's stdout/stderr is kept for the report."""
+
+
+@dataclass
+class _Running:
+    proc: subprocess.Popen
+    req_fd: int
+    resp_fd: int
+    generation: int
+
+
+@dataclass
+class ChildSession:
+    """One student's child for one problem, restarted after a crash.
+
+    Args:
+        workdir: the student's working copy (the child's cwd).
+        limits: the problem's limits.
+        scratch: a folder of the judge's for the child's captured output.
+    """
+
+    workdir: Path
+    limits: Limits
+    scratch: Path
+    plugins: list[tuple[str, dict]] = field(default_factory=list)
+    _running: _Running | None = None
+    _deadline: float | None = None
+    _generation: int = 0
+    _loads: dict = field(default_factory=dict)
+    _load_failures: dict = field(default_factory=dict)
+    events: list[str] = field(default_factory=list)
+
+    # -- lifecycle ------------------------------------------------------
+    @property
+    def generation(self) -> int:
+        """Counts child starts; handles from an older generation are stale."""
+        return self._generation
+
+    def remaining(self) -> float:
+        """Seconds left in the problem's wall-clock budget."""
+        if self._deadline is None:
+            return self.limits.wall_seconds
+        return self._deadline - time.monotonic()
+
+    def _start(self) -> _Running:
+        if self.remaining() <= 0:
+            raise StudentTimeout(self._timeout_message())
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self.limits.wall_seconds
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        out = open(self.scratch / "stdout.txt", "ab")
+        err = open(self.scratch / "stderr.txt", "ab")
+        cpu = self.limits.cpu_seconds or int(self.limits.wall_seconds) + 5
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", str(_CHILD_SCRIPT), str(req_r), str(resp_w), str(self.workdir)],
+                cwd=self.workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                pass_fds=(req_r, resp_w),
+                env=limits.child_environment(),
+                preexec_fn=limits.preexec(self.limits.memory_bytes, cpu),
+            )
+        finally:
+            out.close()
+            err.close()
+            os.close(req_r)
+            os.close(resp_w)
+        self._generation += 1
+        self._running = _Running(proc, req_w, resp_r, self._generation)
+        for path, options in self.plugins:
+            self._roundtrip({"op": "plugin", "path": path, "options": options})
+        return self._running
+
+    def close(self) -> None:
+        """Stops the child and everything it started."""
+        running, self._running = self._running, None
+        if running is None:
+            return
+        for fd in (running.req_fd, running.resp_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        limits.kill_tree(running.proc)
+        self.events.append(_exit_description(running.proc.returncode) or "child finished")
+
+    def __enter__(self) -> "ChildSession":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- requests -------------------------------------------------------
+    def request(self, message: dict) -> Any:
+        """Sends one request and returns its decoded value.
+
+        Raises:
+            StudentError: the student's code failed (or the child died).
+            StudentTimeout: the budget ran out; the child was killed.
+        """
+        if self._running is None:
+            self._start()
+        return self._roundtrip(message)
+
+    def _roundtrip(self, message: dict) -> Any:
+        running = self._running
+        assert running is not None
+        try:
+            protocol.write_frame(running.req_fd, message)
+            response = self._read(running)
+        except (BrokenPipeError, EOFError, protocol.ProtocolError) as exc:
+            self._running = None
+            for fd in (running.req_fd, running.resp_fd):
+                os.close(fd)
+            limits.kill_tree(running.proc)
+            described = _exit_description(running.proc.returncode)
+            if isinstance(exc, protocol.ProtocolError):
+                described = f"sent a malformed answer ({exc})"
+            raise StudentError(f"the student's process {described}", kind="crash") from None
+        if response.get("ok"):
+            return response.get("value")
+        error = response.get("error") or {}
+        kind = error.get("kind", "exception")
+        if kind in ("protocol", "grader"):
+            raise GraderError(error.get("message", "unknown error"))
+        raise StudentError(error.get("message", "unknown error"), kind=kind, where=error.get("where"))
+
+    def _read(self, running: _Running) -> dict:
+        remaining = self.remaining()
+        ready = select.select([running.resp_fd], [], [], max(remaining, 0))[0] if remaining > 0 else []
+        if not ready:
+            self._running = None
+            for fd in (running.req_fd, running.resp_fd):
+                os.close(fd)
+            limits.kill_tree(running.proc)
+            raise StudentTimeout(self._timeout_message())
+        # The header has arrived; give the body the rest of the budget too.
+        return protocol.read_frame(running.resp_fd)
+
+    def _timeout_message(self) -> str:
+        return (
+            f"stopped after the time limit of {self.limits.wall_seconds:g} s "
+            "(an endless loop, or code far slower than needed)"
+        )
+
+    # -- loading (remembered, so a restarted child loads the same way) --
+    def load(self, path: str, required: list[str], mode: str = "auto") -> dict:
+        """Loads a student file in the child (once per child generation)."""
+        key = (path, tuple(required), mode)
+        if key in self._load_failures:
+            raise self._load_failures[key]
+        if self._running is None:
+            self._start()
+        cached = self._loads.get(key)
+        if cached and cached[0] == self._generation:
+            return cached[1]
+        try:
+            value = self.request({"op": "load", "path": path, "required": list(required), "mode": mode})
+        except StudentError as exc:
+            if exc.kind != "crash":
+                # The same file fails the same way every time; don't pay for it again.
+                self._load_failures[key] = exc
+            raise
+        self._loads[key] = (self._generation, value)
+        return value
+
+    def captured_output(self) -> str:
+        """The student's stdout and stderr so far, trimmed to the limit."""
+        parts = []
+        for name in ("stdout.txt", "stderr.txt"):
+            path = self.scratch / name
+            if path.exists() and path.stat().st_size:
+                with open(path, "rb") as fh:
+                    data = fh.read(self.limits.output_bytes)
+                parts.append(data.decode("utf-8", errors="replace"))
+        return "\n".join(parts)
+
+
+def _exit_description(returncode: int | None) -> str:
+    if returncode is None:
+        return "is still running"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        if -returncode == signal.SIGXCPU:
+            return "was stopped by the CPU-time limit"
+        return f"was killed by {name} (a crash, or the memory limit)"
+    if returncode == 0:
+        return "exited (the student's code ended the process, e.g. os._exit or sys.exit in a method)"
+    return f"exited with status {returncode} (e.g. sys.exit or os._exit in the student's code)"

@@ -1,0 +1,157 @@
+"""Problem 5 suite: the matrix-free convolution operator and its transpose.
+
+Runs in the judge. ``student`` reaches the student's ``conv1D.py`` in its own
+process; every reference here is built locally from k, so nothing the
+student's code does can change what it is compared with.
+"""
+
+import numpy as np
+import pytest
+
+from grader.sandbox.session import StudentError
+
+# (n, r): the handout size, edge cases r = 1, r = n, n = r + 1, and sizes that
+# catch a transpose with r = 3 hard-coded.
+SIZES = [(20, 3), (10, 1), (5, 5), (6, 5), (12, 2), (31, 7), (50, 4), (9, 8)]
+INPUTS = ["float", "int"]
+
+
+def dense(k, n):
+    """The (n-r+1)×n matrix of the handout, built from k (the judge may build it)."""
+    r = len(k)
+    A = np.zeros((n - r + 1, n))
+    for i in range(n - r + 1):
+        A[i, i : i + r] = k
+    return A
+
+
+def huber_loss(x):
+    return np.sum(0.5 * x**2 * (np.abs(x) <= 1) + (np.abs(x) - 0.5) * (np.abs(x) > 1))
+
+
+def huber_grad(x):
+    return x * (np.abs(x) <= 1) + np.sign(x) * (np.abs(x) > 1)
+
+
+def operator(student, k, n):
+    """Builds the student's A for filter k, however their constructor is spelled."""
+    conv = student.module(required=["Convolution1d"])
+    try:
+        return conv.Convolution1d(k)
+    except StudentError as exc:
+        if "argument" not in str(exc):
+            raise
+        # Some students also pass n; the handout's constructor takes only k.
+        return conv.Convolution1d(k, n)
+
+
+def vector(kind, size, rng):
+    if kind == "int":
+        return rng.integers(-9, 10, size=size)
+    return rng.standard_normal(size)
+
+
+def as_vector(value, what, length):
+    """Checks a product's type and length, with a message the student can act on."""
+    assert value is not None, (
+        f"{what} returned None: __matmul__ must return the product "
+        "(the starter's `return None` is still there?)"
+    )
+    array = np.asarray(value)
+    assert array.dtype.kind in "biuf", f"{what} returned {type(value).__name__} of dtype {array.dtype}, not numbers"
+    assert array.size == length, f"{what} has {array.size} entries; expected {length}"
+    return array.reshape(-1)
+
+
+def compare(got, expected, what, rule):
+    error = np.abs(got - expected)
+    scale = max(1.0, float(np.max(np.abs(expected))))
+    if np.all(error <= 1e-8 * scale):
+        return
+    i = int(np.argmax(error))
+    raise AssertionError(
+        f"{what} is wrong at index {i}: got {got[i]:.6g}, expected {expected[i]:.6g} "
+        f"({int(np.sum(error > 1e-8 * scale))} of {len(expected)} entries differ). {rule}"
+    )
+
+
+@pytest.mark.parametrize("kind", INPUTS)
+@pytest.mark.parametrize("n,r", SIZES, ids=[f"n={n},r={r}" for n, r in SIZES])
+def test_forward_matches_dense(student, n, r, kind):
+    rng = np.random.default_rng(1000 * n + r)
+    k = rng.standard_normal(r)
+    x = vector(kind, n, rng)
+    A = operator(student, k, n)
+    got = as_vector(A @ x, f"A @ x (n={n}, r={r}, {kind} x)", n - r + 1)
+    compare(got, dense(k, n) @ x, f"A @ x for n={n}, r={r}, {kind} x",
+            "Rule: (Ax)_i = k_1 x_i + … + k_r x_{i+r-1} for i = 1 … n-r+1.")
+
+
+@pytest.mark.parametrize("kind", INPUTS)
+@pytest.mark.parametrize("n,r", SIZES, ids=[f"n={n},r={r}" for n, r in SIZES])
+def test_transpose_matches_dense(student, n, r, kind):
+    rng = np.random.default_rng(2000 * n + r)
+    k = rng.standard_normal(r)
+    y = vector(kind, n - r + 1, rng)
+    A = operator(student, k, n)
+    got = as_vector(A.T @ y, f"A.T @ y (n={n}, r={r}, {kind} y)", n)
+    compare(got, dense(k, n).T @ y, f"A.T @ y for n={n}, r={r}, {kind} y",
+            "Rule: (Aᵀy)_j = Σ_i k_{j-i+1} y_i over the i with 1 ≤ j-i+1 ≤ r; r must come from k, not be fixed.")
+
+
+@pytest.mark.parametrize("n,r", [(20, 3), (7, 7), (15, 1)], ids=["n=20,r=3", "n=7,r=7", "n=15,r=1"])
+def test_output_shapes(student, n, r):
+    rng = np.random.default_rng(7)
+    k = rng.standard_normal(r)
+    A = operator(student, k, n)
+    forward = A @ rng.standard_normal(n)
+    backward = A.T @ rng.standard_normal(n - r + 1)
+    for value, what, length in ((forward, "A @ x", n - r + 1), (backward, "A.T @ y", n)):
+        assert isinstance(value, np.ndarray), (
+            f"{what} returned a {type(value).__name__}; return a numpy array (e.g. np.asarray([...]))"
+        )
+        assert value.shape == (length,), (
+            f"{what} has shape {value.shape} for n={n}, r={r}; expected a 1-D array of shape ({length},)"
+        )
+
+
+def test_adjoint_identity(student):
+    rng = np.random.default_rng(11)
+    checked = 0
+    for n, r in [(20, 3), (13, 4), (8, 8)]:
+        k = rng.standard_normal(r)
+        x, y = rng.standard_normal(n), rng.standard_normal(n - r + 1)
+        A = operator(student, k, n)
+        Ax = as_vector(A @ x, "A @ x", n - r + 1)
+        ATy = as_vector(A.T @ y, "A.T @ y", n)
+        lhs, rhs = float(Ax @ y), float(x @ ATy)
+        assert abs(lhs - rhs) <= 1e-9 * max(1.0, abs(lhs)), (
+            f"⟨Ax, y⟩ = {lhs:.10g} but ⟨x, Aᵀy⟩ = {rhs:.10g} for n={n}, r={r}: "
+            "A.T must be the transpose (adjoint) of A."
+        )
+        checked += 1
+    assert checked == 3
+
+
+def test_handout_gd_objective(student):
+    r, n, lam, alpha = 3, 20, 0.1, 0.01
+    np.random.seed(0)
+    k = np.random.randn(r)
+    b = np.random.randn(n - r + 1)
+
+    def run(A):
+        x = np.zeros(n)
+        for _ in range(100):
+            x = x - alpha * (A.T @ (huber_grad(A @ x - b)) + lam * x)
+        return huber_loss(A @ x - b) + lam / 2 * np.linalg.norm(x) ** 2
+
+    expected = run(dense(k, n))
+    A = operator(student, k, n)
+    try:
+        got = float(run(A))
+    except (TypeError, ValueError) as exc:
+        raise AssertionError(f"the handout's GD loop does not run with your operator: {exc}") from None
+    assert abs(got - expected) <= 1e-8 * abs(expected), (
+        f"after the handout's 100 GD steps (r, n, lam = 3, 20, 0.1, seed 0, α = 0.01) the objective is "
+        f"{got:.12g}; expected {expected:.12g}."
+    )
