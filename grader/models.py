@@ -42,6 +42,9 @@ class Outcome:
     notes: tuple[str, ...] = ()
     """Feedback the test added whatever its outcome."""
 
+    flags: tuple[str, ...] = ()
+    """Reasons the test asked for a TA's review."""
+
 
 @dataclass(frozen=True)
 class ManualScore:
@@ -102,6 +105,9 @@ class ProblemResult:
     notes: tuple[str, ...] = ()
     """Problem-level notes: load mode, captured output, time used."""
 
+    flags: tuple[str, ...] = ()
+    """Reasons a TA should review this problem by hand."""
+
     @property
     def score(self) -> float:
         """Points earned on the problem."""
@@ -138,6 +144,11 @@ class StudentReport:
     def max_score(self) -> float:
         """Total points available."""
         return round(sum(p.max_score for p in self.problems), 6)
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """All review flags, prefixed with their problem id."""
+        return tuple(f"{p.id}: {f}" for p in self.problems for f in p.flags)
 
     @property
     def pending_points(self) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from grader.sandbox.session import GraderError, StudentError, StudentTimeout
-from grader.suite_api import StudentHandle, TestRecord, make_credit, make_note
+from grader.suite_api import StudentHandle, TestRecord, make_credit, make_flag, make_note
 
 #: Longest failure message kept per test, so one verbose assertion cannot bloat a report.
 _MAX_MESSAGE = 2000
@@ -44,6 +44,10 @@ class GradingPlugin:
     @pytest.fixture
     def note(self, request):
         return make_note(self._record(request.node.nodeid))
+
+    @pytest.fixture
+    def flag(self, request):
+        return make_flag(self._record(request.node.nodeid))
 
     def _record(self, nodeid: str) -> TestRecord:
         return self.records.setdefault(nodeid, TestRecord())
@@ -87,6 +91,7 @@ class GradingPlugin:
             "credit": credit,
             "message": report.grader_message,
             "notes": list(record.notes),
+            "flags": list(record.flags),
             "duration": round(report.duration, 4),
         }
         self._by_nodeid[report.nodeid] = entry

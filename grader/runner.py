@@ -70,7 +70,10 @@ def grade_problem(
             items.append(scoring.score_unavailable(item, Status.ERROR, notes[-1]))
         else:
             items.append(scoring.score_test_item(item, outcomes))
-    return ProblemResult(problem.id, problem.title, tuple(items), files, tuple(prepared.notes) + tuple(notes))
+    flags = tuple(dict.fromkeys(f for o in outcomes or () for f in o.flags))
+    return ProblemResult(
+        problem.id, problem.title, tuple(items), files, tuple(prepared.notes) + tuple(notes), flags
+    )
 
 
 def _unavailable(problem, manual_scores, status, reason, files=(), notes=()) -> ProblemResult:
@@ -157,6 +160,7 @@ def _run_judge(
             credit=float(o["credit"]),
             message=o["message"],
             notes=tuple(o["notes"]),
+            flags=tuple(o.get("flags", ())),
         )
         for o in result["outcomes"]
     ]

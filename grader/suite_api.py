@@ -8,8 +8,9 @@ They reach it through ``student``::
         A = conv.Convolution1d(np.ones(3))      # a proxy; __init__ ran in the child
         assert np.allclose(A @ x, expected)     # __matmul__ ran in the child
 
-``credit(fraction)`` gives partial credit for the current test, and
-``note(text)`` adds a line of feedback shown whatever the outcome.
+``credit(fraction)`` gives partial credit for the current test,
+``note(text)`` adds a line of feedback shown whatever the outcome, and
+``flag(reason)`` asks a TA to review the submission (shown in the gradebook).
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ class TestRecord:
     notes: list[str] = field(default_factory=list)
     """Feedback lines added with ``note()``."""
 
+    flags: list[str] = field(default_factory=list)
+    """Reasons to ask a TA to look, added with ``flag()``."""
+
 
 def make_credit(record: TestRecord) -> Callable[[float], None]:
     """Builds the ``credit`` callable bound to one test's record."""
@@ -93,3 +97,8 @@ def make_credit(record: TestRecord) -> Callable[[float], None]:
 def make_note(record: TestRecord) -> Callable[[str], None]:
     """Builds the ``note`` callable bound to one test's record."""
     return lambda text: record.notes.append(str(text))
+
+
+def make_flag(record: TestRecord) -> Callable[[str], None]:
+    """Builds the ``flag`` callable: asks a TA to review, with the reason."""
+    return lambda reason: record.flags.append(str(reason))

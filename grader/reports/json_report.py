@@ -19,6 +19,7 @@ def report_to_dict(report: StudentReport) -> dict:
         "max_score": report.max_score,
         "pending_points": report.pending_points,
         "warnings": list(report.warnings),
+        "flags": list(report.flags),
         "problems": [
             {
                 "id": p.id,
@@ -27,6 +28,7 @@ def report_to_dict(report: StudentReport) -> dict:
                 "max_score": p.max_score,
                 "files": list(p.files),
                 "notes": list(p.notes),
+                "flags": list(p.flags),
                 "items": [
                     {
                         "id": i.id,

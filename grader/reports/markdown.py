@@ -29,6 +29,8 @@ def render(report: StudentReport) -> str:
     lines += [total, ""]
     for warning in report.warnings:
         lines.append(f"> {warning}")
+    for flag in report.flags:
+        lines.append(f"> Marked for review by a TA: {flag}")
     for problem in report.problems:
         lines += ["", f"## {problem.id}: {problem.title} — {problem.score:g} / {problem.max_score:g}", ""]
         if problem.files:
