@@ -12,14 +12,16 @@ from pathlib import Path
 
 import click
 
-from grader import grade
+from grader import grade, manual, verify
 from grader.context import Context, default_jobs
 from grader.exitcodes import ExitCode
+from grader.manual import ManualScoresError
+from grader.reports.grading_sheet import render_sheet
 from grader.rubric import RubricError, find_default_rubric, load_rubric
 from grader.submission import SubmissionError
 
 #: Errors that are the user's input, not a grader bug: one line, exit 2.
-USAGE_ERRORS: tuple[type[Exception], ...] = (RubricError, SubmissionError)
+USAGE_ERRORS: tuple[type[Exception], ...] = (RubricError, SubmissionError, ManualScoresError)
 
 
 class _DefaultToRun(click.Group):
@@ -63,6 +65,8 @@ def main() -> None:
     grade submissions/            grade a class (one folder per student)
     grade submissions/alice       grade one student
     grade verify                  check the reference solutions
+    grade manual-template submissions/ --out scores.csv
+    grade submissions/ --manual scores.csv
     """
 
 
@@ -74,16 +78,59 @@ def main() -> None:
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Submissions graded in parallel (default: number of cores).")
 @click.option("--keep-workdirs", is_flag=True, help="Keep the students' working copies for debugging.")
-def run_command(path: Path, rubric: Path | None, out: Path, jobs: int | None, keep_workdirs: bool) -> None:
+@click.option("--manual", "manual_csv", type=click.Path(path_type=Path), default=None,
+              help="The TA's manual-scores CSV to merge (see `grade manual-template`).")
+def run_command(
+    path: Path, rubric: Path | None, out: Path, jobs: int | None, keep_workdirs: bool, manual_csv: Path | None
+) -> None:
     """Grade PATH: a class folder, or one student's folder."""
     def call() -> None:
+        loaded = _rubric(rubric)
+        scores = None
+        if manual_csv is not None:
+            _, known = manual.known_students(path, loaded)
+            scores = manual.load_scores(manual_csv, loaded, known)
         grade.main(
             path=path,
-            rubric=_rubric(rubric),
+            rubric=loaded,
             out=out,
             jobs=jobs or default_jobs(),
             ctx=Context(keep_workdirs=keep_workdirs),
+            manual=scores,
         )
+
+    _invoke(call)
+
+
+@main.command("verify")
+@_rubric_option
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Keep the reference's and starter's reports here (default: discarded).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Problems graded in parallel.")
+def verify_command(rubric: Path | None, out: Path | None, jobs: int | None) -> None:
+    """Check the reference solutions: checks pass, reference full marks, starter 0."""
+    def call() -> None:
+        sys.exit(verify.main(rubric=_rubric(rubric), ctx=Context(), jobs=jobs or default_jobs(), out=out))
+
+    _invoke(call)
+
+
+@main.command("manual-template")
+@click.argument("path", type=click.Path(path_type=Path))
+@_rubric_option
+@click.option("--out", type=click.Path(path_type=Path), default=Path("scores.csv"), show_default=True,
+              help="The CSV to write; a grading sheet (same name, .md) is written beside it.")
+@click.option("--force", is_flag=True, help="Overwrite an existing CSV.")
+def manual_template_command(path: Path, rubric: Path | None, out: Path, force: bool) -> None:
+    """Write the manual-scores CSV for the class in PATH, and the TA's grading sheet."""
+    def call() -> None:
+        loaded = _rubric(rubric)
+        submissions, _ = manual.known_students(path, loaded)
+        manual.write_template(out, loaded, [s.student for s in submissions], force=force)
+        sheet = out.with_suffix(".md")
+        sheet.write_text(render_sheet(loaded, submissions, out.name), encoding="utf-8")
+        click.echo(f"Wrote {out} ({len(submissions)} student(s), {len(loaded.manual_items)} manual item(s)) "
+                   f"and the grading sheet {sheet}")
 
     _invoke(call)
 

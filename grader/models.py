@@ -61,6 +61,29 @@ class ManualScore:
 
 
 @dataclass(frozen=True)
+class WrittenAnswer:
+    """A written answer found in a submission, shown to the TA who grades it by hand."""
+
+    file: str
+    """The file's path inside the student's folder."""
+
+    kind: str
+    """``pdf``, ``notebook``, ``markdown``, ``latex`` or ``text``."""
+
+    pages: int | None = None
+    """Page count, for a PDF (None when it cannot be counted)."""
+
+    text: str = ""
+    """The answer's text (markdown cells, .md/.tex source), cut at a bound."""
+
+    truncated: bool = False
+    """Whether ``text`` was cut."""
+
+    note: str = ""
+    """What went wrong reading it, if anything (unreadable notebook, damaged PDF)."""
+
+
+@dataclass(frozen=True)
 class ItemScore:
     """One rubric item's result for one student."""
 
@@ -107,6 +130,9 @@ class ProblemResult:
 
     flags: tuple[str, ...] = ()
     """Reasons a TA should review this problem by hand."""
+
+    answers: tuple[WrittenAnswer, ...] = ()
+    """The student's written answers for a manually graded problem (rubric ``answers``)."""
 
     @property
     def score(self) -> float:

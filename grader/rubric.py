@@ -23,7 +23,7 @@ _SIZE_UNITS = {
 }
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
-_ASSIGNMENT_KEYS = {"id", "title", "reference", "starter"}
+_ASSIGNMENT_KEYS = {"id", "title", "reference", "starter", "checks"}
 _DEFAULT_KEYS = {"timeout", "memory"}
 _PROBLEM_KEYS = {"id", "title", "files", "defines", "suite", "timeout", "memory", "plugins", "answers", "items"}
 _ITEM_KEYS = {"id", "description", "test", "kind", "points", "visibility", "feedback", "deductions"}
@@ -139,6 +139,9 @@ class Rubric:
     problems: tuple[Problem, ...]
     """The problems, in order."""
 
+    checks: tuple[Path, ...] = ()
+    """Reference check modules (each defines ``run_all()``), run by ``grade verify``."""
+
     def item(self, item_id: str) -> Item:
         """Looks up an item by id (KeyError if unknown)."""
         for problem in self.problems:
@@ -220,7 +223,15 @@ class _Builder:
             reference=self._folder(assignment.get("reference"), "[assignment] reference"),
             starter=self._folder(assignment.get("starter"), "[assignment] starter"),
             problems=problems,
+            checks=self._checks(assignment.get("checks", [])),
         )
+
+    def _checks(self, value: Any) -> tuple[Path, ...]:
+        paths = tuple((self.base / p).resolve() for p in self._strings(value, "[assignment]", "checks"))
+        for path in paths:
+            if not path.is_file() or path.suffix != ".py":
+                raise self.fail("[assignment] checks", f"not a Python file: {path}")
+        return paths
 
     def _problem(self, data: Any, index: int, defaults: dict) -> Problem:
         place = f"problem #{index + 1}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import select
@@ -13,6 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from grader import scoring
+from grader.answers import find_answers
 from grader.context import Context
 from grader.judge import Job
 from grader.models import ManualScore, Outcome, ProblemResult, Status
@@ -39,8 +41,20 @@ def grade_problem(
     """Grades one problem for one student and returns its scored items.
 
     Never raises for anything the student did; every failure becomes item
-    statuses with feedback.
+    statuses with feedback. A problem with ``answers`` globs also carries the
+    student's written answers, for the TA who grades it by hand.
     """
+    result = _grade_problem(submission, problem, rubric, workroot, report_dir, ctx, manual)
+    if problem.answers:
+        found = find_answers(submission.folder, problem, rubric)
+        notes = result.notes
+        if not found:
+            notes += (f"No written answer found: looked for {', '.join(problem.answers)} in your folder.",)
+        result = dataclasses.replace(result, answers=found, notes=notes)
+    return result
+
+
+def _grade_problem(submission, problem, rubric, workroot, report_dir, ctx, manual) -> ProblemResult:
     manual = manual or {}
     manual_scores = {i.id: scoring.score_manual_item(i, manual.get(i.id)) for i in problem.items if i.kind == "manual"}
     if not problem.autograded:

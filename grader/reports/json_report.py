@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Sequence
@@ -29,6 +30,7 @@ def report_to_dict(report: StudentReport) -> dict:
                 "files": list(p.files),
                 "notes": list(p.notes),
                 "flags": list(p.flags),
+                "answers": [dataclasses.asdict(a) for a in p.answers],
                 "items": [
                     {
                         "id": i.id,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Sequence
 
-from grader.models import ItemScore, Status, StudentReport
+from grader.models import ItemScore, Status, StudentReport, WrittenAnswer
 
 _ICONS = {
     Status.PASSED: "passed",
@@ -38,6 +39,8 @@ def render(report: StudentReport) -> str:
             lines.append("")
         for item in problem.items:
             lines += _item(item)
+        for answer in problem.answers:
+            lines += ["", *render_answer(answer)]
         for note in problem.notes:
             lines += ["", _quote(note)]
     return "\n".join(lines).rstrip() + "\n"
@@ -50,6 +53,24 @@ def _item(item: ItemScore) -> list[str]:
     lines = [f"{head} — {_ICONS[item.status]}"]
     if item.feedback:
         lines += _indent(item.feedback)
+    return lines
+
+
+def render_answer(answer: WrittenAnswer) -> list[str]:
+    """A written answer: its file, pages or text (fenced, so its Markdown cannot break the report)."""
+    head = f"Written answer `{answer.file}` ({answer.kind}"
+    if answer.pages is not None:
+        head += f", {answer.pages} page{'s' if answer.pages != 1 else ''}"
+    head += ")"
+    if answer.note:
+        head += f": {answer.note}"
+    lines = [head]
+    if answer.text:
+        longest = max((len(run) for run in re.findall(r"`+", answer.text)), default=0)
+        fence = "`" * max(3, longest + 1)
+        lines += ["", fence, answer.text, fence]
+        if answer.truncated:
+            lines.append(f"(cut after {len(answer.text)} characters: open the file for the rest)")
     return lines
 
 
