@@ -75,6 +75,7 @@ def run(job: Job) -> dict:
         student_id=job.student_id,
         problem_id=job.problem_id,
         reference_dir=Path(job.reference_dir) if job.reference_dir else None,
+        artifacts_dir=scratch / "artifacts",
     )
     plugin = GradingPlugin(handle, set(job.tests))
     args = [

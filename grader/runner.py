@@ -166,6 +166,7 @@ def _run_judge(
             f"the TA will look at it. (judge exit {proc.returncode}, log {log_path})"
         ]
     result = json.loads(raw)
+    _keep_artifacts(scratch / "artifacts", report_dir / problem.id)
     outcomes = [
         Outcome(
             test=o["test"],
@@ -183,6 +184,17 @@ def _run_judge(
     if output:
         notes.append("Your code printed (while the grader called it):\n" + output[:2000])
     return outcomes, notes
+
+
+def _keep_artifacts(source: Path, target: Path) -> None:
+    """Copies what the suite left in the judge's artifacts folder (figures, tables) beside the report."""
+    if not source.is_dir():
+        return
+    files = [p for p in sorted(source.iterdir()) if p.is_file()]
+    if files:
+        target.mkdir(parents=True, exist_ok=True)
+        for path in files:
+            shutil.copyfile(path, target / path.name)
 
 
 def _read_until_eof(fd: int, deadline: float) -> tuple[bytes, bool]:

@@ -45,6 +45,12 @@ class StudentHandle:
     load_notes: list[str] = field(default_factory=list)
     """Notes gathered while loading (for the report)."""
 
+    artifacts_dir: Path | None = None
+    """A folder whose files end up in the student's report folder for this problem (figures, tables)."""
+
+    cache: dict = field(default_factory=dict)
+    """Per-student memo, so several tests can share one expensive observation."""
+
     def module(self, path: str | None = None, required: tuple[str, ...] | list[str] = (), mode: str = "auto") -> Remote:
         """Loads a student file in the child and returns a proxy of the module.
 

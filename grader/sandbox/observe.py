@@ -1,0 +1,534 @@
+"""Runs a student script as ``__main__`` inside the child and records what it does.
+
+Used by child plugins (see ``rubrics/hw1/p4_observe_plugin.py``) for problems
+that are graded by watching the student's own experiment rather than by
+calling a required function:
+
+* every call of the watched functions (e.g. ``f`` and ``fprime``) is recorded
+  with its argument copied at call time and its result;
+* assignments of the form ``x = x - <expr>`` / ``x -= <expr>`` inside loops are
+  recorded as ``(old, new)`` pairs, so an update is observable even when the
+  student inlined the derivative;
+* figures passed to ``plt.show()`` and image files the script writes (any
+  name) are saved to an artifacts folder the judge chose;
+* stdout/stderr are captured up to a bound;
+* at the time limit the script is stopped and what was recorded so far is
+  returned.
+
+Other files of the student's folder that the script imports are loaded with
+the same instrumentation (an import hook), so ``from wideMinima import fprime``
+gives the watched ``fprime``.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import functools
+import importlib.abc
+import importlib.util
+import io
+import shutil
+import signal
+import sys
+import time
+import types
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from grader.sandbox import headless, loader
+
+#: Name of the recorder inside instrumented student namespaces.
+HOOK = "__grader_observe__"
+
+#: File signatures of the image formats a script may write with savefig.
+_IMAGE_MAGIC = (b"\x89PNG", b"%PDF", b"\xff\xd8\xff", b"GIF8", b"<?xml", b"<svg")
+
+
+class ScriptStopped(BaseException):
+    """Raised inside the student's script when its time is up (not an Exception, so `except Exception` cannot swallow it)."""
+
+
+class Recorder:
+    """Records calls of watched functions and loop updates into flat arrays.
+
+    Args:
+        max_values: how many floats (arguments plus results) to keep; later
+            calls still run but are not recorded (``truncated`` is set).
+    """
+
+    def __init__(self, max_values: int = 1_000_000) -> None:
+        self.max_values = max_values
+        self.names: list[str] = []
+        self._codes_by_name: dict[str, int] = {}
+        self.codes = array("i")
+        self.sizes = array("i")
+        self.args = array("d")
+        self.results = array("d")
+        self.truncated = False
+        self.originals: dict[str, object] = {}
+
+    def _code(self, name: str) -> int:
+        code = self._codes_by_name.get(name)
+        if code is None:
+            code = self._codes_by_name[name] = len(self.names)
+            self.names.append(name)
+        return code
+
+    def wrap(self, name: str, func):
+        """Returns ``func`` wrapped so each call is recorded under ``name``."""
+        if not callable(func) or getattr(func, "__grader_observed__", False):
+            return func
+        self.originals.setdefault(name, func)
+        code = self._code(name)
+        record = self._record
+
+        @functools.wraps(func)
+        def observed(*args, **kwargs):
+            arg = _copy_numeric(args[0]) if len(args) == 1 and not kwargs else None
+            result = func(*args, **kwargs)
+            if arg is not None:
+                record(code, arg, result)
+            return result
+
+        observed.__grader_observed__ = True
+        return observed
+
+    def assign(self, key: str, old, new):
+        """Records one ``old -> new`` loop update of a float (or float array) and returns ``new``."""
+        if type(new) is float or isinstance(new, (np.floating, np.ndarray)):
+            arg = _copy_numeric(old)
+            if arg is not None:
+                self._record(self._code("=" + key), arg, new)
+        return new
+
+    def _record(self, code: int, arg, result) -> None:
+        if self.truncated:
+            return
+        if isinstance(arg, float):
+            size = 1
+            try:
+                res = float(result)
+            except (TypeError, ValueError):
+                res = float("nan")
+            if len(self.args) + 1 > self.max_values // 2:
+                self.truncated = True
+                return
+            self.args.append(arg)
+            self.results.append(res)
+        else:
+            size = arg.size
+            if len(self.args) + size > self.max_values // 2:
+                self.truncated = True
+                return
+            try:
+                res_arr = np.asarray(result, dtype=float).ravel()
+            except (TypeError, ValueError):
+                res_arr = np.full(size, np.nan)
+            if res_arr.size != size:
+                res_arr = np.full(size, np.nan)
+            self.args.frombytes(arg.tobytes())
+            self.results.frombytes(np.ascontiguousarray(res_arr).tobytes())
+        # Codes last: an interrupted record is then dropped by ``snapshot``.
+        self.sizes.append(size)
+        self.codes.append(code)
+
+    def snapshot(self) -> dict:
+        """The records as plain data (numpy arrays), consistent even after an interrupt."""
+        n = len(self.codes)
+        sizes = np.frombuffer(self.sizes, dtype=np.int32)[:n].copy()
+        total = int(sizes.sum())
+        while total > min(len(self.args), len(self.results)) and n:
+            n -= 1
+            total -= int(sizes[n])
+        return {
+            "names": list(self.names),
+            "codes": np.frombuffer(self.codes, dtype=np.int32)[:n].copy(),
+            "sizes": sizes[:n],
+            "args": np.frombuffer(self.args, dtype=np.float64)[:total].copy(),
+            "results": np.frombuffer(self.results, dtype=np.float64)[:total].copy(),
+            "truncated": self.truncated,
+        }
+
+
+def _copy_numeric(value):
+    """A float, a flat float64 copy of a numeric array, or None for anything else."""
+    kind = type(value)
+    if kind is float or kind is int or kind is np.float64 or isinstance(value, (np.floating, np.integer)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "biuf":
+            return value.astype(np.float64).ravel()
+        return None
+    if isinstance(value, (list, tuple)):
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+        return arr.ravel()
+    return None
+
+
+class ObserveTransformer:
+    """AST transformer: wraps watched functions where they are defined and records loop updates.
+
+    Args:
+        names: function names to wrap (after ``def name`` or ``name = ...``).
+        updates: also record ``x = x ± e`` / ``x ±= e`` inside loops.
+    """
+
+    def __init__(self, names, updates: bool = True) -> None:
+        self.names = set(names)
+        self.updates = updates
+
+    def __call__(self, tree: ast.Module, filename: str) -> ast.Module:
+        _Instrument(self.names, self.updates, Path(filename).stem).visit(tree)
+        return tree
+
+
+class _Instrument(ast.NodeTransformer):
+    def __init__(self, names: set[str], updates: bool, stem: str) -> None:
+        self.names = names
+        self.updates = updates
+        self.stem = stem
+        self.loop_depth = 0
+
+    def generic_visit(self, node):
+        super().generic_visit(node)
+        for fieldname in ("body", "orelse", "finalbody"):
+            body = getattr(node, fieldname, None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+                setattr(node, fieldname, self._wrap_definitions(body))
+        return node
+
+    def _wrap_definitions(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for stmt in body:
+            out.append(stmt)
+            name = _bound_name(stmt)
+            if name in self.names:
+                call = ast.Call(
+                    ast.Attribute(ast.Name(HOOK, ast.Load()), "wrap", ast.Load()),
+                    [ast.Constant(name), ast.Name(name, ast.Load())],
+                    [],
+                )
+                out.append(ast.copy_location(ast.Assign([ast.Name(name, ast.Store())], call), stmt))
+        return out
+
+    def _loop(self, node):
+        self.loop_depth += 1
+        try:
+            return self.generic_visit(node)
+        finally:
+            self.loop_depth -= 1
+
+    visit_For = visit_While = visit_AsyncFor = _loop
+
+    def visit_FunctionDef(self, node):
+        # A function defined inside a loop is not itself the loop body.
+        depth, self.loop_depth = self.loop_depth, 0
+        try:
+            return self.generic_visit(node)
+        finally:
+            self.loop_depth = depth
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Assign(self, node: ast.Assign):
+        if not (self.updates and self.loop_depth and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            return node
+        target = node.targets[0].id
+        value = node.value
+        if isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Sub, ast.Add)) and _is_name(value.left, target):
+            node.value = self._record_call(target, node.lineno, value)
+        return node
+
+    def visit_AugAssign(self, node: ast.AugAssign):
+        if not (self.updates and self.loop_depth and isinstance(node.target, ast.Name) and isinstance(node.op, (ast.Sub, ast.Add))):
+            return node
+        target = node.target.id
+        new = ast.BinOp(ast.Name(target, ast.Load()), node.op, node.value)
+        assign = ast.Assign([ast.Name(target, ast.Store())], self._record_call(target, node.lineno, new))
+        return ast.copy_location(assign, node)
+
+    def _record_call(self, target: str, lineno: int, new: ast.expr) -> ast.Call:
+        return ast.Call(
+            ast.Attribute(ast.Name(HOOK, ast.Load()), "assign", ast.Load()),
+            [ast.Constant(f"{self.stem}.py:{lineno}:{target}"), ast.Name(target, ast.Load()), new],
+            [],
+        )
+
+
+def _is_name(node: ast.expr, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
+
+
+def _bound_name(stmt: ast.stmt) -> str | None:
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return stmt.name
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+        return stmt.targets[0].id
+    return None
+
+
+def compile_student(path: Path, transformers) -> types.CodeType:
+    """Parses (tolerating notebook magics), instruments and compiles a student file."""
+    filename = str(path)
+    tree, _ = loader.parse_student(path.read_text(encoding="utf-8", errors="replace"), filename)
+    tree = loader._GuardedImports().visit(tree)  # noqa: SLF001 - same package, same rule as loading
+    for transform in transformers:
+        tree = transform(tree, filename)
+    ast.fix_missing_locations(tree)
+    return compile(tree, filename, "exec")
+
+
+class StudentImportHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports the student's own top-level modules with the same instrumentation."""
+
+    def __init__(self, student_root: Path, transformers, recorder: Recorder) -> None:
+        self.root = student_root
+        self.transformers = transformers
+        self.recorder = recorder
+
+    def find_spec(self, fullname, path, target=None):
+        if path is not None or "." in fullname:
+            return None
+        candidate = self.root / f"{fullname}.py"
+        if not candidate.is_file():
+            return None
+        return importlib.util.spec_from_file_location(fullname, candidate, loader=self)
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module) -> None:
+        module.__dict__[HOOK] = self.recorder
+        exec(compile_student(Path(module.__file__), self.transformers), module.__dict__)
+
+
+class BoundedWriter(io.TextIOBase):
+    """A text stream that keeps the first ``limit`` characters written to it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.parts: list[str] = []
+        self.size = 0
+        self.dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text) -> int:
+        text = str(text)
+        room = self.limit - self.size
+        if room > 0:
+            self.parts.append(text[:room])
+            self.size += min(room, len(text))
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def getvalue(self) -> str:
+        return "".join(self.parts)
+
+
+@dataclass
+class _Clock:
+    in_student: bool = False
+    expired: bool = False
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float, clock: _Clock):
+    """Raises :class:`ScriptStopped` in student code once ``seconds`` have passed (and again every 0.5 s if swallowed)."""
+
+    def on_alarm(signum, frame):
+        clock.expired = True
+        if clock.in_student:
+            signal.setitimer(signal.ITIMER_REAL, 0.5)
+            raise ScriptStopped()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.01))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class FigureSaver:
+    """Saves shown figures and collects image files a script writes."""
+
+    def __init__(self, artifacts: Path, student_root: Path, max_figures: int = 40) -> None:
+        self.artifacts = artifacts
+        self.root = student_root
+        self.max_figures = max_figures
+        self.saved: list[str] = []
+        self._before = self._scan()
+
+    def _scan(self) -> dict[Path, tuple[int, int]]:
+        found = {}
+        for path in self.root.rglob("*"):
+            if path.is_file():
+                stat = path.stat()
+                found[path] = (stat.st_mtime_ns, stat.st_size)
+        return found
+
+    def on_show(self) -> None:
+        """The ``plt.show()`` hook: saves every open figure, then closes them (as a closed window would)."""
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is None:
+            return
+        for num in plt.get_fignums():
+            if len(self.saved) >= self.max_figures:
+                break
+            name = f"figure-{len(self.saved) + 1:02d}.png"
+            try:
+                plt.figure(num).savefig(self.artifacts / name, dpi=80)
+                self.saved.append(name)
+            except Exception:  # noqa: BLE001 - a broken figure must not stop the run
+                pass
+        plt.close("all")
+
+    def collect_files(self) -> None:
+        """Copies image files the script wrote or changed, whatever their names."""
+        for path, stamp in self._scan().items():
+            if self._before.get(path) == stamp or len(self.saved) >= self.max_figures:
+                continue
+            try:
+                with open(path, "rb") as fh:
+                    head = fh.read(8)
+            except OSError:
+                continue
+            if not head.startswith(_IMAGE_MAGIC):
+                continue
+            name = "saved-" + path.relative_to(self.root).as_posix().replace("/", "_")
+            shutil.copyfile(path, self.artifacts / name)
+            self.saved.append(name)
+
+
+@dataclass
+class ScriptRun:
+    """How one student script ended."""
+
+    path: str
+    """The script, relative to the student's folder."""
+
+    status: str
+    """``finished``, ``stopped`` (time limit), ``error`` or ``exit``."""
+
+    message: str = ""
+    """The error, for ``error``/``exit``."""
+
+    seconds: float = 0.0
+    """Wall-clock time the script ran."""
+
+
+def run_main(path: Path, student_root: Path, transformers, recorder: Recorder, clock: _Clock) -> ScriptRun:
+    """Runs one student file as ``__main__`` (as ``python file.py`` would) and reports how it ended."""
+    rel = path.relative_to(student_root).as_posix()
+    start = time.monotonic()
+    try:
+        code = compile_student(path, transformers)
+    except loader.StudentCodeError as exc:
+        return ScriptRun(rel, "error", str(exc))
+    module = types.ModuleType("__main__")
+    module.__file__ = str(path)
+    module.__dict__[HOOK] = recorder
+    saved_main, saved_argv = sys.modules.get("__main__"), sys.argv
+    sys.modules["__main__"], sys.argv = module, [str(path)]
+    status, message = "finished", ""
+    clock.in_student = True
+    try:
+        exec(code, module.__dict__)
+    except ScriptStopped:
+        status = "stopped"
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            status, message = "exit", f"the script called exit({exc.code!r})"
+    except BaseException as exc:  # noqa: BLE001 - any student failure is reported
+        if clock.expired:
+            status = "stopped"
+        else:
+            status = "error"
+            message = str(loader.describe_exception(exc, student_root, f"running {rel}"))
+    finally:
+        clock.in_student = False
+        sys.modules["__main__"], sys.argv = saved_main, saved_argv
+    return ScriptRun(rel, status, message, round(time.monotonic() - start, 3))
+
+
+@dataclass
+class Observation:
+    """Everything observed while running a student's scripts."""
+
+    scripts: list[ScriptRun] = field(default_factory=list)
+    """How each script ended."""
+
+    stdout: str = ""
+    """What the scripts printed (bounded)."""
+
+
+def observe(
+    student_root: Path,
+    scripts: list[str],
+    names: list[str],
+    seconds: float,
+    artifacts: Path,
+    max_values: int = 1_000_000,
+    max_output: int = 20_000,
+) -> tuple[Observation, Recorder, FigureSaver]:
+    """Runs ``scripts`` in order as ``__main__`` within one time budget, watching ``names``."""
+    artifacts.mkdir(parents=True, exist_ok=True)
+    recorder = Recorder(max_values)
+    transformers = [ObserveTransformer(names)]
+    hook = StudentImportHook(student_root, transformers, recorder)
+    saver = FigureSaver(artifacts, student_root)
+    out = BoundedWriter(max_output)
+    clock = _Clock()
+    observation = Observation()
+    deadline = time.monotonic() + seconds
+    sys.meta_path.insert(0, hook)
+    headless.SHOW_HOOKS.append(saver.on_show)
+    saved_streams = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = out
+    try:
+        for script in scripts:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                observation.scripts.append(ScriptRun(script, "stopped", "not started: no time left"))
+                continue
+            with time_limit(left, clock):
+                observation.scripts.append(run_main(student_root / script, student_root, transformers, recorder, clock))
+            saver.on_show()  # figures drawn but never shown
+    finally:
+        sys.stdout, sys.stderr = saved_streams
+        headless.SHOW_HOOKS.remove(saver.on_show)
+        sys.meta_path.remove(hook)
+    saver.collect_files()
+    text = out.getvalue()
+    if out.dropped:
+        text += f"\n… ({out.dropped} more characters not kept)"
+    observation.stdout = text
+    (artifacts / "stdout.txt").write_text(text, encoding="utf-8")
+    return observation, recorder, saver
+
+
+def probe(func, points: list[float], seconds: float = 5.0) -> list:
+    """Calls ``func`` at each point (scalars); each result is a float, or None if it raised."""
+    values: list = []
+    clock = _Clock(in_student=True)
+    with np.errstate(all="ignore"), time_limit(seconds, clock):
+        try:
+            for x in points:
+                try:
+                    values.append(float(func(x)))
+                except Exception:  # noqa: BLE001 - a failing point is an answer
+                    values.append(None)
+        except ScriptStopped:
+            pass
+    clock.in_student = False
+    return values + [None] * (len(points) - len(values))
