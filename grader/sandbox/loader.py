@@ -121,11 +121,19 @@ def _is_definition(node: ast.stmt) -> bool:
     if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return True
     if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-        return _is_literal(node.value)
+        return _is_literal(node.value) or _is_lazy_import(node.value)
     if isinstance(node, ast.Try):
         # `try: import x except ImportError: ...` guards are definitions too.
         return all(isinstance(n, (ast.Import, ast.ImportFrom, ast.Pass)) for n in node.body)
     return False
+
+
+def _is_lazy_import(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "__grader_lazy_module__"
+    )
 
 
 def _is_literal(node: ast.expr) -> bool:
@@ -156,6 +164,62 @@ class _GuardedImports(ast.NodeTransformer):
 
 
 _OPTIONAL_MODULES = ("google.colab", "google", "IPython", "ipywidgets", "tqdm")
+
+#: Modules bound lazily when a student file imports them under a name
+#: (``import matplotlib.pyplot as plt``): most graded calls never plot, and
+#: pyplot costs a third of a second at every child start.
+_LAZY_MODULES = frozenset({"matplotlib.pyplot"})
+
+
+class LazyModule:
+    """Stands for a module until its first attribute is read, then imports it."""
+
+    def __init__(self, name: str) -> None:
+        object.__setattr__(self, "_lazy_name", name)
+
+    def _load(self):
+        import importlib
+
+        return importlib.import_module(object.__getattribute__(self, "_lazy_name"))
+
+    def __getattr__(self, attr: str):
+        return getattr(self._load(), attr)
+
+    def __setattr__(self, attr: str, value) -> None:
+        setattr(self._load(), attr, value)
+
+    def __repr__(self) -> str:
+        return f"<lazy module {object.__getattribute__(self, '_lazy_name')}>"
+
+
+class _LazyImports(ast.NodeTransformer):
+    """Rewrites top-level ``import matplotlib.pyplot as plt`` into a lazy binding."""
+
+    def visit_Module(self, node: ast.Module) -> ast.Module:
+        body = []
+        for stmt in node.body:
+            lazy = _lazy_target(stmt)
+            if lazy is None:
+                body.append(stmt)
+                continue
+            module, alias = lazy
+            call = ast.Call(ast.Name("__grader_lazy_module__", ast.Load()), [ast.Constant(module)], [])
+            body.append(ast.copy_location(ast.Assign([ast.Name(alias, ast.Store())], call), stmt))
+        node.body = body
+        return node
+
+
+def _lazy_target(stmt: ast.stmt) -> tuple[str, str] | None:
+    if isinstance(stmt, ast.Import) and len(stmt.names) == 1:
+        alias = stmt.names[0]
+        if alias.name in _LAZY_MODULES and alias.asname:
+            return alias.name, alias.asname
+    if isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and len(stmt.names) == 1:
+        alias = stmt.names[0]
+        full = f"{stmt.module}.{alias.name}"
+        if full in _LAZY_MODULES:
+            return full, alias.asname or alias.name
+    return None
 
 
 def _is_optional_import(stmt: ast.Import | ast.ImportFrom) -> bool:
@@ -189,8 +253,7 @@ def load(
     source = path.read_text(encoding="utf-8", errors="replace")
     filename = str(path)
     tree, notes = parse_student(source, filename)
-    guard = _GuardedImports()
-    tree = guard.visit(tree)
+    tree = _LazyImports().visit(_GuardedImports().visit(tree))
     transformers = list(transformers)
     required = list(required)
 
@@ -222,6 +285,7 @@ def _execute(
     code = compile(body, filename, "exec")
     module = types.ModuleType(module_name)
     module.__file__ = filename
+    module.__dict__["__grader_lazy_module__"] = _lazy_module
     sys.modules[module_name] = module
     try:
         exec(code, module.__dict__)
@@ -239,6 +303,11 @@ def _execute(
             raise
         raise describe_exception(exc, student_root, while_doing="loading the file") from None
     return module
+
+
+def _lazy_module(name: str):
+    # Already imported (by an earlier file or the student): bind the real module.
+    return sys.modules.get(name) or LazyModule(name)
 
 
 def student_frames(tb, student_root: Path) -> list[dict]:

@@ -105,11 +105,13 @@ def _encode_float(value: float) -> Any:
 def _encode_array(arr: np.ndarray) -> dict:
     if arr.dtype.kind not in _ARRAY_KINDS:
         raise TypeError(f"cannot send an array of dtype {arr.dtype}")
-    arr = np.ascontiguousarray(arr)
+    # Not np.ascontiguousarray: it turns a 0-d array into shape (1,).
+    shape = list(arr.shape)
+    arr = arr.copy(order="C") if not arr.flags.c_contiguous else arr
     return {
         "__ndarray__": {
             "dtype": arr.dtype.str,
-            "shape": list(arr.shape),
+            "shape": shape,
             "data": base64.b64encode(arr.tobytes()).decode("ascii"),
         }
     }

@@ -190,7 +190,10 @@ class ChildSession:
             limits.kill_tree(running.proc)
             described = _exit_description(running.proc.returncode)
             if isinstance(exc, protocol.ProtocolError):
-                described = f"sent a malformed answer ({exc})"
+                described = (
+                    "corrupted the grader's private channel (it wrote into or closed a file "
+                    f"descriptor it does not own: {exc})"
+                )
             raise StudentError(f"the student's process {described}", kind="crash") from None
         if response.get("ok"):
             return response.get("value")
