@@ -8,7 +8,8 @@ Columns (see ``docs/manual-grading.md``):
 - ``<item>_deductions``: codes of the rubric's preset deductions, separated by
   spaces, ``;`` or ``,`` (e.g. ``chain sign``).
 
-Rules: an empty points cell leaves the item ``pending``, unless deductions are
+The file may be ``,``, ``;`` or tab separated (a ``;`` sheet may write 7,5
+for 7.5), UTF-8 with or without a BOM. Rules: an empty points cell leaves the item ``pending``, unless deductions are
 given, in which case the points are the item's points minus the deductions
 (never below 0). A points cell that is filled always wins; its deductions are
 then only shown as feedback. Missing item columns and missing students are
@@ -111,6 +112,7 @@ class _Reader:
         self.autograded = {i.id for p in rubric.problems for i in p.items if i.kind != "manual"}
         self.students = students
         self.errors: list[str] = []
+        self.decimal_comma = False
 
     def error(self, row: int, student: str | None, column: str, reason: str) -> None:
         where = f"row {row}" + (f" (student {student!r})" if student else "")
@@ -119,6 +121,8 @@ class _Reader:
     def read(self, text: str) -> dict[str, dict[str, ManualScore]]:
         first = text.split("\n", 1)[0]
         delimiter = "," if "," in first else ";" if ";" in first else "\t" if "\t" in first else ","
+        # A ';'-separated sheet comes from a spreadsheet in a locale that writes 7,5 for 7.5.
+        self.decimal_comma = delimiter != ","
         rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
         if not rows or not any(cell.strip() for cell in rows[0]):
             raise ManualScoresError(f"{self.path}: empty file (expected a header row starting with 'student')")
@@ -212,6 +216,8 @@ class _Reader:
                 return None  # still pending, even if a comment is there
             points = max(0.0, item.points - sum(known[c].points for c in codes))
         else:
+            if self.decimal_comma and re.fullmatch(r"\d+,\d+", points_text):
+                points_text = points_text.replace(",", ".")
             try:
                 points = float(points_text)
             except ValueError:
