@@ -1,0 +1,206 @@
+"""Problem 4 suite: the wide-minima experiment, graded by watching the student's GD run.
+
+The student's ``wideMinima.py`` runs once, as ``python wideMinima.py`` would,
+in the child (``p4_observe`` op of ``p4_observe_plugin.py``); every call of
+``f``/``fprime`` is recorded. The runs are rebuilt here (``gd_runs.py``) and
+compared with the reference GD from the same starts, α and step counts.
+"""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from grader.sandbox.session import StudentError
+
+_HERE = Path(__file__).resolve().parent
+if "hw1_gd_runs" not in sys.modules:
+    _spec = importlib.util.spec_from_file_location("hw1_gd_runs", _HERE / "gd_runs.py")
+    sys.modules["hw1_gd_runs"] = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(sys.modules["hw1_gd_runs"])
+gd = sys.modules["hw1_gd_runs"]
+
+#: Where f and fprime are compared with the assignment's (incl. where exp overflows).
+PROBE_POINTS = [float(x) for x in np.linspace(-10, 25, 71)] + [-1000.0, -300.0, -50.0, 50.0, 100.0, 236.0, 240.0, 300.0, 1000.0]
+
+#: Seconds kept back from the problem's budget for start-up, probes and the answer.
+MARGIN_SECONDS = 4.0
+
+
+class Observed:
+    """The observation of one student, shared by all tests."""
+
+    def __init__(self, record: dict):
+        self.record = record
+        self.runs, self.how = gd.runs_from_record(record)
+        self.stopped = any(s["status"] == "stopped" for s in record["scripts"])
+        self.errors = [s["message"] for s in record["scripts"] if s["status"] in ("error", "exit")]
+        self.fprime_calls = sum(1 for c in record["codes"] if record["names"][int(c)] == "fprime")
+
+    def context(self) -> list[str]:
+        """Lines every test's feedback starts with."""
+        lines = []
+        if self.stopped:
+            seconds = sum(s["seconds"] for s in self.record["scripts"])
+            lines.append(f"Your script was stopped at the time limit (after {seconds:.0f} s); the runs observed until then were graded.")
+        lines += [f"Your script failed: {m}" for m in self.errors]
+        if self.record["truncated"]:
+            lines.append("Your script made so many calls that only the first ones were recorded.")
+        return lines
+
+
+def observed(student) -> Observed:
+    if "p4" not in student.cache:
+        artifacts = student.artifacts_dir or Path.cwd() / "artifacts"
+        seconds = max(1.0, student.session.remaining() - MARGIN_SECONDS)
+        record = student.request(
+            {"op": "p4_observe", "script": student.files[0], "seconds": seconds, "artifacts": str(artifacts), "probe": PROBE_POINTS}
+        )
+        obs = Observed(record)
+        if obs.runs:
+            artifacts.mkdir(parents=True, exist_ok=True)
+            (artifacts / "runs.md").write_text(gd.table(obs.runs, obs.how) + "\n", encoding="utf-8")
+        student.cache["p4"] = obs
+    return student.cache["p4"]
+
+
+def require_runs(obs: Observed, note, flag) -> None:
+    for line in obs.context():
+        note(line)
+    if obs.runs:
+        return
+    if obs.errors and not obs.record["codes"].size:
+        raise StudentError(obs.errors[0])
+    if obs.fprime_calls:
+        raise AssertionError(
+            f"fprime was called {obs.fprime_calls} times, but no sequence x_(k+1) = x_k − α·fprime(x_k) "
+            "with a constant α was found among the calls"
+        )
+    flag("P4: the GD update could not be observed (fprime never called, no `x = x - …` update in a loop)")
+    raise AssertionError(
+        "No gradient-descent run could be observed: fprime was never called and no loop update "
+        "`x = x - alpha * ...` was found. A TA will look at your code."
+    )
+
+
+def _agrees(student_value, starter, stable) -> bool:
+    if student_value is None:
+        return False
+    if np.isfinite(starter) and abs(student_value - starter) <= 1e-7 * max(1.0, abs(starter)):
+        return True
+    if abs(student_value - stable) <= 1e-7 * max(1.0, abs(stable)):
+        return True
+    # Where the starter's exp overflows, any non-finite value is the starter's behaviour.
+    return not np.isfinite(starter) and not np.isfinite(student_value)
+
+
+def test_functions_intact(student, credit, note):
+    obs = observed(student)
+    points = np.array(PROBE_POINTS)
+    problems, earned = [], 0.0
+    for name, starter, stable in (("f", gd.f_starter, gd.f_stable), ("fprime", gd.fprime_starter, gd.fprime_stable)):
+        values = obs.record["probes"].get(name)
+        if values is None and obs.errors:
+            raise StudentError(obs.errors[0])
+        if values is None:
+            problems.append(f"{name} is not defined in {student.files[0]}")
+            continue
+        bad = [(x, v, float(starter(x)), float(stable(x))) for x, v in zip(points, values) if not _agrees(v, float(starter(x)), float(stable(x)))]
+        if not bad:
+            earned += 0.5
+            continue
+        x, v, ref, _ = bad[0]
+        problems.append(f"{name}({x:g}) = {v!r}, but the assignment's {name}({x:g}) = {ref:.10g} ({len(bad)} of {len(points)} points differ); you changed {name}")
+    credit(earned)
+    assert not problems, "; ".join(problems)
+
+
+def test_update_is_gd(student, credit, note, flag):
+    obs = observed(student)
+    require_runs(obs, note, flag)
+    note(gd.table(obs.runs, obs.how))
+    if obs.how != "fprime":
+        note(f"fprime was never called in the GD loop; the update was observed through {obs.how}.")
+    good = [r for r in obs.runs if r.alpha > 0]
+    credit(len(good) / len(obs.runs))
+    wrong = [r for r in obs.runs if r.alpha <= 0]
+    assert not wrong, (
+        f"{len(wrong)} of {len(obs.runs)} runs step uphill: x_(k+1) = x_k + {abs(wrong[0].alpha):g}·f′(x_k). "
+        "Gradient descent subtracts the gradient: x = x - alpha * fprime(x)."
+    )
+
+
+def test_random_starts(student, credit, note, flag):
+    obs = observed(student)
+    require_runs(obs, note, flag)
+    starts = np.array([r.start for r in obs.runs if r.alpha > 0] or [r.start for r in obs.runs])
+    lo, hi = gd.START_RANGE
+    inside = float(np.mean((starts >= lo - 1e-9) & (starts <= hi + 1e-9)))
+    distinct = np.unique(starts)
+    gaps = np.diff(distinct)
+    grid = distinct.size > 2 and np.allclose(gaps, gaps[0], rtol=1e-6, atol=1e-9)
+    if distinct.size == 1:
+        spread, why = 0.0, f"every run starts at x₀ = {distinct[0]:g}; use random starts, e.g. np.random.uniform(-5, 20)"
+    elif grid:
+        spread, why = 0.5, f"the starts are an evenly spaced grid ({distinct.size} points, step {gaps[0]:.3g}), not random"
+    else:
+        spread, why = 1.0, ""
+    credit(inside * spread)
+    note(f"{distinct.size} different starts in [{starts.min():.3g}, {starts.max():.3g}]")
+    problems = [why] if why else []
+    if inside < 1:
+        problems.append(f"{int(round((1 - inside) * starts.size))} of {starts.size} starts are outside [-5, 20]")
+    assert not problems, "; ".join(problems)
+
+
+def _alpha_runs(obs, target, note, flag):
+    require_runs(obs, note, flag)
+    groups = gd.group_by_alpha(obs.runs)
+    positive = [a for a in groups if a > 0]
+    if len(positive) == 1:
+        flag(f"P4: only α = {positive[0]:g} was observed (α may have been edited by hand between runs)")
+        note(f"Only one learning rate (α = {positive[0]:g}) was observed in your script's run.")
+    runs = gd.runs_for(obs.runs, target)
+    if not runs:
+        seen = ", ".join(f"{a:g}" for a in groups) or "none"
+        raise AssertionError(f"No run with α = {target:g} was observed (observed α: {seen}).")
+    note(gd.describe(target, runs))
+    return runs
+
+
+def test_alpha_small(student, credit, note, flag):
+    obs = observed(student)
+    runs = _alpha_runs(obs, 0.01, note, flag)
+    agree = gd.agreement(runs)
+    converged = [r for r, ok in zip(runs, agree) if ok and r.outcome in ("sharp", "wide")]
+    reached = {r.outcome for r in converged}
+    long_enough = len(converged) / len(runs)
+    credit(0.5 * long_enough + 0.5 * (reached == {"sharp", "wide"}))
+    problems = []
+    if long_enough < 1:
+        few = min(r.steps for r in runs)
+        problems.append(
+            f"{len(runs) - len(converged)} of {len(runs)} runs did not converge (as few as {few} steps); "
+            "with α = 0.01 the wide minimum needs several hundred iterations"
+        )
+    if reached != {"sharp", "wide"}:
+        missing = " and ".join(sorted({"sharp", "wide"} - reached))
+        problems.append(f"no run reached the {missing} minimum; with random starts α = 0.01 reaches both")
+    assert not problems, "; ".join(problems)
+
+
+def test_alpha_mid(student, credit, note, flag):
+    obs = observed(student)
+    runs = _alpha_runs(obs, 0.3, note, flag)
+    wide = sum(r.outcome == "wide" for r in runs)
+    credit(wide / len(runs))
+    assert wide == len(runs), f"{len(runs) - wide} of {len(runs)} runs with α = 0.3 did not end at the wide minimum (≈ 10)"
+
+
+def test_alpha_large(student, credit, note, flag):
+    obs = observed(student)
+    runs = _alpha_runs(obs, 4.0, note, flag)
+    stuck = sum(r.outcome in ("diverged", "not converged") for r in runs)
+    credit(min(1.0, stuck / len(runs) / 0.5))
+    assert stuck * 2 >= len(runs), f"{len(runs) - stuck} of {len(runs)} runs with α = 4 converged; α = 4 must fail to converge for most starts"
