@@ -169,7 +169,14 @@ class Child:
                 request = protocol.read_frame(req_fd)
             except EOFError:
                 return
-            protocol.write_frame(resp_fd, self.handle(request))
+            response = self.handle(request)
+            # Flush the student's prints so the judge's view of them is current.
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):
+                    pass
+            protocol.write_frame(resp_fd, response)
 
     def handle(self, request: dict) -> dict:
         """Runs one request and returns the response frame."""

@@ -1,0 +1,155 @@
+"""The child process: student code runs there, under limits, and fails in reportable ways."""
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.sandbox.remote import wrap
+from grader.sandbox.session import ChildSession, Limits, StudentError, StudentTimeout
+
+
+def session(tmp_path, source, wall=10.0, memory=2 << 30, name="mod.py"):
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    (work / name).write_text(source)
+    return ChildSession(work, Limits(wall_seconds=wall, memory_bytes=memory), tmp_path / "scratch")
+
+
+def test_only_definitions_run_when_they_suffice(tmp_path, capfd):
+    src = "import numpy as np\nK = 3\ndef f(x):\n    return x * K\nprint('script ran')\nwhile True:\n    pass\n"
+    with session(tmp_path, src) as s:
+        info = s.load("mod.py", ["f"])
+        assert info["mode"] == "definitions"
+        assert wrap(s, info["module"]).f(np.arange(3)).tolist() == [0, 3, 6]
+        assert "script ran" not in s.captured_output()
+    assert "script ran" not in capfd.readouterr().out
+
+
+def test_whole_file_runs_when_a_needed_name_is_not_a_definition(tmp_path):
+    src = "if True:\n    def f():\n        return 42\nprint('top level')\nif __name__ == '__main__':\n    print('main block')\n"
+    with session(tmp_path, src) as s:
+        info = s.load("mod.py", ["f"])
+        assert info["mode"] == "full" and any("whole file" in n for n in info["notes"])
+        assert wrap(s, info["module"]).f() == 42
+        out = s.captured_output()
+    assert "top level" in out and "main block" not in out
+
+
+def test_syntax_error_names_file_and_line(tmp_path):
+    with session(tmp_path, "x = 1\ndef f(:\n    pass\n") as s:
+        with pytest.raises(StudentError) as info:
+            s.load("mod.py", ["f"])
+    assert info.value.kind == "syntax" and "mod.py:2" in str(info.value)
+
+
+def test_colab_magics_are_skipped(tmp_path):
+    src = "!pip install numpy\n%matplotlib inline\nfrom google.colab import drive\ndef f():\n    return 1\n"
+    with session(tmp_path, src) as s:
+        info = s.load("mod.py", ["f"])
+        assert wrap(s, info["module"]).f() == 1
+        assert any("magic" in n for n in info["notes"])
+
+
+def test_exception_in_student_code_reports_file_line_and_code(tmp_path):
+    src = "def f(v):\n    return v.size + undefined_name\n"
+    with session(tmp_path, src) as s:
+        mod = wrap(s, s.load("mod.py", ["f"])["module"])
+        with pytest.raises(StudentError) as info:
+            mod.f(np.zeros(2))
+    text = str(info.value)
+    assert "NameError" in text and "mod.py:2" in text and "undefined_name" in text
+
+
+def test_sys_exit_in_a_method_is_an_error_not_a_dead_grader(tmp_path):
+    with session(tmp_path, "import sys\ndef f():\n    sys.exit(3)\ndef g():\n    return 5\n") as s:
+        mod = wrap(s, s.load("mod.py", ["f"])["module"])
+        with pytest.raises(StudentError) as info:
+            mod.f()
+        assert info.value.kind == "exit" and "mod.py:3" in str(info.value)
+        assert mod.g() == 5  # same child, still serving
+
+
+def test_crash_is_described_and_the_next_request_gets_a_fresh_child(tmp_path):
+    src = "import os, signal\ndef crash():\n    os.kill(os.getpid(), signal.SIGSEGV)\ndef ok():\n    return 1\n"
+    with session(tmp_path, src) as s:
+        mod = wrap(s, s.load("mod.py", ["crash"])["module"])
+        with pytest.raises(StudentError, match="SIGSEGV") as info:
+            mod.crash()
+        assert info.value.kind == "crash"
+        first = s.generation
+        mod2 = wrap(s, s.load("mod.py", ["crash"])["module"])
+        assert mod2.ok() == 1 and s.generation == first + 1
+
+
+def test_memory_limit_gives_a_memory_error(tmp_path):
+    src = "import numpy as np\ndef big():\n    return np.ones(2**30).sum()\n"
+    with session(tmp_path, src, memory=1 << 30) as s:
+        mod = wrap(s, s.load("mod.py", ["big"])["module"])
+        with pytest.raises(StudentError) as info:
+            mod.big()
+    assert info.value.kind in ("memory", "exception", "crash")
+    assert "Memory" in str(info.value) or "memory" in str(info.value)
+
+
+def test_timeout_kills_the_child_and_everything_it_started(tmp_path):
+    src = (
+        "import subprocess, time\n"
+        "def hang():\n"
+        "    p = subprocess.Popen(['sleep', '300'])\n"
+        "    open('pid.txt', 'w').write(str(p.pid))\n"
+        "    while True:\n"
+        "        time.sleep(0.01)\n"
+    )
+    s = session(tmp_path, src, wall=3.0)
+    with s:
+        mod = wrap(s, s.load("mod.py", ["hang"])["module"])
+        start = time.monotonic()
+        with pytest.raises(StudentTimeout):
+            mod.hang()
+        assert time.monotonic() - start < 5
+        with pytest.raises(StudentTimeout):  # the budget is spent: no new child
+            s.load("mod.py", ["hang"])
+    pid = int((tmp_path / "work" / "pid.txt").read_text())
+    time.sleep(0.2)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in state  # a zombie is dead, just not yet reaped
+
+
+def test_input_and_show_do_not_block_and_prints_are_captured(tmp_path, capfd):
+    src = (
+        "import matplotlib.pyplot as plt\n"
+        "def run():\n"
+        "    answer = input('continue? ')\n"
+        "    plt.plot([1, 2]); plt.show()\n"
+        "    print('student says hi')\n"
+        "    return answer\n"
+    )
+    with session(tmp_path, src, wall=20) as s:
+        mod = wrap(s, s.load("mod.py", ["run"])["module"])
+        assert mod.run() == ""
+        assert "student says hi" in s.captured_output()
+    assert "student says hi" not in capfd.readouterr().out
+
+
+def test_student_environment_is_scrubbed(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADER_SECRET_TOKEN", "s3cret")
+    with session(tmp_path, "import os\ndef env():\n    return dict(os.environ)\n") as s:
+        env = wrap(s, s.load("mod.py", ["env"])["module"]).env()
+    assert "GRADER_SECRET_TOKEN" not in env and env["MPLBACKEND"] == "Agg"
+
+
+def test_student_code_cannot_reach_the_judges_objects(tmp_path):
+    # The suite's numpy lives in another process: patching numpy in the child changes nothing here.
+    src = "import numpy as np\ndef patch():\n    np.allclose = lambda *a, **k: True\n    return 0\n"
+    with session(tmp_path, src) as s:
+        wrap(s, s.load("mod.py", ["patch"])["module"]).patch()
+    assert not np.allclose(np.zeros(2), np.ones(2))
