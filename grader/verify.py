@@ -108,12 +108,12 @@ def grade_reference(rubric: Rubric, ctx: Context, jobs: int, out: Path) -> list[
     if rubric.reference is None:
         return [VerifyRow("reference", "-", "-", False, "the rubric has no [assignment] reference folder")]
     report = _grade(Submission("reference", rubric.reference), rubric, ctx, jobs, out)
-    rows = _item_rows("reference", rubric, report, lambda score, top: score == top)
+    rows = _item_rows("reference", rubric, report, lambda score, top: score == top, "expected full marks")
     for problem in rubric.problems:
         if problem.answers:
             found = find_answers(rubric.reference, problem, rubric)
             detail = ", ".join(a.file for a in found) or f"no file matching {', '.join(problem.answers)}"
-            rows.append(VerifyRow("reference", problem.id, "written answer", bool(found), detail))
+            rows.append(VerifyRow("reference", problem.id, "written-answer", bool(found), detail))
     return rows
 
 
@@ -122,7 +122,8 @@ def grade_starter(rubric: Rubric, ctx: Context, jobs: int, out: Path) -> list[Ve
     if rubric.starter is None:
         return []  # an assignment without starter code: nothing to check
     report = _grade(Submission("starter", rubric.starter), rubric, ctx, jobs, out)
-    return _item_rows("starter", rubric, report, lambda score, top: score == 0)
+    return _item_rows("starter", rubric, report, lambda score, top: score == 0,
+                      "expected 0: unchanged starter code must not earn points")
 
 
 def _grade(submission: Submission, rubric: Rubric, ctx: Context, jobs: int, out: Path) -> StudentReport:
@@ -130,7 +131,7 @@ def _grade(submission: Submission, rubric: Rubric, ctx: Context, jobs: int, out:
     return report
 
 
-def _item_rows(kind: str, rubric: Rubric, report: StudentReport, expected) -> list[VerifyRow]:
+def _item_rows(kind: str, rubric: Rubric, report: StudentReport, expected, want: str) -> list[VerifyRow]:
     rows = []
     for problem, result in zip(rubric.problems, report.problems):
         scores = {i.id: i for i in result.items}
@@ -139,8 +140,8 @@ def _item_rows(kind: str, rubric: Rubric, report: StudentReport, expected) -> li
                 continue
             got = scores[item.id]
             detail = f"{got.score:g}/{got.max_score:g} {got.status.value}"
-            if not expected(got.score, got.max_score) and got.feedback:
-                detail += ": " + got.feedback.splitlines()[0]
+            if not expected(got.score, got.max_score):
+                detail += f" ({want})" + (": " + got.feedback.splitlines()[0] if got.feedback else "")
             rows.append(VerifyRow(kind, problem.id, item.id, expected(got.score, got.max_score), detail))
     return rows
 
