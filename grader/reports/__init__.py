@@ -1,8 +1,9 @@
 """Report writers, listed explicitly; each is one small class (see base.ReportWriter)."""
 
 from grader.reports.gradebook import GradebookCsv
+from grader.reports.gradescope import GradescopeResults
 from grader.reports.json_report import JsonReport
 from grader.reports.markdown import MarkdownReport
 
 #: The writers ``grade`` runs, in order.
-WRITERS = (JsonReport(), MarkdownReport(), GradebookCsv())
+WRITERS = (JsonReport(), MarkdownReport(), GradescopeResults(), GradebookCsv())
