@@ -177,3 +177,13 @@ def test_grading_sheet_lists_rubric_and_each_answer_once(tmp_path, rubric):
     assert sheet.count("All proofs: $X^T(X\\theta - Y)$") == 1  # shown under p1, referenced under p2, p3
     assert sheet.count("Written answer `hw1.md`: shown above.") == 2
     assert "### bob — p2" in sheet and "No written answer found" in sheet
+
+
+def test_sample_student_with_written_answers(rubric):
+    folder = ROOT / "submissions" / "written_answers_pdf_md"
+    found = {p.id: find_answers(folder, p, rubric) for p in rubric.problems}
+    pdf = WrittenAnswer("HW1_written.pdf", "pdf", pages=2)
+    assert found["p1"] == (pdf,) and found["p2"] == (pdf,)
+    assert [a.file for a in found["p3"]] == ["p3.md", "HW1_written.pdf"]
+    assert "(I-\\alpha X^\\intercal X)(\\theta^k-\\theta^\\star)" in found["p3"][0].text
+    assert found["p4"] == found["p5"] == ()
