@@ -69,6 +69,7 @@ class Recorder:
         self.args = array("d")
         self.results = array("d")
         self.truncated = False
+        self._used = [0, 0]  # arguments recorded: [watched calls, loop updates]
         self.originals: dict[str, object] = {}
 
     def _code(self, name: str) -> int:
@@ -102,28 +103,26 @@ class Recorder:
         if type(new) is float or isinstance(new, (np.floating, np.ndarray)):
             arg = _copy_numeric(old)
             if arg is not None:
-                self._record(self._code("=" + key), arg, new)
+                self._record(self._code("=" + key), arg, new, update=True)
         return new
 
-    def _record(self, code: int, arg, result) -> None:
-        if self.truncated:
+    def _record(self, code: int, arg, result, update: bool = False) -> None:
+        # Loop updates are only a fallback; their own smaller budget keeps them
+        # from crowding out the watched calls.
+        size = 1 if isinstance(arg, float) else arg.size
+        limit = self.max_values // 6 if update else self.max_values // 3
+        if self._used[update] + size > limit:
+            self.truncated = self.truncated or not update
             return
+        self._used[update] += size
         if isinstance(arg, float):
-            size = 1
             try:
                 res = float(result)
             except (TypeError, ValueError):
                 res = float("nan")
-            if len(self.args) + 1 > self.max_values // 2:
-                self.truncated = True
-                return
             self.args.append(arg)
             self.results.append(res)
         else:
-            size = arg.size
-            if len(self.args) + size > self.max_values // 2:
-                self.truncated = True
-                return
             try:
                 res_arr = np.asarray(result, dtype=float).ravel()
             except (TypeError, ValueError):

@@ -93,7 +93,7 @@ class Run:
         return classify(self.final)
 
 
-@dataclass
+@dataclass(eq=False)  # identity: chains hold arrays
 class _Chain:
     xs: list = field(default_factory=list)
     gs: list = field(default_factory=list)
@@ -154,6 +154,7 @@ def build_runs(args, results, sizes, source: str, window: int = 12) -> list[Run]
     confirmed: list[_Chain] = []  # most recently extended first
     tentative: list[_Chain] = []  # chains of 1 or 2 points, oldest first
     offset = 0
+    previous = None  # the argument of the previous call
     for size in sizes:
         size = int(size)
         if size == 1:
@@ -165,12 +166,15 @@ def build_runs(args, results, sizes, source: str, window: int = 12) -> list[Run]
         if hit is not None:
             hit.xs.append(x)
             hit.gs.append(g)
+            previous = x
             if confirmed[0] is not hit:
                 confirmed.remove(hit)
                 confirmed.insert(0, hit)
             continue
-        if any(_same(c.xs[-1], x) for c in confirmed[:window]) or any(_same(c.xs[-1], x) for c in tentative[-window:]):
+        if (previous is not None and _same(previous, x)) or any(_same(c.xs[-1], x) for c in confirmed[:window]):
+            previous = x
             continue  # the same point evaluated again (printing, a tolerance test)
+        previous = x
         hit = next((c for c in reversed(tentative) if len(c.xs) == 2 and _matches(c, x)), None)
         if hit is not None:
             tentative.remove(hit)
