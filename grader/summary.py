@@ -22,11 +22,11 @@ def summary_table(reports: Sequence[StudentReport]) -> str:
             problem = scores[pid]
             pending = any(i.status.value == "pending" for i in problem.items)
             cells.append(f"{problem.score:g}" + ("*" if pending else ""))
-        rows.append([report.student, *cells, f"{report.score:g}"])
+        rows.append([report.student, *cells, f"{report.score:g}" + ("*" if report.pending_points else "")])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
              for row in rows]
     lines.insert(1, "-" * len(lines[0]))
     if any(r.pending_points for r in reports):
-        lines.append("* includes manual items not graded yet (pending)")
+        lines.append("* includes manual items not graded yet (pending): the total covers the autograded part only")
     return "\n".join(lines)

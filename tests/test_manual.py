@@ -189,7 +189,7 @@ def test_round_trip_template_fill_merge(tmp_path):
     statuses = {i["id"]: i["status"] for p in report0["problems"] for i in p["items"]}
     assert all(statuses[i] == "pending" for i in ("p1a", "p1b", "p2", "p3"))
     assert "this score covers the autograded part only" in (out0 / "ann" / "report.md").read_text(encoding="utf-8")
-    assert "includes manual items not graded yet" in graded.output
+    assert "the total covers the autograded part only" in graded.output
 
     # The TA fills ann's row (bob stays pending) and merges.
     with open(sheet, encoding="utf-8") as fh:
