@@ -37,7 +37,7 @@ def render_sheet(rubric: Rubric, submissions: Sequence[Submission], csv_name: st
             codes = "; ".join(f"`{d.code}`: -{d.points:g}, {d.comment}" for d in item.deductions) or "—"
             lines.append(f"| `{item.id}` | {problem.id} | {_cell(item.description)} | {item.points:g} | {_cell(codes)} |")
     for submission in submissions:
-        lines += ["", "---", "", f"## {submission.student}"]
+        lines += ["", "---", "", f"## {submission.student}", "", f"Folder: `{submission.folder.resolve()}`"]
         shown: set[str] = set()  # a whole-homework PDF or .md is shown once, under its first problem
         for problem in manual_problems:
             ids = ", ".join(f"`{i.id}`" for i in problem.items if i.kind == "manual")
