@@ -162,6 +162,9 @@ def build_runs(args, results, sizes, source: str, window: int = 12) -> list[Run]
         else:
             x, g = args[offset : offset + size], results[offset : offset + size]
         offset += size
+        # A converged chain's step can repeat x exactly, so the chain is tried
+        # before an exact repeat counts as an extra call (a repeat in the
+        # converged tail may thus count as a step; it changes no outcome).
         hit = next((c for c in confirmed[:window] if _matches(c, x)), None)
         if hit is not None:
             hit.xs.append(x)

@@ -1,0 +1,123 @@
+"""Problem 4: GD runs rebuilt from observed fprime calls, and grading of the P4 sample students."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.context import Context
+from grader.rubric import load_rubric
+from grader.runner import grade_problem
+from grader.submission import Submission
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("p4_gd_runs_under_test", ROOT / "rubrics/hw1/gd_runs.py")
+gd = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))
+_spec.loader.exec_module(gd)
+
+
+def _stream(calls):
+    args = np.concatenate([np.atleast_1d(np.asarray(x, float)) for x in calls])
+    sizes = np.array([np.size(x) for x in calls])
+    return args, gd.fprime_starter(args), sizes
+
+
+def _gd_calls(x, alpha, steps, extra_every=0):
+    calls = []
+    for k in range(steps):
+        if extra_every and k % extra_every == 0:
+            calls.append(x)  # e.g. print(fprime(x))
+        calls.append(x)
+        x = x - alpha * gd.fprime_starter(x)
+    return calls
+
+
+def test_scalar_runs_with_interleaved_prints_are_rebuilt():
+    calls = _gd_calls(3.0, 0.01, 200, extra_every=50) + _gd_calls(12.0, 0.3, 100) + _gd_calls(-4.0, 4.0, 50)
+    runs = gd.build_runs(*_stream(calls), "fprime")
+    assert [(round(r.alpha, 9), r.start) for r in runs][::-1] == [(0.01, 3.0), (0.3, 12.0), (4.0, -4.0)]
+    # The 4 extra calls are skipped, except where x no longer moves (converged tail).
+    assert [r.steps for r in runs][::-1][1:] == [100, 50] and 200 <= runs[-1].steps <= 204
+    assert runs[0].outcome == "diverged" and runs[1].outcome == "wide"
+
+
+def test_vectorized_calls_give_one_run_per_element():
+    starts = np.array([-4.0, 1.0, 8.0, 19.0])
+    runs = gd.build_runs(*_stream(_gd_calls(starts, 0.01, 1000)), "fprime")
+    assert sorted(r.start for r in runs) == sorted(starts)
+    assert {r.steps for r in runs} == {1000}
+    assert [r.outcome for r in sorted(runs, key=lambda r: r.start)] == ["sharp", "sharp", "wide", "wide"]
+
+
+def test_wrong_sign_gives_negative_alpha_and_plot_calls_are_ignored():
+    calls = [np.linspace(-5, 20, 500)]
+    x = 2.0
+    for _ in range(20):
+        calls.append(x)
+        x = x + 0.01 * gd.fprime_starter(x)
+    runs = gd.build_runs(*_stream(calls), "fprime")
+    assert len(runs) == 1 and runs[0].alpha == pytest.approx(-0.01) and runs[0].steps == 20
+
+
+def test_classify_and_reference_agreement():
+    assert [gd.classify(v) for v in (0.1, 9.8, float("nan"), 2e3, 5.0)] == ["sharp", "wide", "diverged", "diverged", "not converged"]
+    run = gd.Run(0.01, 15.0, 30, float(gd.reference_finals(np.array([15.0]), 0.01, 30)[0]), "fprime")
+    assert gd.agreement([run]) == [True] and run.outcome == "not converged"
+    assert gd.describe(0.01, [run]) == "α = 0.01: 1 run of 30 steps, 1 → not converged"
+
+
+P4_STUDENTS = sorted(p.name for p in (ROOT / "submissions").iterdir() if p.name.startswith("p4_"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", P4_STUDENTS)
+def test_p4_sample_student_items(student, tmp_path):
+    rubric = load_rubric(ROOT / "rubrics/hw1.toml")
+    problem = next(p for p in rubric.problems if p.id == "p4")
+    ctx = Context(stdout=io.StringIO(), stderr=io.StringIO())
+    result = grade_problem(Submission(student, ROOT / "submissions" / student), problem, rubric, tmp_path / "w", tmp_path / "r", ctx)
+    want = tomllib.loads((ROOT / f"tests/expected/{student}.toml").read_text(encoding="utf-8"))["problems"]["p4"]
+    assert {i.id: i.status.value for i in result.items} == want["items"]
+    assert result.score == pytest.approx(want["score"])
+    feedback = {i.id: i.feedback for i in result.items}
+    for item, needles in want.get("feedback", {}).items():
+        for needle in needles:
+            assert needle in feedback[item], (item, needle, feedback[item])
+    saved = sorted(p.name for p in (tmp_path / "r" / "p4").iterdir())
+    assert "stdout.txt" in saved and "runs.md" in saved
+    if student == "p4_only_small_alpha":
+        assert any("only α = 0.01" in f for f in result.flags)
+    if student == "p4_plot_only_random":
+        assert [n for n in saved if n.startswith("figure-")] == ["figure-01.png", "figure-02.png", "figure-03.png"]
+    if student == "p4_linspace_savefig":
+        assert len([n for n in saved if n.startswith("saved-final points")]) == 3
+
+
+@pytest.mark.slow
+def test_script_past_the_time_limit_is_graded_on_what_it_showed(tmp_path):
+    text = (ROOT / "rubrics/hw1.toml").read_text(encoding="utf-8")
+    text = text.replace('"hw1/', f'"{ROOT}/rubrics/hw1/').replace('"../reference', f'"{ROOT}/reference')
+    text = re.sub(r'(id = "p4"[\s\S]*?)timeout = "2m"', r'\1timeout = "8s"', text, count=1)
+    rubric_path = tmp_path / "short.toml"
+    rubric_path.write_text(text, encoding="utf-8")
+    rubric = load_rubric(rubric_path)
+    problem = next(p for p in rubric.problems if p.id == "p4")
+    assert problem.timeout == 8
+    ctx = Context(stdout=io.StringIO(), stderr=io.StringIO())
+    folder = ROOT / "tests/p4_samples/slow_script"
+    result = grade_problem(Submission("slow_script", folder), problem, rubric, tmp_path / "w", tmp_path / "r", ctx)
+    statuses = {i.id: i.status.value for i in result.items}
+    assert statuses == {
+        "p4-functions": "passed", "p4-update": "passed", "p4-starts": "passed",
+        "p4-alpha-small": "passed", "p4-alpha-mid": "passed", "p4-alpha-large": "failed",
+    }
+    feedback = {i.id: i.feedback for i in result.items}
+    assert "stopped at the time limit" in feedback["p4-alpha-large"]
+    assert "No run with α = 4 was observed" in feedback["p4-alpha-large"]
