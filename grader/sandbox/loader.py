@@ -253,7 +253,8 @@ def load(
     source = path.read_text(encoding="utf-8", errors="replace")
     filename = str(path)
     tree, notes = parse_student(source, filename)
-    tree = _LazyImports().visit(_GuardedImports().visit(tree))
+    # Locations first, so plugin transformers see line numbers on every node.
+    tree = ast.fix_missing_locations(_LazyImports().visit(_GuardedImports().visit(tree)))
     transformers = list(transformers)
     required = list(required)
 
