@@ -16,7 +16,6 @@ from grader import grade, manual, verify
 from grader.context import Context, default_jobs
 from grader.exitcodes import ExitCode
 from grader.manual import ManualScoresError
-from grader.reports.grading_sheet import render_sheet
 from grader.rubric import RubricError, find_default_rubric, load_rubric
 from grader.submission import SubmissionError
 
@@ -33,14 +32,11 @@ class _DefaultToRun(click.Group):
         return super().parse_args(ctx, args)
 
 
-def _rubric(path: Path | None):
-    return load_rubric(path if path is not None else find_default_rubric(Path.cwd()))
-
-
-def _invoke(func, **kwargs) -> None:
-    """Calls a command's function and maps failures to exit codes."""
+def _invoke(func, *, rubric: Path | None, **kwargs) -> None:
+    """Loads the rubric, calls a keyword-only command function, and maps failures to exit codes."""
     try:
-        func(**kwargs)
+        loaded = load_rubric(rubric if rubric is not None else find_default_rubric(Path.cwd()))
+        code = func(rubric=loaded, **kwargs)
     except USAGE_ERRORS as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(ExitCode.USAGE)
@@ -48,6 +44,7 @@ def _invoke(func, **kwargs) -> None:
         click.echo("internal error in the grader (please report it):", err=True)
         click.echo(traceback.format_exc(), err=True)
         sys.exit(ExitCode.INTERNAL)
+    sys.exit(code if isinstance(code, ExitCode) else ExitCode.OK)
 
 
 _rubric_option = click.option(
@@ -84,22 +81,8 @@ def run_command(
     path: Path, rubric: Path | None, out: Path, jobs: int | None, keep_workdirs: bool, manual_csv: Path | None
 ) -> None:
     """Grade PATH: a class folder, or one student's folder."""
-    def call() -> None:
-        loaded = _rubric(rubric)
-        scores = None
-        if manual_csv is not None:
-            _, known = manual.known_students(path, loaded)
-            scores = manual.load_scores(manual_csv, loaded, known)
-        grade.main(
-            path=path,
-            rubric=loaded,
-            out=out,
-            jobs=jobs or default_jobs(),
-            ctx=Context(keep_workdirs=keep_workdirs),
-            manual=scores,
-        )
-
-    _invoke(call)
+    _invoke(grade.main, rubric=rubric, path=path, out=out, jobs=jobs or default_jobs(),
+            ctx=Context(keep_workdirs=keep_workdirs), manual_csv=manual_csv)
 
 
 @main.command("verify")
@@ -109,10 +92,7 @@ def run_command(
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Problems graded in parallel.")
 def verify_command(rubric: Path | None, out: Path | None, jobs: int | None) -> None:
     """Check the reference solutions: checks pass, reference full marks, starter 0."""
-    def call() -> None:
-        sys.exit(verify.main(rubric=_rubric(rubric), ctx=Context(), jobs=jobs or default_jobs(), out=out))
-
-    _invoke(call)
+    _invoke(verify.main, rubric=rubric, ctx=Context(), jobs=jobs or default_jobs(), out=out)
 
 
 @main.command("manual-template")
@@ -123,16 +103,7 @@ def verify_command(rubric: Path | None, out: Path | None, jobs: int | None) -> N
 @click.option("--force", is_flag=True, help="Overwrite an existing CSV.")
 def manual_template_command(path: Path, rubric: Path | None, out: Path, force: bool) -> None:
     """Write the manual-scores CSV for the class in PATH, and the TA's grading sheet."""
-    def call() -> None:
-        loaded = _rubric(rubric)
-        submissions, _ = manual.known_students(path, loaded)
-        manual.write_template(out, loaded, [s.student for s in submissions], force=force)
-        sheet = out.with_suffix(".md")
-        sheet.write_text(render_sheet(loaded, submissions, out.name), encoding="utf-8")
-        click.echo(f"Wrote {out} ({len(submissions)} student(s), {len(loaded.manual_items)} manual item(s)) "
-                   f"and the grading sheet {sheet}")
-
-    _invoke(call)
+    _invoke(manual.template_main, rubric=rubric, path=path, out=out, force=force, ctx=Context())
 
 
 if __name__ == "__main__":  # pragma: no cover

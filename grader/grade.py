@@ -7,12 +7,13 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from grader import manual
 from grader.context import Context
 from grader.models import ManualScore, ProblemResult, StudentReport
 from grader.reports import WRITERS
 from grader.rubric import Rubric
 from grader.runner import grade_problem
-from grader.submission import Submission, discover
+from grader.submission import Submission
 from grader.summary import summary_table
 
 
@@ -23,17 +24,21 @@ def main(
     out: Path,
     jobs: int,
     ctx: Context,
-    manual: dict[str, dict[str, ManualScore]] | None = None,
+    manual_csv: Path | None = None,
 ) -> list[StudentReport]:
     """Grades every submission under ``path`` and writes reports to ``out``.
 
+    Args:
+        manual_csv: the TA's manual-scores CSV to merge (validated before any grading).
+
     Raises:
         SubmissionError: ``path`` holds nothing to grade.
+        ManualScoresError: the CSV is invalid (every bad cell is named).
     """
-    submissions = discover(path, rubric)
-    manual = manual or {}
+    submissions, known = manual.known_students(path, rubric)
+    scores = manual.load_scores(manual_csv, rubric, known) if manual_csv is not None else {}
     ctx.say(f"Grading {len(submissions)} submission(s) for {rubric.id} with {jobs} job(s)")
-    reports = grade_all(submissions, rubric, out, jobs, ctx, manual)
+    reports = grade_all(submissions, rubric, out, jobs, ctx, scores)
     for writer in WRITERS:
         writer.write_class(reports, out)
     ctx.say("")

@@ -233,3 +233,17 @@ class _Reader:
                 self.error(row, student, item.id, f"score {points:g} is above the maximum {item.points:g}")
                 return None
         return ManualScore(points=points, comment=comment.strip(), deductions=tuple(codes))
+
+
+def template_main(*, path: Path, rubric: Rubric, out: Path, force: bool, ctx) -> None:
+    """``grade manual-template``: writes the scores CSV and, beside it, the TA's grading sheet."""
+    from grader.reports.grading_sheet import render_sheet
+
+    submissions, _ = known_students(path, rubric)
+    write_template(out, rubric, [s.student for s in submissions], force=force)
+    sheet = out.with_suffix(".md")
+    sheet.write_text(render_sheet(rubric, submissions, out.name), encoding="utf-8")
+    ctx.say(
+        f"Wrote {out} ({len(submissions)} student(s), {len(rubric.manual_items)} manual item(s)) "
+        f"and the grading sheet {sheet}"
+    )

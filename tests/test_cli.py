@@ -25,7 +25,7 @@ def test_grade_path_is_short_for_run_and_passes_options_through(captured, tmp_pa
     assert result.exit_code == ExitCode.OK, result.output
     (kw,) = captured
     assert kw["path"] == Path("submissions") and kw["out"] == tmp_path and kw["jobs"] == 3
-    assert kw["rubric"].id == "hw1" and kw["manual"] is None
+    assert kw["rubric"].id == "hw1" and kw["manual_csv"] is None
     assert kw["ctx"].keep_workdirs is False
 
 
@@ -64,3 +64,31 @@ def test_internal_failure_exits_1(monkeypatch):
     result = CliRunner().invoke(cli.main, ["submissions", "--rubric", str(RUBRIC)])
     assert result.exit_code == ExitCode.INTERNAL
     assert "internal error in the grader" in result.output and "RuntimeError: bug" in result.output
+
+
+def test_manual_option_passes_the_csv_path(captured, tmp_path):
+    result = CliRunner().invoke(cli.main, ["submissions", "--manual", "scores.csv", "--rubric", str(RUBRIC)])
+    assert result.exit_code == ExitCode.OK, result.output
+    assert captured[0]["manual_csv"] == Path("scores.csv")
+
+
+def test_verify_passes_through_and_returns_its_exit_code(monkeypatch):
+    calls = []
+
+    def fake(**kw):
+        calls.append(kw)
+        return ExitCode.CHECK_FAILED
+
+    monkeypatch.setattr(cli.verify, "main", fake)
+    result = CliRunner().invoke(cli.main, ["verify", "--jobs", "2", "--rubric", str(RUBRIC)])
+    assert result.exit_code == ExitCode.CHECK_FAILED
+    assert calls[0]["jobs"] == 2 and calls[0]["out"] is None and calls[0]["rubric"].id == "hw1"
+
+
+def test_manual_template_passes_through(monkeypatch):
+    calls = []
+    monkeypatch.setattr(cli.manual, "template_main", lambda **kw: calls.append(kw))
+    result = CliRunner().invoke(cli.main, ["manual-template", "submissions", "--out", "s.csv", "--force",
+                                           "--rubric", str(RUBRIC)])
+    assert result.exit_code == ExitCode.OK, result.output
+    assert (calls[0]["path"], calls[0]["out"], calls[0]["force"]) == (Path("submissions"), Path("s.csv"), True)
