@@ -106,3 +106,17 @@ def test_markdown_report_is_written_for_each_student(graded):
     for student in STUDENTS:
         text = (out / student / "report.md").read_text(encoding="utf-8")
         assert text.startswith(f"# {RUBRIC.id}: feedback for {student}")
+
+
+def test_a_student_graded_alone_gets_the_same_result_as_in_the_class(graded, tmp_path):
+    """Broken, hanging and hostile classmates change nothing for anyone else."""
+    out, _ = graded
+    student = "full_marks"
+    result = CliRunner().invoke(main, [str(SUBMISSIONS / student), "--out", str(tmp_path), "--rubric", str(RUBRIC.path)])
+    assert result.exit_code == 0, result.output
+
+    def verdicts(folder):
+        report = json.loads((folder / student / "report.json").read_text(encoding="utf-8"))
+        return [(i["id"], i["status"], i["score"]) for p in report["problems"] for i in p["items"]]
+
+    assert verdicts(tmp_path) == verdicts(out)
