@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,10 @@ class Problem:
 
     items: tuple[Item, ...]
     """The problem's items, in order."""
+
+    plugin_options: tuple[dict, ...] = field(default=(), hash=False, compare=False)
+    """The options table of each plugin, in the order of :attr:`plugins`
+    (passed to its ``register(registry, **options)``)."""
 
     @property
     def autograded(self) -> bool:
@@ -256,10 +260,7 @@ class _Builder:
         except ValueError as exc:
             raise self.fail(place, f"limit does not parse: {exc}") from None
         items = tuple(self._item(d, place, suite, suite_tests) for d in items_data)
-        plugins = tuple((self.base / str(p)).resolve() for p in self._strings(data.get("plugins", []), place, "plugins"))
-        for plugin in plugins:
-            if not plugin.is_file():
-                raise self.fail(place, f"plugin file not found: {plugin}")
+        plugins, plugin_options = self._plugins(data.get("plugins", []), place)
         files = self._strings(data.get("files", []), place, "files")
         if any(i.kind == "test" for i in items) and not files:
             raise self.fail(place, "autograded problems must list the student files they need in 'files'")
@@ -272,9 +273,32 @@ class _Builder:
             timeout=timeout,
             memory=memory,
             plugins=plugins,
+            plugin_options=plugin_options,
             answers=self._strings(data.get("answers", []), place, "answers"),
             items=items,
         )
+
+    def _plugins(self, value: Any, place: str) -> tuple[tuple[Path, ...], tuple[dict, ...]]:
+        """``plugins``: a list of paths, or of tables ``{ path = "...", options = { ... } }``."""
+        if not isinstance(value, list):
+            raise self.fail(place, f"plugins must be a list, got {value!r}")
+        paths, options = [], []
+        for entry in value:
+            if isinstance(entry, dict):
+                self._keys(entry, {"path", "options"}, f"{place}, plugin")
+                path, opts = entry.get("path"), entry.get("options", {})
+                if not isinstance(opts, dict):
+                    raise self.fail(place, f"plugin options must be a table, got {opts!r}")
+            else:
+                path, opts = entry, {}
+            if not isinstance(path, str) or not path:
+                raise self.fail(place, f"each plugin must be a path or a table with 'path', got {entry!r}")
+            resolved = (self.base / path).resolve()
+            if not resolved.is_file():
+                raise self.fail(place, f"plugin file not found: {resolved}")
+            paths.append(resolved)
+            options.append(dict(opts))
+        return tuple(paths), tuple(options)
 
     def _item(self, data: Any, place: str, suite: Path | None, suite_tests: set[str]) -> Item:
         if not isinstance(data, dict):

@@ -115,7 +115,10 @@ def _run_judge(
         wall_seconds=problem.timeout,
         memory_bytes=problem.memory,
         reference_dir=str(rubric.reference) if rubric.reference else None,
-        plugins=[[str(p), {}] for p in problem.plugins],
+        plugins=[
+            [str(p), dict(o)]
+            for p, o in zip(problem.plugins, problem.plugin_options or ({},) * len(problem.plugins))
+        ],
     )
     read_fd, write_fd = os.pipe()
     env = {

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,7 @@ class ChildSession:
     _generation: int = 0
     _loads: dict = field(default_factory=dict)
     _load_failures: dict = field(default_factory=dict)
+    _siblings: list = field(default_factory=list)
     events: list[str] = field(default_factory=list)
 
     # -- lifecycle ------------------------------------------------------
@@ -146,8 +147,34 @@ class ChildSession:
             self._roundtrip({"op": "plugin", "path": path, "options": options})
         return self._running
 
+    @property
+    def pid(self) -> int | None:
+        """The running child's process id (None when no child runs), for guards that watch it from outside."""
+        return self._running.proc.pid if self._running is not None else None
+
+    def sibling(self, name: str, memory_bytes: int | None = None) -> "ChildSession":
+        """A second child for the same student's working copy, with the same plugins.
+
+        It shares this session's wall-clock budget (the problem's time limit
+        covers both), keeps its output in its own scratch folder ``name``, and
+        is closed with this session. Guards use it to measure student code in
+        a fresh process.
+        """
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self.limits.wall_seconds
+        limits = self.limits if memory_bytes is None else replace(self.limits, memory_bytes=memory_bytes)
+        other = ChildSession(
+            workdir=self.workdir, limits=limits, scratch=self.scratch.parent / name, plugins=list(self.plugins)
+        )
+        other._deadline = self._deadline
+        self._siblings.append(other)
+        return other
+
     def close(self) -> None:
-        """Stops the child and everything it started."""
+        """Stops the child (and any sibling) and everything it started."""
+        siblings, self._siblings = self._siblings, []
+        for other in siblings:
+            other.close()
         running, self._running = self._running, None
         if running is None:
             return
@@ -226,7 +253,10 @@ class ChildSession:
         """Loads a student file in the child (once per child generation)."""
         key = (path, tuple(required), mode)
         if key in self._load_failures:
-            raise self._load_failures[key]
+            # A fresh exception each time: re-raising one object grows its traceback
+            # with every test, and formatting those costs the problem's time budget.
+            failed = self._load_failures[key]
+            raise StudentError(str(failed), kind=failed.kind, where=failed.where)
         if self._running is None:
             self._start()
         cached = self._loads.get(key)

@@ -3,12 +3,27 @@
 Runs in the judge. ``student`` reaches the student's ``conv1D.py`` in its own
 process; every reference here is built locally from k, so nothing the
 student's code does can change what it is compared with.
+
+The correctness checks run at small n. The ban on dense matrices is checked
+by three guards at large n in a second, fresh child of the student's
+(``dense_ban.py`` here, ``p5_dense_plugin.py`` in the child).
 """
+
+import importlib.util
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from grader.sandbox.session import StudentError
+from grader.sandbox.session import GraderError, StudentError, StudentFailure, StudentTimeout
+
+_HERE = Path(__file__).resolve().parent
+if "hw1_dense_ban" not in sys.modules:
+    _spec = importlib.util.spec_from_file_location("hw1_dense_ban", _HERE / "dense_ban.py")
+    sys.modules["hw1_dense_ban"] = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(sys.modules["hw1_dense_ban"])
+dense_ban = sys.modules["hw1_dense_ban"]
 
 # (n, r): the handout size, edge cases r = 1, r = n, n = r + 1, and sizes that
 # catch a transpose with r = 3 hard-coded.
@@ -155,3 +170,75 @@ def test_handout_gd_objective(student):
         f"after the handout's 100 GD steps (r, n, lam = 3, 20, 0.1, seed 0, α = 0.01) the objective is "
         f"{got:.12g}; expected {expected:.12g}."
     )
+
+
+# -- the ban on dense matrices ----------------------------------------------
+def dense_report(student):
+    """The guards' report for this student, measured once and shared by the tests below."""
+    key = "p5-dense-ban"
+    if key not in student.cache:
+        try:
+            student.cache[key] = dense_ban.run_guards(
+                student.session.sibling("guard"), student.files[0], ["Convolution1d"]
+            )
+        except (StudentFailure, GraderError) as exc:  # the file does not load, the time ran out, a grader fault
+            student.cache[key] = exc
+    cached = student.cache[key]
+    if isinstance(cached, (StudentFailure, GraderError)):
+        raise type(cached)(str(cached))  # a fresh exception: see ChildSession.load
+    return cached
+
+
+def _raise_unmeasured(status: str, message: str) -> None:
+    if status == "timeout":
+        raise StudentTimeout(message)
+    if status == "error":
+        raise StudentError(message)
+
+
+def test_no_dense_matrix(student, note, flag):
+    report = dense_report(student)
+    for reason in report.flags:
+        flag(reason)
+    assert not report.dense, report.ban_feedback()
+    _raise_unmeasured(report.products_status, report.products)
+    assert report.products_status == "ok", (
+        f"Not earned: the ban's points go to an operator whose products run and return arrays; {report.products}."
+    )
+    for verdict in report.verdicts.values():
+        if verdict.status == "timeout":
+            raise StudentTimeout(f"the dense-matrix guards did not finish: {verdict.message}")
+    note(report.ban_feedback())
+
+
+def _guard(student, note, name: str) -> None:
+    report = dense_report(student)
+    verdict = report.verdicts[name]
+    _raise_unmeasured(verdict.status, verdict.message)
+    if verdict.status == "clean" and report.products_status != "ok":
+        pytest.skip(f"nothing to guard: {report.products}")
+    assert verdict.status == "clean", f"{verdict.message}\n{dense_ban.RULE}"
+    note(verdict.message)
+
+
+def test_shape_guard(student, note):
+    _guard(student, note, "shape")
+
+
+def test_memory_guard(student, note):
+    _guard(student, note, "memory")
+
+
+def test_process_guard(student, note):
+    _guard(student, note, "process")
+
+
+def test_work_growth(student, note):
+    report = dense_report(student)
+    growth = report.growth
+    if report.products_status != "ok":
+        pytest.skip(f"not measured: {report.products}")
+    if growth.status == "unknown":
+        pytest.skip(growth.message())
+    assert growth.status == "linear", growth.message()
+    note(growth.message())

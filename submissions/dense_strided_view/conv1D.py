@@ -1,0 +1,53 @@
+import numpy as np
+
+
+def huber_loss(x):
+    return np.sum((1 / 2) * (x**2) * (np.abs(x) <= 1) + (np.sign(x) * x - 1 / 2) * (np.abs(x) > 1))
+
+
+def huber_grad(x):
+    return x * (np.abs(x) <= 1) + np.sign(x) * (np.abs(x) > 1)
+
+from numpy.lib.stride_tricks import as_strided
+
+
+def banded_view(k, n):
+    """A zero-copy (n-r+1)×n view: row i starts r-1+i entries before k in [0…0 k 0…0]."""
+    r = k.size
+    m = n - r + 1
+    line = np.concatenate((np.zeros(n - 1), k, np.zeros(n - r)))
+    step = line.strides[0]
+    return as_strided(line[n - 1 :], shape=(m, n), strides=(-step, step))
+
+
+class Convolution1d:
+    def __init__(self, filt):
+        self.__filt = filt
+        self.__r = filt.size
+        self.T = TransposedConvolution1d(self.__filt)
+
+    def __matmul__(self, vector):
+        return banded_view(self.__filt, vector.size) @ vector
+
+
+class TransposedConvolution1d:
+    def __init__(self, filt):
+        self.__filt = filt
+        self.__r = filt.size
+
+    def __matmul__(self, vector):
+        return vector @ banded_view(self.__filt, vector.size + self.__r - 1)
+
+
+r, n, lam = 3, 20, 0.1
+
+np.random.seed(0)
+k = np.random.randn(r)
+b = np.random.randn(n - r + 1)
+A = Convolution1d(k)
+x = np.zeros(n)
+alpha = 0.01
+for _ in range(100):
+    x = x - alpha * (A.T @ (huber_grad(A @ x - b)) + lam * x)
+print(huber_loss(A @ x - b) + lam / 2 * np.linalg.norm(x) ** 2)
+

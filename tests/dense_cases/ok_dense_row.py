@@ -1,0 +1,58 @@
+import numpy as np
+
+
+def huber_loss(x):
+    return np.sum((1 / 2) * (x**2) * (np.abs(x) <= 1) + (np.sign(x) * x - 1 / 2) * (np.abs(x) > 1))
+
+
+def huber_grad(x):
+    return x * (np.abs(x) <= 1) + np.sign(x) * (np.abs(x) > 1)
+
+
+class Convolution1d:
+    def __init__(self, filt):
+        self.__filt = filt
+        self.__r = filt.size
+        self.T = TransposedConvolution1d(self.__filt)
+
+    def __matmul__(self, vector):
+        r, n = self.__r, vector.size
+        # row i of A, rebuilt for each output: [0]*i + k + [0]*(n-r-i)
+        return np.asarray(
+            [np.concatenate((np.zeros(i), self.__filt, np.zeros(n - r - i))) @ vector for i in range(n - r + 1)]
+        )
+
+
+class TransposedConvolution1d:
+    def __init__(self, filt):
+        self.__filt = filt
+        self.__r = filt.size
+
+    def __matmul__(self, vector):
+        r = self.__r
+        n = vector.size + r - 1
+        out = np.zeros(n)
+        for i in range(vector.size):
+            row = np.zeros(n)
+            row[i : i + r] = self.__filt
+            out += vector[i] * row
+        return out
+
+
+r, n, lam = 3, 20, 0.1
+
+np.random.seed(0)
+k = np.random.randn(r)
+b = np.random.randn(n - r + 1)
+A = Convolution1d(k)
+
+from scipy.linalg import circulant
+
+As = circulant(np.concatenate((np.flip(k), np.zeros(n - r))))[r - 1 :, :]
+
+x = np.zeros(n)
+alpha = 0.01
+for _ in range(100):
+    x = x - alpha * (A.T @ (huber_grad(A @ x - b)) + lam * x)
+print(huber_loss(A @ x - b) + lam / 2 * np.linalg.norm(x) ** 2)
+

@@ -1,0 +1,223 @@
+"""Problem 5's ban on dense matrices: every case of the issue, with its asserted verdict.
+
+Each case is a complete ``conv1D.py`` in ``tests/dense_cases/`` (``ok_*`` must
+never be flagged, ``dense_*`` must be). The guards run as the suite runs them
+(``rubrics/hw1/dense_ban.py`` in this process, the plugin in a child), without
+the judge around them, so each guard's own verdict can be asserted.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.sandbox.session import ChildSession, Limits
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = Path(__file__).with_name("dense_cases")
+PLUGIN = str(ROOT / "rubrics" / "hw1" / "p5_dense_plugin.py")
+
+if "hw1_dense_ban" not in sys.modules:
+    _spec = importlib.util.spec_from_file_location("hw1_dense_ban", ROOT / "rubrics" / "hw1" / "dense_ban.py")
+    sys.modules["hw1_dense_ban"] = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(sys.modules["hw1_dense_ban"])
+dense_ban = sys.modules["hw1_dense_ban"]
+
+#: Must be judged NOT dense (the issue's list), with what each one is.
+NOT_DENSE = {
+    "ok_listcomp": "a list comprehension (the handout's hint), with the starter's top-level circulant check kept",
+    "ok_np_correlate": "np.correlate / np.convolve",
+    "ok_scipy_signal": "scipy.signal.correlate / convolve",
+    "ok_sliding_window": "sliding_window_view(x, r) @ k: shape (n-r+1, r) is fine",
+    "ok_python_loops": "explicit Python loops into a 1-D output",
+    "ok_fft": "FFT-based",
+    "ok_vectorize": "np.vectorize over output indices with O(n) zero padding",
+    "ok_sparse": "a scipy.sparse banded matrix, never densified (allowed by default)",
+    "ok_main_circulant": "a __main__ block that builds scipy.linalg.circulant at n=4000 to compare",
+    "ok_dense_row": "one zero-padded dense row rebuilt per output: O(n²) time, O(n) memory",
+    "ok_python_n2": "a Python double loop over the whole row per output: O(n²) time, O(1) extra memory",
+    "ok_toplevel_alias": "top-level script code builds the dense matrix at n=4000 and the whole file must run",
+}
+
+#: Must be judged dense: the guards that must say so, and a marker on the line that builds it.
+DENSE = {
+    "dense_circulant": ({"shape", "memory", "process"}, "circulant(np.concatenate"),
+    "dense_toeplitz": ({"shape", "memory", "process"}, "toeplitz(first_col"),
+    "dense_zeros_rows": ({"shape", "memory", "process"}, "A = np.zeros((m, n))"),
+    "dense_list_rows": ({"shape", "memory", "process"}, "np.array(rows)"),
+    "dense_lazy_cache": ({"shape", "memory", "process"}, "self.__dense = np.zeros"),
+    "dense_eye_sum": ({"shape", "memory", "process"}, "np.eye(m, n, j)"),
+    "dense_where_index": ({"shape", "memory", "process"}, "offset = j - i"),
+    "dense_sparse_toarray": ({"shape", "memory", "process"}, ".toarray()"),
+    # A zero-copy view uses no memory: only the shape guard can see it.
+    "dense_as_strided": ({"shape"}, "as_strided(line"),
+    "dense_transpose_only": ({"shape", "memory", "process"}, "AT = np.zeros((n, m))"),
+    "dense_float32": ({"shape", "memory", "process"}, "dtype=np.float32"),
+    "dense_bool_mask": ({"shape", "memory", "process"}, "band = (cols >= rows)"),
+    # Stops tracemalloc: the memory guard cannot measure; the process guard still sees it.
+    "dense_hides_tracemalloc": ({"shape", "process"}, "A = np.zeros((n - r + 1, n))"),
+}
+
+
+def guards(case: str, tmp_path: Path, options: dict | None = None, integer: bool = False):
+    """Runs every guard on ``tests/dense_cases/<case>.py`` as a student's conv1D.py."""
+    work = tmp_path / "work"
+    work.mkdir(parents=True)
+    (work / "conv1D.py").write_text((CASES / f"{case}.py").read_text(encoding="utf-8"), encoding="utf-8")
+    session = ChildSession(
+        workdir=work,
+        limits=Limits(wall_seconds=120, memory_bytes=2 << 30),
+        scratch=tmp_path / "child",
+        plugins=[(PLUGIN, options or {})],
+    )
+    try:
+        return dense_ban.run_guards(session, "conv1D.py", integer=integer)
+    finally:
+        session.close()
+
+
+def line_of(case: str, marker: str) -> int:
+    lines = (CASES / f"{case}.py").read_text(encoding="utf-8").splitlines()
+    return next(i for i, text in enumerate(lines, start=1) if marker in text)
+
+
+def test_every_case_file_is_judged():
+    assert sorted(p.stem for p in CASES.glob("*.py")) == sorted([*NOT_DENSE, *DENSE])
+
+
+@pytest.mark.parametrize("case", sorted(NOT_DENSE))
+def test_not_dense(case, tmp_path):
+    report = guards(case, tmp_path)
+    statuses = {name: v.status for name, v in report.verdicts.items()}
+    assert statuses == {"shape": "clean", "memory": "clean", "process": "clean"}, report.ban_feedback()
+    assert not report.dense
+    assert report.products_status == "ok", report.products
+    assert report.notes == [], report.notes  # and the products are right at the guard sizes
+    # A pass states what was measured.
+    feedback = report.ban_feedback()
+    assert re.search(r"Memory guard: peak \d+ KiB", feedback), feedback
+    assert "Process guard: resident memory grew by" in feedback
+
+
+@pytest.mark.parametrize("case", sorted(DENSE))
+def test_dense(case, tmp_path):
+    must, marker = DENSE[case]
+    report = guards(case, tmp_path)
+    statuses = {name: v.status for name, v in report.verdicts.items()}
+    assert report.dense, report.ban_feedback()
+    assert {name for name, status in statuses.items() if status == "dense"} >= must, statuses
+    if case == "dense_as_strided":
+        assert statuses["memory"] == statuses["process"] == "clean", report.ban_feedback()
+    assert report.products_status == "ok", report.products
+
+    # The shape guard names the function, file:line, shape, and the step the grader was running.
+    shape = report.verdicts["shape"].message
+    first = shape.splitlines()[1]
+    assert f"conv1D.py:{line_of(case, marker)}" in first, shape
+    assert re.search(r"(996×1000|1000×996|1000×1000) (float64|float32|bool|int64) array", first), first
+    assert re.search(r" in \w+(\.\w+)*: `", first) and "while the grader computed A" in first, first
+    # The item's feedback ends with the rule.
+    assert report.ban_feedback().rstrip().endswith(dense_ban.RULE)
+
+
+@pytest.mark.parametrize("case", ["dense_zeros_rows", "dense_lazy_cache", "dense_transpose_only"])
+def test_memory_guard_names_the_peak_and_the_line(case, tmp_path):
+    report = guards(case, tmp_path)
+    memory = report.verdicts["memory"].message
+    n = int(re.search(r"at n=(\d+), r=5", memory).group(1))
+    peak = float(re.search(r"allocated ([\d.]+) MiB at peak", memory).group(1))
+    dense_mib = (n - 4) * n * 8 / (1 << 20)
+    assert peak >= 0.99 * dense_mib, memory
+    assert f"conv1D.py:{line_of(case, DENSE[case][1])}" in memory, memory
+    assert "the bound is" in memory
+
+
+def test_process_guard_reports_the_cap_as_a_violation(tmp_path):
+    # float64 at n=4000 is 122 MiB, above the 96 MiB headroom: a MemoryError at the cap, reported as the ban.
+    report = guards("dense_zeros_rows", tmp_path)
+    process = report.verdicts["process"]
+    assert process.status == "dense"
+    assert "hit the address-space cap" in process.message and "(3996, 4000)" in process.message, process.message
+
+
+def test_process_guard_sees_resident_growth_below_the_cap(tmp_path):
+    # The bool mask (16 MiB and its temporaries) fits under the cap: the resident peak shows it.
+    report = guards("dense_bool_mask", tmp_path)
+    assert re.search(r"resident memory grew by [\d.]+ MiB", report.verdicts["process"].message)
+
+
+def test_stopping_tracemalloc_is_flagged_and_caught_by_the_process_guard(tmp_path):
+    report = guards("dense_hides_tracemalloc", tmp_path)
+    assert report.verdicts["memory"].status == "error"
+    assert "stopped tracemalloc" in report.verdicts["memory"].message
+    assert any("tracemalloc" in flag for flag in report.flags)
+    assert report.verdicts["process"].status == "dense"
+
+
+@pytest.mark.parametrize("case", ["ok_listcomp", "ok_python_loops"])
+def test_integer_input_vectors_are_not_dense(case, tmp_path):
+    report = guards(case, tmp_path, integer=True)
+    assert {v.status for v in report.verdicts.values()} == {"clean"}, report.ban_feedback()
+    assert report.products_status == "ok" and report.notes == []
+
+
+def test_integer_input_vectors_still_catch_a_dense_matrix(tmp_path):
+    assert guards("dense_zeros_rows", tmp_path, integer=True).dense
+
+
+def test_sparse_is_allowed_by_default_and_forbidden_by_the_rubric_switch(tmp_path):
+    allowed = guards("ok_sparse", tmp_path / "a")
+    assert not allowed.dense
+    forbidden = guards("ok_sparse", tmp_path / "b", options={"forbid_sparse": True})
+    assert forbidden.verdicts["shape"].status == "dense"
+    assert "scipy.sparse matrix" in forbidden.verdicts["shape"].message
+    assert "also forbids a scipy.sparse matrix" in forbidden.verdicts["shape"].message
+
+
+def test_growth_tells_n_r_from_n_squared(tmp_path):
+    linear = guards("ok_listcomp", tmp_path / "a").growth
+    assert linear.status == "linear", linear.message()
+    quadratic = guards("ok_python_n2", tmp_path / "b")
+    assert quadratic.growth.status == "quadratic", quadratic.growth.message()
+    assert "grows like n²" in quadratic.growth.message()
+
+
+def test_slow_code_gets_smaller_guard_sizes_and_does_not_time_out(tmp_path):
+    # O(n²) Python: 16M inner iterations per product at n=4000, and ~30× slower under tracemalloc.
+    report = guards("ok_python_n2", tmp_path)
+    assert not report.dense and report.products_status == "ok"
+    memory = report.verdicts["memory"].message
+    assert int(re.search(r"at n=(\d+)", memory).group(1)) < report.n or report.n < 4000, memory
+
+
+def test_unknown_plugin_option_is_refused(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "conv1D.py").write_text("x = 1\n", encoding="utf-8")
+    session = ChildSession(work, Limits(wall_seconds=30, memory_bytes=2 << 30), tmp_path / "child",
+                           plugins=[(PLUGIN, {"forbid_sparce": True})])
+    try:
+        with pytest.raises(Exception, match="unknown option"):
+            session.request({"op": "ping"})
+    finally:
+        session.close()
+
+
+# -- pure decisions ----------------------------------------------------------------
+def test_fit_slope_uses_the_median_of_the_last_doublings():
+    linear = [(500, 0.001), (1000, 0.002), (2000, 0.004), (4000, 0.008), (8000, 0.016), (16000, 0.064)]
+    assert dense_ban.fit_slope(linear) == pytest.approx(1.0)  # one noisy size does not decide
+    quadratic = [(500, 0.004), (1000, 0.016), (2000, 0.064), (4000, 0.256)]
+    assert dense_ban.fit_slope(quadratic) == pytest.approx(2.0)
+    assert dense_ban.fit_slope([(500, 1e-5), (1000, 2e-5)]) is None  # too fast to time
+
+
+def test_choose_size_falls_back_for_slow_code():
+    config = {"n": 4000, "n_min": 1000, "pair_seconds": 1.0}
+    assert dense_ban.choose_size([(2000, 0.01), (4000, 0.02)], config) == 4000
+    assert dense_ban.choose_size([(1000, 0.1), (2000, 0.4), (4000, 1.6)], config) == 2000
+    assert dense_ban.choose_size([(500, 0.5)], config) == 1000  # never below n_min
