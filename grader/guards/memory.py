@@ -8,8 +8,8 @@ the traced peak above the start is what the callable needed at most. Views
 With ``locate=True`` a line tracer runs in the student's frames only and
 reads the traced peak at every line event, so each growth of the peak is
 attributed to the student line that was running (for growth inside a library
-call, the student line that made that call); the line with the largest single
-growth is reported. This costs one Python
+call, the student line that made that call); the line to which the most
+growth is attributed is reported. This costs one Python
 call per executed student line, so callers locate only when the peak is
 already known to be too high.
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 
-@dataclass
+@dataclass(frozen=True)
 class PeakSite:
     """A student line, as the line tracer saw it."""
 
@@ -65,11 +65,10 @@ class PeakResult:
 
     site: PeakSite | None = None
     """``locate=True`` only: the student line during which the peak grew the
-    most at once, i.e. the line that made the largest allocation on the way
-    to the peak."""
+    most in total (one big allocation, or many small ones in a loop)."""
 
     site_bytes: int = 0
-    """How much the peak grew while :attr:`site` ran."""
+    """How much the peak grew, in total, while :attr:`site` ran."""
 
 
 
@@ -125,6 +124,7 @@ class _LineTracer:
         self.best = 0
         self.best_step = 0
         self.best_site: PeakSite | None = None
+        self._growth: dict[PeakSite, int] = {}
         self.current: PeakSite | None = None
         self._sites: dict[tuple[str, int, str], PeakSite] = {}
 
@@ -152,8 +152,11 @@ class _LineTracer:
         peak = tracemalloc.get_traced_memory()[1] - self.base
         if peak > self.best:
             step, self.best = peak - self.best, peak
-            if self.current is not None and step > self.best_step:
-                self.best_step, self.best_site = step, self.current
+            if self.current is not None:
+                total = self._growth.get(self.current, 0) + step
+                self._growth[self.current] = total
+                if total > self.best_step:
+                    self.best_step, self.best_site = total, self.current
 
     def on_call(self, frame, event, arg):
         if not self._is_student(frame):

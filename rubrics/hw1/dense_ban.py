@@ -183,7 +183,7 @@ def _call(session: ChildSession, message: dict) -> dict:
     except StudentTimeout as exc:
         raise _Failed("timeout", f"stopped: the problem's time limit ran out ({exc})") from None
     except StudentError as exc:
-        raise _Failed("crash", str(exc)) from None
+        raise _Failed("memory" if exc.kind == "memory" else "crash", str(exc)) from None
     except GraderError as exc:
         raise _Failed("grader", f"the grader could not run this guard ({exc}); a TA will look at it") from None
 
@@ -389,7 +389,7 @@ def memory_verdict(measured: dict, n: int, r: int, bound: int, config: dict) -> 
         )
     error = measured.get("error")
     site = measured.get("site")
-    at = f" The largest allocation on the way ({mib(measured['site_bytes'])}) was at {site}." if site else ""
+    at = f" Most of it ({mib(measured['site_bytes'])}) was allocated at {site}." if site else ""
     if error is not None and error["memory_error"]:
         return Verdict(
             "memory", "dense",
@@ -426,6 +426,11 @@ def process_guard(session: ChildSession, stem: str, n: int, r: int, config: dict
     except _Failed as failed:
         if failed.status == "timeout":
             raise
+        if failed.status == "memory":
+            return Verdict(
+                "process", "dense",
+                f"Process guard: {what} hit the address-space cap ({cap_text}): {failed}",
+            )
         return Verdict(
             "process", "dense",
             f"Process guard: the process died during {what} under an address-space cap of "

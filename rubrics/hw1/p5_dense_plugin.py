@@ -9,7 +9,7 @@ side, which decides and words the verdicts, is ``dense_ban.py``. Ops:
   of one construction plus one ``A @ x`` and one ``A.T @ y`` at each size,
   stopping before a size predicted to take longer than ``max_seconds``;
 * ``p5_dense_memory`` {module, n, r, seed, bound} → tracemalloc peak of the
-  same, and the student line of the largest allocation when over ``bound``;
+  same, and the student line that allocated most of it when over ``bound``;
 * ``p5_dense_run`` {module, n, r, seed} → the same products, plainly (the
   judge watches the process from outside meanwhile);
 * ``p5_dense_trim`` → returns freed heap memory to the kernel;
