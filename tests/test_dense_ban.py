@@ -1,7 +1,8 @@
 """Problem 5's ban on dense matrices: every case of the issue, with its asserted verdict.
 
-Each case is a complete ``conv1D.py`` in ``tests/dense_cases/`` (``ok_*`` must
-never be flagged, ``dense_*`` must be). The guards run as the suite runs them
+Each case is a complete ``conv1D.py`` in ``tests/dense_cases/`` or, when it is
+also a sample student, in ``submissions/<case>/`` (``NOT_DENSE`` must never be
+flagged, ``DENSE`` must be). The guards run as the suite runs them
 (``rubrics/hw1/dense_ban.py`` in this process, the plugin in a child), without
 the judge around them, so each guard's own verdict can be asserted.
 """
@@ -19,6 +20,8 @@ from grader.sandbox.session import ChildSession, Limits
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = Path(__file__).with_name("dense_cases")
+#: Cases that are also sample students are read from there, not copied.
+SUBMISSIONS = ROOT / "submissions"
 PLUGIN = str(ROOT / "rubrics" / "hw1" / "p5_dense_plugin.py")
 
 if "hw1_dense_ban" not in sys.modules:
@@ -39,7 +42,7 @@ NOT_DENSE = {
     "ok_sparse": "a scipy.sparse banded matrix, never densified (allowed by default)",
     "ok_main_circulant": "a __main__ block that builds scipy.linalg.circulant at n=4000 to compare",
     "ok_dense_row": "one zero-padded dense row rebuilt per output: O(n²) time, O(n) memory",
-    "ok_python_n2": "a Python double loop over the whole row per output: O(n²) time, O(1) extra memory",
+    "whole_row_walk_n2": "a Python double loop over the whole row per output: O(n²) time, O(1) extra memory",
     "ok_toplevel_alias": "top-level script code builds the dense matrix at n=4000 and the whole file must run",
 }
 
@@ -49,12 +52,12 @@ DENSE = {
     "dense_toeplitz": ({"shape", "memory", "process"}, "toeplitz(first_col"),
     "dense_zeros_rows": ({"shape", "memory", "process"}, "A = np.zeros((m, n))"),
     "dense_list_rows": ({"shape", "memory", "process"}, "np.array(rows)"),
-    "dense_lazy_cache": ({"shape", "memory", "process"}, "self.__dense = np.zeros"),
+    "dense_cached_on_self": ({"shape", "memory", "process"}, "self.__dense = np.zeros"),
     "dense_eye_sum": ({"shape", "memory", "process"}, "np.eye(m, n, j)"),
     "dense_where_index": ({"shape", "memory", "process"}, "offset = j - i"),
     "dense_sparse_toarray": ({"shape", "memory", "process"}, ".toarray()"),
     # A zero-copy view uses no memory: only the shape guard can see it.
-    "dense_as_strided": ({"shape"}, "as_strided(line"),
+    "dense_strided_view": ({"shape"}, "as_strided(line"),
     "dense_transpose_only": ({"shape", "memory", "process"}, "AT = np.zeros((n, m))"),
     "dense_float32": ({"shape", "memory", "process"}, "dtype=np.float32"),
     "dense_bool_mask": ({"shape", "memory", "process"}, "band = (cols >= rows)"),
@@ -63,11 +66,17 @@ DENSE = {
 }
 
 
+def case_source(case: str) -> Path:
+    """A case's file: ``tests/dense_cases/<case>.py``, or a sample student's ``conv1D.py``."""
+    path = CASES / f"{case}.py"
+    return path if path.exists() else SUBMISSIONS / case / "conv1D.py"
+
+
 def guards(case: str, tmp_path: Path, options: dict | None = None, integer: bool = False):
     """Runs every guard on ``tests/dense_cases/<case>.py`` as a student's conv1D.py."""
     work = tmp_path / "work"
     work.mkdir(parents=True)
-    (work / "conv1D.py").write_text((CASES / f"{case}.py").read_text(encoding="utf-8"), encoding="utf-8")
+    (work / "conv1D.py").write_text(case_source(case).read_text(encoding="utf-8"), encoding="utf-8")
     session = ChildSession(
         workdir=work,
         limits=Limits(wall_seconds=120, memory_bytes=2 << 30),
@@ -81,12 +90,16 @@ def guards(case: str, tmp_path: Path, options: dict | None = None, integer: bool
 
 
 def line_of(case: str, marker: str) -> int:
-    lines = (CASES / f"{case}.py").read_text(encoding="utf-8").splitlines()
+    lines = case_source(case).read_text(encoding="utf-8").splitlines()
     return next(i for i, text in enumerate(lines, start=1) if marker in text)
 
 
 def test_every_case_file_is_judged():
-    assert sorted(p.stem for p in CASES.glob("*.py")) == sorted([*NOT_DENSE, *DENSE])
+    cases = {p.stem for p in CASES.glob("*.py")} | {
+        p.name for p in SUBMISSIONS.iterdir() if p.name.startswith("dense_") or p.name == "whole_row_walk_n2"
+    }
+    assert sorted(cases) == sorted([*NOT_DENSE, *DENSE])
+    assert all(case_source(case).exists() for case in [*NOT_DENSE, *DENSE])
 
 
 @pytest.mark.parametrize("case", sorted(NOT_DENSE))
@@ -110,7 +123,7 @@ def test_dense(case, tmp_path):
     statuses = {name: v.status for name, v in report.verdicts.items()}
     assert report.dense, report.ban_feedback()
     assert {name for name, status in statuses.items() if status == "dense"} >= must, statuses
-    if case == "dense_as_strided":
+    if case == "dense_strided_view":
         assert statuses["memory"] == statuses["process"] == "clean", report.ban_feedback()
     assert report.products_status == "ok", report.products
 
@@ -124,7 +137,7 @@ def test_dense(case, tmp_path):
     assert report.ban_feedback().rstrip().endswith(dense_ban.RULE)
 
 
-@pytest.mark.parametrize("case", ["dense_zeros_rows", "dense_lazy_cache", "dense_transpose_only"])
+@pytest.mark.parametrize("case", ["dense_zeros_rows", "dense_cached_on_self", "dense_transpose_only"])
 def test_memory_guard_names_the_peak_and_the_line(case, tmp_path):
     report = guards(case, tmp_path)
     memory = report.verdicts["memory"].message
@@ -181,14 +194,14 @@ def test_sparse_is_allowed_by_default_and_forbidden_by_the_rubric_switch(tmp_pat
 def test_growth_tells_n_r_from_n_squared(tmp_path):
     linear = guards("ok_listcomp", tmp_path / "a").growth
     assert linear.status == "linear", linear.message()
-    quadratic = guards("ok_python_n2", tmp_path / "b")
+    quadratic = guards("whole_row_walk_n2", tmp_path / "b")
     assert quadratic.growth.status == "quadratic", quadratic.growth.message()
     assert "grows like n²" in quadratic.growth.message()
 
 
 def test_slow_code_gets_smaller_guard_sizes_and_does_not_time_out(tmp_path):
     # O(n²) Python: 16M inner iterations per product at n=4000, and ~30× slower under tracemalloc.
-    report = guards("ok_python_n2", tmp_path)
+    report = guards("whole_row_walk_n2", tmp_path)
     assert not report.dense and report.products_status == "ok"
     memory = report.verdicts["memory"].message
     assert int(re.search(r"at n=(\d+)", memory).group(1)) < report.n or report.n < 4000, memory
