@@ -23,16 +23,12 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
-import importlib.abc
-import importlib.util
 import linecache
-import sys
-import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from grader.sandbox import loader
+from grader.sandbox.imports import StudentImports
 
 #: Name of the hook in the student's namespace (reached through builtins).
 HOOK = "__grader_expr_watch__"
@@ -222,54 +218,3 @@ class _Wrap(ast.NodeTransformer):
     visit_BinOp = _always
     visit_UnaryOp = _always
     visit_Compare = _always
-
-
-class StudentImports(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Imports the student's own top-level ``.py`` files through the transformers."""
-
-    def __init__(self, student_root: Path, transformers: list[loader.Transformer]) -> None:
-        self.root = Path(student_root)
-        self.transformers = transformers
-
-    def find_spec(self, fullname, path, target=None):
-        if path is not None or "." in fullname:
-            return None
-        candidate = self.root / f"{fullname}.py"
-        if not candidate.is_file():
-            return None
-        return importlib.util.spec_from_file_location(fullname, candidate, loader=self)
-
-    def create_module(self, spec):
-        return None
-
-    def exec_module(self, module: types.ModuleType) -> None:
-        filename = str(module.__file__)
-        source = Path(filename).read_text(encoding="utf-8", errors="replace")
-        tree, _ = loader.parse_student(source, filename)
-        for transform in self.transformers:
-            tree = transform(tree, filename)
-        ast.fix_missing_locations(tree)
-        exec(compile(tree, filename, "exec"), module.__dict__)
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        """Puts the hook first on ``sys.meta_path`` for the body, after forgetting
-        the student's modules imported so far (so they are imported again, watched)."""
-        self.forget_student_modules()
-        sys.meta_path.insert(0, self)
-        try:
-            yield
-        finally:
-            if self in sys.meta_path:
-                sys.meta_path.remove(self)
-
-    def forget_student_modules(self) -> list[str]:
-        """Drops modules loaded from the student's folder from ``sys.modules``."""
-        root = str(self.root.resolve())
-        dropped = []
-        for name, module in list(sys.modules.items()):
-            file = getattr(module, "__file__", None)
-            if isinstance(file, str) and file.startswith(root):
-                del sys.modules[name]
-                dropped.append(name)
-        return dropped

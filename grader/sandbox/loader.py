@@ -163,6 +163,11 @@ class _GuardedImports(ast.NodeTransformer):
         return node
 
 
+def guard_optional_imports(tree: ast.Module) -> ast.Module:
+    """Wraps top-level imports of Colab/IPython-only modules in ``try/except ImportError``."""
+    return _GuardedImports().visit(tree)
+
+
 _OPTIONAL_MODULES = ("google.colab", "google", "IPython", "ipywidgets", "tqdm")
 
 #: Modules bound lazily when a student file imports them under a name

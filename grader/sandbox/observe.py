@@ -25,8 +25,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import functools
-import importlib.abc
-import importlib.util
 import io
 import shutil
 import signal
@@ -40,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.sandbox import headless, loader
+from grader.sandbox.imports import StudentImports, compile_student
 
 #: Name of the recorder inside instrumented student namespaces.
 HOOK = "__grader_observe__"
@@ -319,41 +318,6 @@ def _bound_name(stmt: ast.stmt) -> str | None:
     return None
 
 
-def compile_student(path: Path, transformers) -> types.CodeType:
-    """Parses (tolerating notebook magics), instruments and compiles a student file."""
-    filename = str(path)
-    tree, _ = loader.parse_student(path.read_text(encoding="utf-8", errors="replace"), filename)
-    tree = loader._GuardedImports().visit(tree)  # noqa: SLF001 - same package, same rule as loading
-    for transform in transformers:
-        tree = transform(tree, filename)
-    ast.fix_missing_locations(tree)
-    return compile(tree, filename, "exec")
-
-
-class StudentImportHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Imports the student's own top-level modules with the same instrumentation."""
-
-    def __init__(self, student_root: Path, transformers, recorder: Recorder) -> None:
-        self.root = student_root
-        self.transformers = transformers
-        self.recorder = recorder
-
-    def find_spec(self, fullname, path, target=None):
-        if path is not None or "." in fullname:
-            return None
-        candidate = self.root / f"{fullname}.py"
-        if not candidate.is_file():
-            return None
-        return importlib.util.spec_from_file_location(fullname, candidate, loader=self)
-
-    def create_module(self, spec):
-        return None
-
-    def exec_module(self, module) -> None:
-        module.__dict__[HOOK] = self.recorder
-        exec(compile_student(Path(module.__file__), self.transformers), module.__dict__)
-
-
 class BoundedWriter(io.TextIOBase):
     """A text stream that keeps the first ``limit`` characters written to it."""
 
@@ -530,7 +494,7 @@ def observe(
     artifacts.mkdir(parents=True, exist_ok=True)
     recorder = Recorder(max_values)
     transformers = [ObserveTransformer(names)]
-    hook = StudentImportHook(student_root, transformers, recorder)
+    hook = StudentImports(student_root, transformers, namespace={HOOK: recorder})
     saver = FigureSaver(artifacts, student_root)
     out = BoundedWriter(max_output)
     clock = _Clock()
