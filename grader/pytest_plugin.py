@@ -67,6 +67,7 @@ class GradingPlugin:
         report = outcome.get_result()
         if report.when == "call" or report.outcome != "passed":
             report.grader_status, report.grader_message = _classify(report, call)
+            report.grader_internal = _is_internal(report, call)
             report.grader_test = _function_name(item)
             report.grader_case = item.callspec.id if hasattr(item, "callspec") else ""
 
@@ -91,7 +92,10 @@ class GradingPlugin:
             "credit": credit,
             "message": report.grader_message,
             "notes": list(record.notes),
-            "flags": list(record.flags),
+            "flags": list(record.flags) + (
+                [f"the grader's check {report.grader_test} failed unexpectedly; its score may be wrong"]
+                if getattr(report, "grader_internal", False) else []
+            ),
             "duration": round(report.duration, 4),
         }
         self._by_nodeid[report.nodeid] = entry
@@ -119,6 +123,13 @@ def _classify(report, call) -> tuple[str, str]:
         return "error", f"grader could not run this check: {exc}"[:_MAX_MESSAGE]
     text = f"{type(exc).__name__}: {exc}" if exc is not None else str(report.longrepr)
     return "error", f"the check failed unexpectedly ({text})"[:_MAX_MESSAGE]
+
+
+def _is_internal(report, call) -> bool:
+    """Whether the check itself broke (a suite bug), as opposed to the student's code or answer."""
+    if report.outcome != "failed" or call.excinfo is None:
+        return False
+    return not isinstance(call.excinfo.value, (StudentTimeout, StudentError, AssertionError))
 
 
 def _assertion_message(exc: AssertionError) -> str:
