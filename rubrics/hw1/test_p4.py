@@ -77,7 +77,7 @@ def require_runs(obs: Observed, note, flag) -> None:
             f"fprime was called {obs.fprime_calls} times, but no sequence x_(k+1) = x_k − α·fprime(x_k) "
             "with a constant α was found among the calls"
         )
-    flag("P4: the GD update could not be observed (fprime never called, no `x = x - …` update in a loop)")
+    flag("the GD update could not be observed (fprime never called, no `x = x - …` update in a loop)")
     raise AssertionError(
         "No gradient-descent run could be observed: fprime was never called and no loop update "
         "`x = x - alpha * ...` was found. A TA will look at your code."
@@ -167,7 +167,7 @@ def _alpha_runs(obs, target, note, flag):
     groups = gd.group_by_alpha(obs.runs)
     positive = [a for a in groups if a > 0]
     if len(positive) == 1:
-        flag(f"P4: only α = {positive[0]:g} was observed (α may have been edited by hand between runs)")
+        flag(f"only α = {positive[0]:g} was observed (α may have been edited by hand between runs)")
         note(f"Only one learning rate (α = {positive[0]:g}) was observed in your script's run.")
     runs = gd.runs_for(obs.runs, target)
     if not runs:
