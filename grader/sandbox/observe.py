@@ -23,37 +23,34 @@ gives the watched ``fprime``.
 from __future__ import annotations
 
 import ast
-import contextlib
 import functools
-import io
-import shutil
-import signal
 import sys
 import time
-import types
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from grader.sandbox import headless, loader
-from grader.sandbox.imports import StudentImports, compile_student
+from grader.sandbox import headless
+from grader.sandbox.imports import StudentImports
+from grader.sandbox.scripts import (
+    BoundedWriter,
+    Clock,
+    FigureSaver,
+    ScriptRun,
+    ScriptStopped,
+    run_main,
+    time_limit,
+)
 
 #: Name of the recorder inside instrumented student namespaces.
 HOOK = "__grader_observe__"
-
-#: File signatures of the image formats a script may write with savefig.
-_IMAGE_MAGIC = (b"\x89PNG", b"%PDF", b"\xff\xd8\xff", b"GIF8", b"<?xml", b"<svg")
 
 
 #: Loop updates stop being recorded once the watched functions were called this often
 #: (they are only a fallback for an inlined derivative; this keeps observation cheap).
 _UPDATES_NEEDED_BELOW = 2000
-
-
-class ScriptStopped(BaseException):
-    """Raised inside the student's script when its time is up (not an Exception, so `except Exception` cannot swallow it)."""
 
 
 class Recorder:
@@ -318,158 +315,6 @@ def _bound_name(stmt: ast.stmt) -> str | None:
     return None
 
 
-class BoundedWriter(io.TextIOBase):
-    """A text stream that keeps the first ``limit`` characters written to it."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.parts: list[str] = []
-        self.size = 0
-        self.dropped = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text) -> int:
-        text = str(text)
-        room = self.limit - self.size
-        if room > 0:
-            self.parts.append(text[:room])
-            self.size += min(room, len(text))
-        self.dropped += max(0, len(text) - max(room, 0))
-        return len(text)
-
-    def getvalue(self) -> str:
-        return "".join(self.parts)
-
-
-@dataclass
-class _Clock:
-    in_student: bool = False
-    expired: bool = False
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float, clock: _Clock):
-    """Raises :class:`ScriptStopped` in student code once ``seconds`` have passed (and again every 0.5 s if swallowed)."""
-
-    def on_alarm(signum, frame):
-        clock.expired = True
-        if clock.in_student:
-            signal.setitimer(signal.ITIMER_REAL, 0.5)
-            raise ScriptStopped()
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.01))
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-class FigureSaver:
-    """Saves shown figures and collects image files a script writes."""
-
-    def __init__(self, artifacts: Path, student_root: Path, max_figures: int = 40) -> None:
-        self.artifacts = artifacts
-        self.root = student_root
-        self.max_figures = max_figures
-        self.saved: list[str] = []
-        self._before = self._scan()
-
-    def _scan(self) -> dict[Path, tuple[int, int]]:
-        found = {}
-        for path in self.root.rglob("*"):
-            if path.is_file():
-                stat = path.stat()
-                found[path] = (stat.st_mtime_ns, stat.st_size)
-        return found
-
-    def on_show(self) -> None:
-        """The ``plt.show()`` hook: saves every open figure, then closes them (as a closed window would)."""
-        plt = sys.modules.get("matplotlib.pyplot")
-        if plt is None:
-            return
-        for num in plt.get_fignums():
-            if len(self.saved) >= self.max_figures:
-                break
-            name = f"figure-{len(self.saved) + 1:02d}.png"
-            try:
-                plt.figure(num).savefig(self.artifacts / name, dpi=80)
-                self.saved.append(name)
-            except Exception:  # noqa: BLE001 - a broken figure must not stop the run
-                pass
-        plt.close("all")
-
-    def collect_files(self) -> None:
-        """Copies image files the script wrote or changed, whatever their names."""
-        for path, stamp in self._scan().items():
-            if self._before.get(path) == stamp or len(self.saved) >= self.max_figures:
-                continue
-            try:
-                with open(path, "rb") as fh:
-                    head = fh.read(8)
-            except OSError:
-                continue
-            if not head.startswith(_IMAGE_MAGIC):
-                continue
-            name = "saved-" + path.relative_to(self.root).as_posix().replace("/", "_")
-            shutil.copyfile(path, self.artifacts / name)
-            self.saved.append(name)
-
-
-@dataclass
-class ScriptRun:
-    """How one student script ended."""
-
-    path: str
-    """The script, relative to the student's folder."""
-
-    status: str
-    """``finished``, ``stopped`` (time limit), ``error`` or ``exit``."""
-
-    message: str = ""
-    """The error, for ``error``/``exit``."""
-
-    seconds: float = 0.0
-    """Wall-clock time the script ran."""
-
-
-def run_main(path: Path, student_root: Path, transformers, recorder: Recorder, clock: _Clock) -> ScriptRun:
-    """Runs one student file as ``__main__`` (as ``python file.py`` would) and reports how it ended."""
-    rel = path.relative_to(student_root).as_posix()
-    start = time.monotonic()
-    try:
-        code = compile_student(path, transformers)
-    except loader.StudentCodeError as exc:
-        return ScriptRun(rel, "error", str(exc))
-    module = types.ModuleType("__main__")
-    module.__file__ = str(path)
-    module.__dict__[HOOK] = recorder
-    saved_main, saved_argv = sys.modules.get("__main__"), sys.argv
-    sys.modules["__main__"], sys.argv = module, [str(path)]
-    status, message = "finished", ""
-    clock.in_student = True
-    try:
-        exec(code, module.__dict__)
-    except ScriptStopped:
-        status = "stopped"
-    except SystemExit as exc:
-        if exc.code not in (None, 0):
-            status, message = "exit", f"the script called exit({exc.code!r})"
-    except BaseException as exc:  # noqa: BLE001 - any student failure is reported
-        if clock.expired:
-            status = "stopped"
-        else:
-            status = "error"
-            message = str(loader.describe_exception(exc, student_root, f"running {rel}"))
-    finally:
-        clock.in_student = False
-        sys.modules["__main__"], sys.argv = saved_main, saved_argv
-    return ScriptRun(rel, status, message, round(time.monotonic() - start, 3))
-
-
 @dataclass
 class Observation:
     """Everything observed while running a student's scripts."""
@@ -497,7 +342,7 @@ def observe(
     hook = StudentImports(student_root, transformers, namespace={HOOK: recorder})
     saver = FigureSaver(artifacts, student_root)
     out = BoundedWriter(max_output)
-    clock = _Clock()
+    clock = Clock()
     observation = Observation()
     deadline = time.monotonic() + seconds
     sys.meta_path.insert(0, hook)
@@ -511,7 +356,7 @@ def observe(
                 observation.scripts.append(ScriptRun(script, "stopped", "not started: no time left"))
                 continue
             with time_limit(left, clock):
-                observation.scripts.append(run_main(student_root / script, student_root, transformers, recorder, clock))
+                observation.scripts.append(run_main(student_root / script, student_root, transformers, {HOOK: recorder}, clock))
             saver.on_show()  # figures drawn but never shown
     finally:
         sys.stdout, sys.stderr = saved_streams
@@ -529,7 +374,7 @@ def observe(
 def probe(func, points: list[float], seconds: float = 5.0) -> list:
     """Calls ``func`` at each point (scalars); each result is a float, or None if it raised."""
     values: list = []
-    clock = _Clock(in_student=True)
+    clock = Clock(in_student=True)
     with np.errstate(all="ignore"), time_limit(seconds, clock):
         try:
             for x in points:

@@ -1,0 +1,186 @@
+"""Running a student's script as ``__main__``, unattended, within a time limit.
+
+The pieces an observer needs around the script: a stop signal that
+``except Exception`` cannot swallow, bounded capture of what it prints, and
+saving the figures it shows or writes (whatever their file names).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import signal
+import sys
+import time
+import types
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.sandbox import loader
+from grader.sandbox.imports import compile_student
+
+#: File signatures of the image formats a script may write with savefig.
+_IMAGE_MAGIC = (b"\x89PNG", b"%PDF", b"\xff\xd8\xff", b"GIF8", b"<?xml", b"<svg")
+
+
+class ScriptStopped(BaseException):
+    """Raised inside the student's script when its time is up (not an Exception, so `except Exception` cannot swallow it)."""
+
+
+class BoundedWriter(io.TextIOBase):
+    """A text stream that keeps the first ``limit`` characters written to it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.parts: list[str] = []
+        self.size = 0
+        self.dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text) -> int:
+        text = str(text)
+        room = self.limit - self.size
+        if room > 0:
+            self.parts.append(text[:room])
+            self.size += min(room, len(text))
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def getvalue(self) -> str:
+        return "".join(self.parts)
+
+
+@dataclass
+class Clock:
+    """Whether student code is running now, and whether its time is up."""
+
+    in_student: bool = False
+    expired: bool = False
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float, clock: Clock):
+    """Raises :class:`ScriptStopped` in student code once ``seconds`` have passed (and again every 0.5 s if swallowed)."""
+
+    def on_alarm(signum, frame):
+        clock.expired = True
+        if clock.in_student:
+            signal.setitimer(signal.ITIMER_REAL, 0.5)
+            raise ScriptStopped()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.01))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class FigureSaver:
+    """Saves shown figures and collects image files a script writes."""
+
+    def __init__(self, artifacts: Path, student_root: Path, max_figures: int = 40) -> None:
+        self.artifacts = artifacts
+        self.root = student_root
+        self.max_figures = max_figures
+        self.saved: list[str] = []
+        self._before = self._scan()
+
+    def _scan(self) -> dict[Path, tuple[int, int]]:
+        found = {}
+        for path in self.root.rglob("*"):
+            if path.is_file():
+                stat = path.stat()
+                found[path] = (stat.st_mtime_ns, stat.st_size)
+        return found
+
+    def on_show(self) -> None:
+        """The ``plt.show()`` hook: saves every open figure, then closes them (as a closed window would)."""
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is None:
+            return
+        for num in plt.get_fignums():
+            if len(self.saved) >= self.max_figures:
+                break
+            name = f"figure-{len(self.saved) + 1:02d}.png"
+            try:
+                plt.figure(num).savefig(self.artifacts / name, dpi=80)
+                self.saved.append(name)
+            except Exception:  # noqa: BLE001 - a broken figure must not stop the run
+                pass
+        plt.close("all")
+
+    def collect_files(self) -> None:
+        """Copies image files the script wrote or changed, whatever their names."""
+        for path, stamp in self._scan().items():
+            if self._before.get(path) == stamp or len(self.saved) >= self.max_figures:
+                continue
+            try:
+                with open(path, "rb") as fh:
+                    head = fh.read(8)
+            except OSError:
+                continue
+            if not head.startswith(_IMAGE_MAGIC):
+                continue
+            name = "saved-" + path.relative_to(self.root).as_posix().replace("/", "_")
+            shutil.copyfile(path, self.artifacts / name)
+            self.saved.append(name)
+
+
+@dataclass
+class ScriptRun:
+    """How one student script ended."""
+
+    path: str
+    """The script, relative to the student's folder."""
+
+    status: str
+    """``finished``, ``stopped`` (time limit), ``error`` or ``exit``."""
+
+    message: str = ""
+    """The error, for ``error``/``exit``."""
+
+    seconds: float = 0.0
+    """Wall-clock time the script ran."""
+
+
+def run_main(path: Path, student_root: Path, transformers, namespace: dict, clock: Clock) -> ScriptRun:
+    """Runs one student file as ``__main__`` (as ``python file.py`` would) and reports how it ended.
+
+    Args:
+        namespace: names put into the script's globals first (e.g. an observer's recorder).
+    """
+    rel = path.relative_to(student_root).as_posix()
+    start = time.monotonic()
+    try:
+        code = compile_student(path, transformers)
+    except loader.StudentCodeError as exc:
+        return ScriptRun(rel, "error", str(exc))
+    module = types.ModuleType("__main__")
+    module.__file__ = str(path)
+    module.__dict__.update(namespace)
+    saved_main, saved_argv = sys.modules.get("__main__"), sys.argv
+    sys.modules["__main__"], sys.argv = module, [str(path)]
+    status, message = "finished", ""
+    clock.in_student = True
+    try:
+        exec(code, module.__dict__)
+    except ScriptStopped:
+        status = "stopped"
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            status, message = "exit", f"the script called exit({exc.code!r})"
+    except BaseException as exc:  # noqa: BLE001 - any student failure is reported
+        if clock.expired:
+            status = "stopped"
+        else:
+            status = "error"
+            message = str(loader.describe_exception(exc, student_root, f"running {rel}"))
+    finally:
+        clock.in_student = False
+        sys.modules["__main__"], sys.argv = saved_main, saved_argv
+    return ScriptRun(rel, status, message, round(time.monotonic() - start, 3))
