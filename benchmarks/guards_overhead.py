@@ -17,7 +17,6 @@ Usage: ``python benchmarks/guards_overhead.py [--repeat 5] [--student reference/
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import shutil
 import statistics
 import subprocess
@@ -65,12 +64,10 @@ def _timed(cmd: list[str]) -> float:
 
 def _guards_alone(student: Path, tmp: Path) -> float:
     """Wall time of one ``run_guards`` on a fresh child (what the guard items wait for)."""
+    from grader.content import load_content_module
     from grader.sandbox.session import ChildSession, Limits
 
-    spec = importlib.util.spec_from_file_location("hw1_dense_ban", ROOT / "rubrics" / "hw1" / "dense_ban.py")
-    dense_ban = importlib.util.module_from_spec(spec)
-    sys.modules["hw1_dense_ban"] = dense_ban
-    spec.loader.exec_module(dense_ban)
+    dense_ban = load_content_module(ROOT / "rubrics" / "hw1" / "dense_ban.py")
     work = tmp / "alone"
     shutil.copytree(student, work)
     session = ChildSession(work, Limits(wall_seconds=60, memory_bytes=2 << 30), tmp / "alone-child",

@@ -9,13 +9,12 @@ the judge around them, so each guard's own verdict can be asserted.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
+from grader.content import load_content_module
 from grader.sandbox.session import ChildSession, Limits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,11 +23,7 @@ CASES = Path(__file__).with_name("dense_cases")
 SUBMISSIONS = ROOT / "submissions"
 PLUGIN = str(ROOT / "rubrics" / "hw1" / "p5_dense_plugin.py")
 
-if "hw1_dense_ban" not in sys.modules:
-    _spec = importlib.util.spec_from_file_location("hw1_dense_ban", ROOT / "rubrics" / "hw1" / "dense_ban.py")
-    sys.modules["hw1_dense_ban"] = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(sys.modules["hw1_dense_ban"])
-dense_ban = sys.modules["hw1_dense_ban"]
+dense_ban = load_content_module(ROOT / "rubrics" / "hw1" / "dense_ban.py")
 
 #: Must be judged NOT dense (the issue's list), with what each one is.
 NOT_DENSE = {

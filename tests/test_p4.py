@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import re
-import sys
 import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from grader.content import load_content_module
 from grader.context import Context
 from grader.rubric import load_rubric
 from grader.runner import grade_problem
 from grader.submission import Submission
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("p4_gd_runs_under_test", ROOT / "rubrics/hw1/gd_runs.py")
-gd = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(gd)
+gd = load_content_module(ROOT / "rubrics" / "hw1" / "gd_runs.py")
 
 
 def _stream(calls):

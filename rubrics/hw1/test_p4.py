@@ -6,20 +6,14 @@ in the child (``p4_observe`` op of ``p4_observe_plugin.py``); every call of
 compared with the reference GD from the same starts, α and step counts.
 """
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from grader.content import load_content_module
 from grader.sandbox.session import StudentError
 
-_HERE = Path(__file__).resolve().parent
-if "hw1_gd_runs" not in sys.modules:
-    _spec = importlib.util.spec_from_file_location("hw1_gd_runs", _HERE / "gd_runs.py")
-    sys.modules["hw1_gd_runs"] = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(sys.modules["hw1_gd_runs"])
-gd = sys.modules["hw1_gd_runs"]
+gd = load_content_module(Path(__file__).with_name("gd_runs.py"))
 
 #: Where f and fprime are compared with the assignment's (incl. where exp overflows).
 PROBE_POINTS = [float(x) for x in np.linspace(-10, 25, 71)] + [-1000.0, -300.0, -50.0, 50.0, 100.0, 236.0, 240.0, 300.0, 1000.0]

@@ -9,21 +9,20 @@ by three guards at large n in a second, fresh child of the student's
 (``dense_ban.py`` here, ``p5_dense_plugin.py`` in the child).
 """
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from grader.sandbox.session import GraderError, StudentError, StudentFailure, StudentTimeout
+from grader.content import load_content_module
+from grader.sandbox.session import (
+    GraderError,
+    StudentError,
+    StudentFailure,
+    StudentTimeout,
+)
 
-_HERE = Path(__file__).resolve().parent
-if "hw1_dense_ban" not in sys.modules:
-    _spec = importlib.util.spec_from_file_location("hw1_dense_ban", _HERE / "dense_ban.py")
-    sys.modules["hw1_dense_ban"] = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(sys.modules["hw1_dense_ban"])
-dense_ban = sys.modules["hw1_dense_ban"]
+dense_ban = load_content_module(Path(__file__).with_name("dense_ban.py"))
 
 # (n, r): the handout size, edge cases r = 1, r = n, n = r + 1, and sizes that
 # catch a transpose with r = 3 hard-coded.
