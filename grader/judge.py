@@ -60,6 +60,11 @@ class Job:
     """``[path, options]`` pairs of child plugins to load in every child."""
 
 
+def job_to_json(job: Job) -> str:
+    """Serializes a job for the judge's stdin."""
+    return json.dumps(asdict(job))
+
+
 def run(job: Job) -> dict:
     """Runs the suite for one job and returns the plain-data result."""
     scratch = Path(job.scratch)
@@ -113,8 +118,3 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))
-
-
-def job_to_json(job: Job) -> str:
-    """Serializes a job for the judge's stdin."""
-    return json.dumps(asdict(job))

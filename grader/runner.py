@@ -10,13 +10,12 @@ import shutil
 import signal
 import subprocess
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from grader import scoring
 from grader.answers import find_answers
 from grader.context import Context
-from grader.judge import Job
+from grader.judge import Job, job_to_json
 from grader.models import ManualScore, Outcome, ProblemResult, Status
 from grader.notebooks import NotebookError
 from grader.rubric import Problem, Rubric
@@ -142,7 +141,7 @@ def _run_judge(
         )
     os.close(write_fd)
     try:
-        proc.stdin.write(json.dumps(asdict(job)).encode("utf-8"))
+        proc.stdin.write(job_to_json(job).encode("utf-8"))
         proc.stdin.close()
     except BrokenPipeError:
         pass
