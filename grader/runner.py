@@ -7,7 +7,6 @@ import json
 import os
 import select
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from grader.judge import Job, job_to_json
 from grader.models import ManualScore, Outcome, ProblemResult, Status
 from grader.notebooks import NotebookError
 from grader.rubric import Problem, Rubric
+from grader.sandbox import limits
 from grader.submission import Submission, prepare
 
 #: Extra seconds the judge gets beyond the student's budget (pytest start-up, reference work).
@@ -148,14 +148,13 @@ def _run_judge(
     deadline = time.monotonic() + problem.timeout + JUDGE_SLACK_SECONDS
     raw, finished = _read_until_eof(read_fd, deadline)
     os.close(read_fd)
-    if not finished:
-        _kill_group(proc)
-    else:
+    if finished:
         try:
             proc.wait(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
-    _kill_group(proc)  # anything the judge or the student left behind in the group
+            pass
+    # Always: a judge past its deadline, and anything it or the student left in its group.
+    limits.kill_tree(proc)
     if not finished or proc.returncode != 0 or not raw:
         # Keep the judge's log beside the report: the working copy is deleted.
         report_dir.mkdir(parents=True, exist_ok=True)
@@ -212,11 +211,3 @@ def _read_until_eof(fd: int, deadline: float) -> tuple[bytes, bool]:
         if not chunk:
             return b"".join(chunks), True
         chunks.append(chunk)
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()

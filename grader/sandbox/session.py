@@ -175,16 +175,22 @@ class ChildSession:
         siblings, self._siblings = self._siblings, []
         for other in siblings:
             other.close()
+        running = self._stop()
+        if running is not None:
+            self.events.append(_exit_description(running.proc.returncode) or "child finished")
+
+    def _stop(self) -> _Running | None:
+        """Detaches the running child, closes its channel and kills its group; returns it."""
         running, self._running = self._running, None
         if running is None:
-            return
+            return None
         for fd in (running.req_fd, running.resp_fd):
             try:
                 os.close(fd)
             except OSError:
                 pass
         limits.kill_tree(running.proc)
-        self.events.append(_exit_description(running.proc.returncode) or "child finished")
+        return running
 
     def __enter__(self) -> "ChildSession":
         return self
@@ -211,10 +217,7 @@ class ChildSession:
             protocol.write_frame(running.req_fd, message)
             response = self._read(running)
         except (BrokenPipeError, EOFError, protocol.ProtocolError) as exc:
-            self._running = None
-            for fd in (running.req_fd, running.resp_fd):
-                os.close(fd)
-            limits.kill_tree(running.proc)
+            self._stop()
             described = _exit_description(running.proc.returncode)
             if isinstance(exc, protocol.ProtocolError):
                 described = (
@@ -234,10 +237,7 @@ class ChildSession:
         remaining = self.remaining()
         ready = select.select([running.resp_fd], [], [], max(remaining, 0))[0] if remaining > 0 else []
         if not ready:
-            self._running = None
-            for fd in (running.req_fd, running.resp_fd):
-                os.close(fd)
-            limits.kill_tree(running.proc)
+            self._stop()
             raise StudentTimeout(self._timeout_message())
         # The header has arrived; give the body the rest of the budget too.
         return protocol.read_frame(running.resp_fd)
