@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from grader.progress import Progress
+
 
 @dataclass
 class Context:
@@ -19,6 +21,7 @@ class Context:
         python: the interpreter used for judges and student children.
         tmp_root: parent folder for working copies (system default if None).
         keep_workdirs: leave working copies on disk for debugging.
+        verbosity: 0 quiet (``-q``: warnings only), 1 normal, 2 per-item detail (``-v``).
     """
 
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
@@ -26,10 +29,17 @@ class Context:
     python: str = sys.executable
     tmp_root: Path | None = None
     keep_workdirs: bool = False
+    verbosity: int = 1
 
     def say(self, text: str) -> None:
-        """Prints a progress line."""
-        print(text, file=self.stdout, flush=True)
+        """Prints a progress line (not with ``-q``)."""
+        if self.verbosity > 0:
+            print(text, file=self.stdout, flush=True)
+
+    def progress(self, total: int) -> Progress:
+        """A progress display for a batch of ``total`` students: a bar on a terminal, lines otherwise."""
+        isatty = getattr(self.stdout, "isatty", None)
+        return Progress(total, self.stdout, tty=bool(isatty and isatty()), verbosity=self.verbosity)
 
     def warn(self, text: str) -> None:
         """Prints a warning or error line."""

@@ -11,6 +11,7 @@ from grader import manual
 from grader.context import Context
 from grader.models import ManualScore, ProblemResult, StudentReport
 from grader.reports import WRITERS
+from grader.reports.sources import attach_sources
 from grader.rubric import Rubric
 from grader.runner import grade_problem
 from grader.submission import Submission
@@ -43,7 +44,8 @@ def main(
         writer.write_class(reports, out)
     ctx.say("")
     ctx.say(summary_table(reports))
-    ctx.say(f"\nReports: {out}/<student>/report.md, gradebook: {out / 'gradebook.csv'}")
+    ctx.say(f"\nReports: {out}/<student>/report.html (and .md, .json), class summary: {out / 'index.html'}, "
+            f"gradebook: {out / 'gradebook.csv'}")
     return reports
 
 
@@ -61,6 +63,7 @@ def grade_all(
     results: dict[tuple[str, str], ProblemResult] = {}
     reports: list[StudentReport] = []
     remaining = {s.student: len(rubric.problems) for s in submissions}
+    progress = ctx.progress(len(submissions))
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             futures = {
@@ -71,7 +74,10 @@ def grade_all(
             }
             for future in as_completed(futures):
                 submission, problem = futures[future]
-                results[(submission.student, problem.id)] = future.result()
+                # Working copies are still on disk here: read the source lines feedback names.
+                results[(submission.student, problem.id)] = attach_sources(
+                    future.result(), tmp / submission.student / problem.id / "work"
+                )
                 remaining[submission.student] -= 1
                 if remaining[submission.student] == 0:
                     report = StudentReport(
@@ -82,13 +88,9 @@ def grade_all(
                     for writer in WRITERS:
                         writer.write_student(report, out / submission.student)
                     reports.append(report)
-                    ctx.say(f"[{len(reports)}/{len(submissions)}] {_progress_line(report)}")
+                    progress.student_done(report)
     finally:
+        progress.finish()
         if not ctx.keep_workdirs:
             shutil.rmtree(tmp, ignore_errors=True)
     return sorted(reports, key=lambda r: r.student)
-
-
-def _progress_line(report: StudentReport) -> str:
-    parts = " ".join(f"{p.id}={p.score:g}" for p in report.problems if p.max_score)
-    return f"{report.student}: {report.score:g}/{report.max_score:g} ({parts})"

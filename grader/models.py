@@ -84,6 +84,20 @@ class WrittenAnswer:
 
 
 @dataclass(frozen=True)
+class SourceExcerpt:
+    """A line of the student's code that feedback points at (``file:line``), with a little context."""
+
+    file: str
+    """The file, relative to the student's working copy (as the feedback names it)."""
+
+    line: int
+    """The line the feedback names (1-based)."""
+
+    lines: tuple[tuple[int, str], ...]
+    """(line number, text) pairs around ``line``, the named line included."""
+
+
+@dataclass(frozen=True)
 class ItemScore:
     """One rubric item's result for one student."""
 
@@ -107,6 +121,9 @@ class ItemScore:
 
     visibility: str
     """public or hidden."""
+
+    locations: tuple[SourceExcerpt, ...] = ()
+    """The student's source lines the feedback names (file:line), read from the graded working copy."""
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 from grader.reports.gradebook import GradebookCsv
 from grader.reports.gradescope import GradescopeResults
+from grader.reports.html import HtmlReport
 from grader.reports.json_report import JsonReport
 from grader.reports.markdown import MarkdownReport
 
 #: The writers ``grade`` runs, in order.
-WRITERS = (JsonReport(), MarkdownReport(), GradescopeResults(), GradebookCsv())
+WRITERS = (JsonReport(), MarkdownReport(), GradescopeResults(), GradebookCsv(), HtmlReport())

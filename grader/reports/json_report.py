@@ -40,6 +40,10 @@ def report_to_dict(report: StudentReport) -> dict:
                         "status": i.status.value,
                         "feedback": i.feedback,
                         "visibility": i.visibility,
+                        "locations": [
+                            {"file": loc.file, "line": loc.line, "lines": [list(pair) for pair in loc.lines]}
+                            for loc in i.locations
+                        ],
                     }
                     for i in p.items
                 ],
