@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from grader import grade, manual, verify
+from grader import check, ci, export, grade, manual, verify
 from grader.context import Context, default_jobs
 from grader.exitcodes import ExitCode
 from grader.manual import ManualScoresError
@@ -64,7 +64,20 @@ def main() -> None:
     grade verify                  check the reference solutions
     grade manual-template submissions/ --out scores.csv
     grade submissions/ --manual scores.csv
+    grade check [my_folder]       a student's self-check (public checks only)
+    grade ci [PATH] --min-score 60%
+    grade export gradescope --out autograder.zip
+    grade export student-kit --out kit/
     """
+
+
+def _verbosity(quiet: bool, verbose: bool) -> int:
+    return 0 if quiet else 2 if verbose else 1
+
+
+def _verbosity_options(func):
+    func = click.option("-v", "--verbose", is_flag=True, help="Also show every item's score and status.")(func)
+    return click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors (and final scores).")(func)
 
 
 @main.command("run")
@@ -77,12 +90,58 @@ def main() -> None:
 @click.option("--keep-workdirs", is_flag=True, help="Keep the students' working copies for debugging.")
 @click.option("--manual", "manual_csv", type=click.Path(path_type=Path), default=None,
               help="The TA's manual-scores CSV to merge (see `grade manual-template`).")
+@_verbosity_options
 def run_command(
-    path: Path, rubric: Path | None, out: Path, jobs: int | None, keep_workdirs: bool, manual_csv: Path | None
+    path: Path, rubric: Path | None, out: Path, jobs: int | None, keep_workdirs: bool, manual_csv: Path | None,
+    quiet: bool, verbose: bool,
 ) -> None:
     """Grade PATH: a class folder, or one student's folder."""
     _invoke(grade.main, rubric=rubric, path=path, out=out, jobs=jobs or default_jobs(),
-            ctx=Context(keep_workdirs=keep_workdirs), manual_csv=manual_csv)
+            ctx=Context(keep_workdirs=keep_workdirs, verbosity=_verbosity(quiet, verbose)), manual_csv=manual_csv)
+
+
+@main.command("check")
+@click.argument("path", type=click.Path(path_type=Path), default=Path("."))
+@_rubric_option
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Folder for the report (default: a new temporary folder, printed at the end).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Problems graded in parallel.")
+@_verbosity_options
+def check_command(path: Path, rubric: Path | None, out: Path | None, jobs: int | None, quiet: bool,
+                  verbose: bool) -> None:
+    """Self-check PATH (default: this folder) against the public checks; says what is hidden."""
+    _invoke(check.main, rubric=rubric, path=path, out=out, jobs=jobs or default_jobs(),
+            ctx=Context(verbosity=_verbosity(quiet, verbose)))
+
+
+@main.command("ci")
+@click.argument("path", type=click.Path(path_type=Path), default=Path("."))
+@_rubric_option
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Folder for reports, junit.xml and ci.json (default: a temporary folder).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Problems graded in parallel.")
+@click.option("--min-score", default=None, help="Exit 4 below this: points (40) or percent of the autograded maximum (60%).")
+@click.option("--junit", type=click.Path(path_type=Path), default=None, help="JUnit XML file (default: OUT/junit.xml).")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
+              help="JSON summary file (default: OUT/ci.json).")
+@click.option("--all-items", is_flag=True, help="Grade hidden items too: only on a runner students cannot read.")
+@_verbosity_options
+def ci_command(path: Path, rubric: Path | None, out: Path | None, jobs: int | None, min_score: str | None,
+               junit: Path | None, json_path: Path | None, all_items: bool, quiet: bool, verbose: bool) -> None:
+    """Grade a repository's files in CI: Markdown summary, JUnit XML, JSON, --min-score exit code."""
+    _invoke(ci.main, rubric=rubric, path=path, out=out, jobs=jobs or default_jobs(),
+            ctx=Context(verbosity=_verbosity(quiet, verbose)), min_score=min_score, junit=junit,
+            json_path=json_path, all_items=all_items)
+
+
+@main.command("export")
+@click.argument("kind", type=click.Choice(["gradescope", "student-kit"]))
+@_rubric_option
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="gradescope: the zip to write; student-kit: a new folder.")
+def export_command(kind: str, rubric: Path | None, out: Path) -> None:
+    """Build a Gradescope autograder zip, or the kit students receive (public checks only)."""
+    _invoke(export.main, rubric=rubric, kind=kind, out=out, ctx=Context())
 
 
 @main.command("verify")

@@ -17,3 +17,6 @@ class ExitCode(IntEnum):
 
     CHECK_FAILED = 3
     """``grade verify``: a reference check failed or a reference did not get full marks."""
+
+    BELOW_MIN_SCORE = 4
+    """``grade ci --min-score``: grading completed but the score is below the threshold."""
