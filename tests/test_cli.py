@@ -92,3 +92,66 @@ def test_manual_template_passes_through(monkeypatch):
                                            "--rubric", str(RUBRIC)])
     assert result.exit_code == ExitCode.OK, result.output
     assert (calls[0]["path"], calls[0]["out"], calls[0]["force"]) == (Path("submissions"), Path("s.csv"), True)
+
+
+def test_quiet_and_verbose_set_the_context_verbosity(captured):
+    for flag, level in (("-q", 0), ("-v", 2), (None, 1)):
+        args = ["submissions", "--rubric", str(RUBRIC)] + ([flag] if flag else [])
+        assert CliRunner().invoke(cli.main, args).exit_code == ExitCode.OK
+        assert captured[-1]["ctx"].verbosity == level
+
+
+def test_check_passes_through_with_the_current_folder_by_default(monkeypatch):
+    calls = []
+    monkeypatch.setattr(cli.check, "main", lambda **kw: calls.append(kw))
+    result = CliRunner().invoke(cli.main, ["check", "--rubric", str(RUBRIC), "-q"])
+    assert result.exit_code == ExitCode.OK, result.output
+    (kw,) = calls
+    assert kw["path"] == Path(".") and kw["out"] is None and kw["ctx"].verbosity == 0 and kw["rubric"].id == "hw1"
+
+
+def test_ci_passes_options_through_and_returns_the_below_min_score_code(monkeypatch):
+    calls = []
+
+    def fake(**kw):
+        calls.append(kw)
+        return ExitCode.BELOW_MIN_SCORE
+
+    monkeypatch.setattr(cli.ci, "main", fake)
+    result = CliRunner().invoke(cli.main, ["ci", "repo", "--min-score", "60%", "--junit", "j.xml", "--json", "c.json",
+                                           "--rubric", str(RUBRIC)])
+    assert result.exit_code == ExitCode.BELOW_MIN_SCORE == 4
+    (kw,) = calls
+    assert (kw["path"], kw["min_score"], kw["junit"], kw["json_path"], kw["all_items"]) == (
+        Path("repo"), "60%", Path("j.xml"), Path("c.json"), False)
+
+
+def test_export_passes_the_kind_and_out(monkeypatch):
+    calls = []
+    monkeypatch.setattr(cli.export, "main", lambda **kw: calls.append(kw))
+    for kind in ("gradescope", "student-kit"):
+        result = CliRunner().invoke(cli.main, ["export", kind, "--out", "x", "--rubric", str(RUBRIC)])
+        assert result.exit_code == ExitCode.OK, result.output
+    assert [(kw["kind"], kw["out"]) for kw in calls] == [("gradescope", Path("x")), ("student-kit", Path("x"))]
+    assert CliRunner().invoke(cli.main, ["export", "moodle", "--out", "x"]).exit_code == ExitCode.USAGE
+
+
+def test_bad_min_score_is_a_usage_error(tmp_path):
+    (tmp_path / "s").mkdir()
+    result = CliRunner().invoke(cli.main, ["ci", str(tmp_path / "s"), "--min-score", "lots", "--rubric", str(RUBRIC)])
+    assert result.exit_code == ExitCode.USAGE and "--min-score" in result.output
+
+
+def test_the_workflow_template_calls_grade_ci_with_real_options(monkeypatch):
+    import re
+    import shlex
+
+    text = (ROOT / "docs" / "github-classroom.yml").read_text(encoding="utf-8")
+    (command,) = re.findall(r"^\s*run: (grade ci .*)$", text, flags=re.M)
+    calls = []
+    monkeypatch.setattr(cli.ci, "main", lambda **kw: calls.append(kw))
+    args = shlex.split(command)[1:]
+    args[args.index("--rubric") + 1] = str(RUBRIC)  # the template's path is relative to the runner's checkout
+    result = CliRunner().invoke(cli.main, args)
+    assert result.exit_code == ExitCode.OK, result.output
+    assert calls[0]["path"] == Path("submission") and calls[0]["min_score"] == "50%"

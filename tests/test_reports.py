@@ -66,6 +66,7 @@ def test_all_writers_write_their_files(tmp_path):
         writer.write_class([report], tmp_path)
     assert json.loads((tmp_path / "alice" / "report.json").read_text())["student"] == "alice"
     assert (tmp_path / "alice" / "report.md").exists() and (tmp_path / "alice" / "results.json").exists()
+    assert (tmp_path / "alice" / "report.html").exists() and (tmp_path / "index.html").exists()
     with open(tmp_path / "gradebook.csv") as fh:
         row = next(csv.DictReader(fh))
     assert (row["student"], row["p1"], row["p5"], row["total"], row["pending"]) == ("alice", "0", "3", "3", "5")

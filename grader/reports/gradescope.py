@@ -17,13 +17,15 @@ from grader.models import Status, StudentReport
 def to_gradescope(report: StudentReport) -> dict:
     """The report as Gradescope's results.json structure."""
     tests = []
-    for problem in report.problems:
-        for item in problem.items:
+    for p_index, problem in enumerate(report.problems, 1):
+        for i_index, item in enumerate(problem.items, 1):
             if item.status is Status.PENDING:
                 continue
             tests.append(
                 {
                     "name": f"{problem.id} {item.id}: {item.description}",
+                    "number": f"{p_index}.{i_index}",
+                    "tags": [problem.id],
                     "score": item.score,
                     "max_score": item.max_score,
                     "status": "passed" if item.status is Status.PASSED else "failed",
@@ -33,7 +35,8 @@ def to_gradescope(report: StudentReport) -> dict:
             )
     return {
         "score": round(sum(t["score"] for t in tests), 6),
-        "output": "Autograded items only; proofs (P1-P3) are graded by hand.",
+        "output": "Autograded items only; written answers are graded by hand.",
+        "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
     }
