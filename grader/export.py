@@ -173,9 +173,16 @@ def _write_rubric(rubric: Rubric, root: Path, *, public_only: bool) -> str:
         data.get("assignment", {}).pop(key, None)
     hidden_tests = public.hidden_test_names(rubric) if public_only else set()
     if public_only:
+        hidden_ids = {i.id for p in rubric.problems for i in p.items if i.visibility == "hidden"}
         problems = []
         for problem in data["problems"]:
-            problem["items"] = [i for i in problem["items"] if i.get("visibility", "public") != "hidden"]
+            problem["items"] = [i for i in problem["items"] if i.get("id") not in hidden_ids]
+            for item in problem["items"]:  # as public.public_rubric: drop requirements on hidden items
+                if set(item.get("requires", ())) & hidden_ids:
+                    item["requires"] = [r for r in item["requires"] if r not in hidden_ids]
+                    if not item["requires"]:
+                        del item["requires"]
+                        item.pop("requires_policy", None)
             if problem["items"]:
                 problems.append(problem)
         data["problems"] = problems

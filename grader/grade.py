@@ -11,7 +11,6 @@ from grader import manual
 from grader.context import Context
 from grader.models import ManualScore, ProblemResult, StudentReport
 from grader.reports import WRITERS
-from grader.reports.sources import attach_sources
 from grader.rubric import Rubric
 from grader.runner import grade_problem
 from grader.submission import Submission
@@ -74,10 +73,7 @@ def grade_all(
             }
             for future in as_completed(futures):
                 submission, problem = futures[future]
-                # Working copies are still on disk here: read the source lines feedback names.
-                results[(submission.student, problem.id)] = attach_sources(
-                    future.result(), tmp / submission.student / problem.id / "work"
-                )
+                results[(submission.student, problem.id)] = future.result()
                 remaining[submission.student] -= 1
                 if remaining[submission.student] == 0:
                     report = StudentReport(

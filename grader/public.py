@@ -13,13 +13,25 @@ from grader.rubric import Rubric
 
 
 def public_rubric(rubric: Rubric) -> Rubric:
-    """``rubric`` without its hidden items (a problem left with no item is dropped)."""
+    """``rubric`` without its hidden items (a problem left with no item is dropped).
+
+    A public item that ``requires`` a hidden one keeps its other requirements
+    only: the self-check cannot say whether the hidden one passed.
+    """
+    hidden = {i.id for p in rubric.problems for i in p.items if i.visibility == "hidden"}
     problems = []
     for problem in rubric.problems:
-        items = tuple(i for i in problem.items if i.visibility != "hidden")
+        items = tuple(_without_requires(i, hidden) for i in problem.items if i.id not in hidden)
         if items:
             problems.append(dataclasses.replace(problem, items=items))
     return dataclasses.replace(rubric, problems=tuple(problems))
+
+
+def _without_requires(item, hidden: set[str]):
+    requires = getattr(item, "requires", ())  # items may require others (rubric ``requires``)
+    if not set(requires) & hidden:
+        return item
+    return dataclasses.replace(item, requires=tuple(r for r in requires if r not in hidden))
 
 
 def hidden_points(rubric: Rubric) -> float:

@@ -17,6 +17,7 @@ from grader.context import Context
 from grader.judge import Job, job_to_json
 from grader.models import ManualScore, Outcome, ProblemResult, Status
 from grader.notebooks import NotebookError
+from grader.reports.sources import attach_sources
 from grader.rubric import Problem, Rubric
 from grader.sandbox import limits
 from grader.submission import Submission, prepare
@@ -44,6 +45,8 @@ def grade_problem(
     student's written answers, for the TA who grades it by hand.
     """
     result = _grade_problem(submission, problem, rubric, workroot, report_dir, ctx, manual)
+    # While the working copy exists: the student's source lines that feedback names as file:line.
+    result = attach_sources(result, workroot / "work")
     if problem.answers:
         found = find_answers(submission.folder, problem, rubric)
         notes = result.notes

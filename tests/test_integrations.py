@@ -337,3 +337,17 @@ def function_source(source: str, name: str) -> str:
     tree = ast.parse(source)
     node = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == name)
     return "\n".join(source.splitlines()[node.lineno - 1:node.end_lineno])
+
+
+def test_public_rubric_drops_requirements_on_hidden_items(mini):
+    import dataclasses
+
+    rubric = load_rubric(mini / "rubrics" / "mini.toml")
+    if "requires" not in {f.name for f in dataclasses.fields(rubric.problems[0].items[0])}:
+        pytest.skip("this rubric format has no 'requires' yet")
+    items = list(rubric.problems[0].items)
+    items[2] = dataclasses.replace(items[2], requires=("q1-sum", "q1-secret-stability"))
+    rubric = dataclasses.replace(rubric, problems=(dataclasses.replace(rubric.problems[0], items=tuple(items)),
+                                                   *rubric.problems[1:]))
+    shown = public.public_rubric(rubric)
+    assert shown.problems[0].items[1].requires == ("q1-sum",)
