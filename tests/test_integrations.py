@@ -351,3 +351,27 @@ def test_public_rubric_drops_requirements_on_hidden_items(mini):
                                                    *rubric.problems[1:]))
     shown = public.public_rubric(rubric)
     assert shown.problems[0].items[1].requires == ("q1-sum",)
+
+
+def test_check_output_is_coloured_on_a_terminal_and_quiet_keeps_the_score(mini):
+    from grader.models import ItemScore, ProblemResult, Status, StudentReport
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    rubric = load_rubric(mini / "rubrics" / "mini.toml")
+    report = StudentReport("naive", "mini", (ProblemResult("q1", "Softmax", (
+        ItemScore("q1-sum", "sums to one", 0.0, 2.0, Status.FAILED, "softmax sums to 2, not 1", "public"),
+        ItemScore("q1-positive", "all outputs positive", 1.0, 1.0, Status.PASSED, "", "public"),
+    )),))
+    tty = Tty()
+    check.render(report, rubric, Context(stdout=tty))
+    assert "\x1b[31m" in tty.getvalue() and "\x1b[32m" in tty.getvalue()  # red "not yet", green "passed"
+    assert "softmax sums to 2, not 1" in tty.getvalue()
+    quiet = io.StringIO()
+    check.render(report, rubric, Context(stdout=quiet, verbosity=0))
+    assert quiet.getvalue().splitlines() == [
+        "Public score: 1 / 3 (public autograded checks only)",
+        public.not_counted_sentence(rubric),
+    ]
