@@ -106,10 +106,14 @@ def pass_rates(reports: Sequence[StudentReport]) -> list[tuple[str, float]]:
 
 
 def class_issues(reports: Sequence[StudentReport]) -> list[dict]:
-    """What a TA should look at: errors, timeouts, guard findings (failed items naming student code), flags."""
-    issues = []
+    """What a TA should look at: errors, timeouts, guard findings (failed items naming student code), flags.
+
+    Items of one problem failing for the same reason (a missing file fails them all) make one entry.
+    """
+    issues: list[dict] = []
     for report in reports:
         for problem in report.problems:
+            merged: dict[tuple[str, str], dict] = {}
             for item in problem.items:
                 kind = None
                 if item.status is Status.ERROR:
@@ -118,15 +122,25 @@ def class_issues(reports: Sequence[StudentReport]) -> list[dict]:
                     kind = "timeout"
                 elif item.status is Status.FAILED and item.locations:
                     kind = "finding"
-                if kind:
-                    first = item.feedback.strip().splitlines()[0] if item.feedback.strip() else ""
-                    issues.append({"student": report.student, "kind": kind, "where": f"{problem.id} {item.id}",
-                                   "text": first, "locations": [f"{l.file}:{l.line}" for l in item.locations]})
+                if not kind:
+                    continue
+                first = item.feedback.strip().splitlines()[0] if item.feedback.strip() else ""
+                entry = merged.get((kind, first))
+                if entry is None:
+                    entry = merged[(kind, first)] = {
+                        "student": report.student, "kind": kind, "where": problem.id, "items": [], "text": first,
+                        "locations": [],
+                    }
+                    issues.append(entry)
+                entry["items"].append(item.id)
+                for loc in item.locations:
+                    if f"{loc.file}:{loc.line}" not in entry["locations"]:
+                        entry["locations"].append(f"{loc.file}:{loc.line}")
             for flag in problem.flags:
-                issues.append({"student": report.student, "kind": "flag", "where": problem.id, "text": flag,
-                               "locations": []})
+                issues.append({"student": report.student, "kind": "flag", "where": problem.id, "items": [],
+                               "text": flag, "locations": []})
         for warning in report.warnings:
-            issues.append({"student": report.student, "kind": "warning", "where": "", "text": warning,
+            issues.append({"student": report.student, "kind": "warning", "where": "", "items": [], "text": warning,
                            "locations": []})
     return issues
 
