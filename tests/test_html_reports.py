@@ -160,7 +160,7 @@ def test_class_summary_has_sortable_links_stats_charts_and_issues(tmp_path):
                      r'<td class="num">9.50</td><td class="num">9.50</td></tr>', html)
     assert '<figure id="histogram"><img src="data:image/png' in html
     assert '<figure id="pass-rates"><img src="data:image/png' in html
-    kinds = {(i["student"], i["kind"], i["where"], tuple(i["items"])) for i in class_issues(reports)}
+    kinds = {(i["student"], i["kind"], i["where"], tuple(i["item_ids"])) for i in class_issues(reports)}
     # The class summary is the TA's page: hidden items' findings are listed too.
     assert kinds == {("bob<b>", "timeout", "p4", ("p4-update",)), ("bob<b>", "finding", "p5", ("p5-no-dense",)),
                      ("bob<b>", "finding", "p5", ("p5-adjoint",)), ("bob<b>", "flag", "p5", ()),
@@ -203,4 +203,4 @@ def test_class_issues_merge_items_failing_for_one_reason():
     missing = "Missing file: wideMinima.py. Hand it in."
     items = tuple(ItemScore(f"p4-{n}", n, 0.0, 2.0, Status.ERROR, missing, "public") for n in ("a", "b", "c"))
     (issue,) = class_issues([StudentReport("carol", "hw1", (ProblemResult("p4", "Wide minima", items),))])
-    assert (issue["kind"], issue["where"], issue["items"], issue["text"]) == ("error", "p4", ["p4-a", "p4-b", "p4-c"], missing)
+    assert (issue["kind"], issue["where"], issue["item_ids"], issue["text"]) == ("error", "p4", ["p4-a", "p4-b", "p4-c"], missing)

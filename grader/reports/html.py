@@ -128,19 +128,19 @@ def class_issues(reports: Sequence[StudentReport]) -> list[dict]:
                 entry = merged.get((kind, first))
                 if entry is None:
                     entry = merged[(kind, first)] = {
-                        "student": report.student, "kind": kind, "where": problem.id, "items": [], "text": first,
+                        "student": report.student, "kind": kind, "where": problem.id, "item_ids": [], "text": first,
                         "locations": [],
                     }
                     issues.append(entry)
-                entry["items"].append(item.id)
+                entry["item_ids"].append(item.id)
                 for loc in item.locations:
                     if f"{loc.file}:{loc.line}" not in entry["locations"]:
                         entry["locations"].append(f"{loc.file}:{loc.line}")
             for flag in problem.flags:
-                issues.append({"student": report.student, "kind": "flag", "where": problem.id, "items": [],
+                issues.append({"student": report.student, "kind": "flag", "where": problem.id, "item_ids": [],
                                "text": flag, "locations": []})
         for warning in report.warnings:
-            issues.append({"student": report.student, "kind": "warning", "where": "", "items": [], "text": warning,
+            issues.append({"student": report.student, "kind": "warning", "where": "", "item_ids": [], "text": warning,
                            "locations": []})
     return issues
 
@@ -162,7 +162,7 @@ def _row(report: StudentReport) -> dict:
 def _problem_view(problem: ProblemResult, artifacts: Path) -> dict:
     view = {
         "problem": problem,
-        "items": [_item_view(i) for i in problem.items],
+        "item_views": [_item_view(i) for i in problem.items],
         "runs": None,
         "runs_plot": None,
         "runs_more": 0,
