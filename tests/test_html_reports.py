@@ -48,6 +48,9 @@ def fixture_runs() -> dict:
             trajectory.append([step, x])
         runs.append({"alpha": alpha, "start": start, "last": x, "steps": 29, "outcome": outcome,
                      "group": f"α={alpha}", "judged": True, "trajectory": trajectory})
+    # As the suite writes a blown-up run: inf and nan become null.
+    runs.append({"alpha": 4.0, "start": 7.0, "last": None, "steps": 3, "outcome": "diverged", "group": "α=4.0",
+                 "judged": False, "trajectory": [[0, 7.0], [1, -1e160], [2, None], [3, None]]})
     runs.append({"alpha": "bad"})  # malformed runs are skipped, not fatal
     return {"schema": 1, "runs": runs}
 
@@ -110,11 +113,18 @@ def test_p4_runs_are_plotted_tabulated_and_student_figures_embedded_by_magic_byt
     html = render_student(sample(), student_dir)
     plot = re.search(r'<figure class="runs-plot"><img src="data:image/png;base64,([^"]+)"', html)
     assert plot and base64.b64decode(plot.group(1)).startswith(figures.PNG_MAGIC)
-    assert html.count('<tr><td class="num">') == 4  # four well-formed runs in the table
+    assert html.count('<tr><td class="num">') == 5  # five well-formed runs in the table
     assert ">diverged<" in html and "Runs as the grader tabulated them" in html
     embedded = re.findall(r'<figure class="student-figure"><img src="data:(image/\w+);base64,[^"]+" alt="([^"]+)"', html)
     assert sorted(embedded) == [("image/jpeg", "photo.jpg"), ("image/png", "figure-01.png")]
     assert "<code>fake.png</code> is not a PNG or JPEG file" in html
+
+
+def test_runs_json_nulls_are_kept_as_points_off_the_chart(student_dir):
+    runs = figures.load_runs(student_dir / "p4" / "runs.json")
+    blown = [r for r in runs if r["start"] == 7.0][0]
+    assert blown["last"] is None and len(blown["trajectory"]) == 4
+    assert [r["alpha"] for r in runs] == [0.01, 0.01, 0.3, 4.0, 4.0]
 
 
 def test_runs_json_with_a_wrong_schema_is_ignored(tmp_path):

@@ -66,13 +66,15 @@ def load_runs(path: Path) -> list[dict] | None:
     for run in data["runs"][:MAX_RUNS]:
         if not isinstance(run, dict) or not _is_number(run.get("alpha")):
             continue
+        # JSON cannot hold inf or nan: the suite writes null for an iterate that overflowed (drawn at the edge).
         trajectory = [
-            (float(p[0]), float(p[1])) for p in run.get("trajectory") or ()
-            if isinstance(p, (list, tuple)) and len(p) == 2 and _is_number(p[0]) and _is_number(p[1], finite=False)
+            (float(p[0]), float("nan") if p[1] is None else float(p[1])) for p in run.get("trajectory") or ()
+            if isinstance(p, (list, tuple)) and len(p) == 2 and _is_number(p[0])
+            and (p[1] is None or _is_number(p[1], finite=False))
         ]
         outcome = run.get("outcome") if run.get("outcome") in OUTCOME_COLOURS else "other"
         runs.append({
-            "alpha": float(run["alpha"]),
+            "alpha": float(f"{float(run['alpha']):.6g}"),  # one panel per α, as the suite groups them
             "start": _number_or_none(run.get("start")),
             "last": _number_or_none(run.get("last")),
             "steps": int(run["steps"]) if _is_number(run.get("steps")) else None,

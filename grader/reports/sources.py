@@ -31,7 +31,10 @@ MAX_FILE_BYTES = 2_000_000
 
 def attach_sources(result: ProblemResult, workdir: Path) -> ProblemResult:
     """Returns ``result`` with each item's ``locations`` filled from the files in ``workdir``."""
-    files = _student_files(workdir)
+    feedback = "\n".join(i.feedback for i in result.items)
+    if not re.search(r":\d", feedback):
+        return result  # nothing names a line: skip walking the working copy
+    files = [name for name in _student_files(workdir) if f"{name}:" in feedback]
     if not files:
         return result
     cache: dict[str, list[str]] = {}
