@@ -117,7 +117,7 @@ def test_p4_runs_are_plotted_tabulated_and_student_figures_embedded_by_magic_byt
     assert ">diverged<" in html and "Runs as the grader tabulated them" in html
     embedded = re.findall(r'<figure class="student-figure"><img src="data:(image/\w+);base64,[^"]+" alt="([^"]+)"', html)
     assert sorted(embedded) == [("image/jpeg", "photo.jpg"), ("image/png", "figure-01.png")]
-    assert "<code>fake.png</code> is not a PNG or JPEG file" in html
+    assert "<code>fake.png</code>: it is not a PNG or JPEG file" in html
 
 
 def test_runs_json_nulls_are_kept_as_points_off_the_chart(student_dir):
@@ -214,3 +214,14 @@ def test_class_issues_merge_items_failing_for_one_reason():
     items = tuple(ItemScore(f"p4-{n}", n, 0.0, 2.0, Status.ERROR, missing, "public") for n in ("a", "b", "c"))
     (issue,) = class_issues([StudentReport("carol", "hw1", (ProblemResult("p4", "Wide minima", items),))])
     assert (issue["kind"], issue["where"], issue["item_ids"], issue["text"]) == ("error", "p4", ["p4-a", "p4-b", "p4-c"], missing)
+
+
+def test_odd_file_names_and_texts_do_not_stop_the_writer(tmp_path):
+    folder = tmp_path / "s"
+    (folder / "p4").mkdir(parents=True)
+    odd = "fig\udcff.png"  # a name with an undecodable byte, as os.listdir returns it
+    (folder / "p4" / odd).write_bytes(TINY_PNG)
+    item = ItemScore("p4-update", "GD", 0.0, 2.0, Status.FAILED, "printed \udcff and \x00", "public")
+    report = StudentReport("s", "hw1", (ProblemResult("p4", "Wide minima", (item,)),))
+    HtmlReport().write_student(report, folder)
+    assert "fig?.png" in (folder / "report.html").read_text(encoding="utf-8")

@@ -29,6 +29,9 @@ _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".pdf", ".webp", ".b
 #: Longest suite text file (runs.md) shown inline.
 _MAX_TEXT_CHARS = 60_000
 
+#: Embedded student images per problem stop at this many bytes (base64), so a page stays openable.
+_MAX_IMAGES_BYTES = 12_000_000
+
 #: Rows of the runs table shown (the plot shows every run).
 _MAX_TABLE_ROWS = 200
 
@@ -176,18 +179,25 @@ def _problem_view(problem: ProblemResult, artifacts: Path) -> dict:
     if runs:
         view["runs"] = runs[:_MAX_TABLE_ROWS]
         view["runs_more"] = max(0, len(runs) - _MAX_TABLE_ROWS)
-        view["runs_plot"] = figures.runs_plot(runs)
+        try:
+            view["runs_plot"] = figures.runs_plot(runs)
+        except Exception:  # noqa: BLE001 - odd observed values must not stop the batch; the table still shows
+            view["runs_plot"] = None
     runs_md = artifacts / "runs.md"
     if runs_md.is_file() and not runs_md.is_symlink():
         view["runs_md"] = runs_md.read_text(encoding="utf-8", errors="replace")[:_MAX_TEXT_CHARS]
+    embedded = 0
     for path in sorted(artifacts.iterdir()):
         if path.name in _SUITE_FILES or not path.is_file():
             continue
         uri = figures.image_data_uri(path)
-        if uri is not None:
+        if uri is not None and embedded + len(uri) <= _MAX_IMAGES_BYTES:
+            embedded += len(uri)
             view["figures"].append({"name": path.name, "uri": uri})
+        elif uri is not None:
+            view["not_embedded"].append((path.name, "the page already holds as many pictures as it can"))
         elif path.suffix.lower() in _IMAGE_SUFFIXES:
-            view["not_embedded"].append(path.name)
+            view["not_embedded"].append((path.name, "it is not a PNG or JPEG file (or larger than 4 MB)"))
     return view
 
 
@@ -208,10 +218,11 @@ class HtmlReport:
 
     def write_student(self, report: StudentReport, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "report.html").write_text(render_student(report, folder), encoding="utf-8")
+        # errors="replace": a file name with undecodable bytes must not stop the batch.
+        (folder / "report.html").write_text(render_student(report, folder), encoding="utf-8", errors="replace")
 
     def write_class(self, reports: Sequence[StudentReport], out: Path) -> None:
         if not reports:
             return
         out.mkdir(parents=True, exist_ok=True)
-        (out / "index.html").write_text(render_index(reports), encoding="utf-8")
+        (out / "index.html").write_text(render_index(reports), encoding="utf-8", errors="replace")
