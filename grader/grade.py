@@ -9,6 +9,7 @@ from pathlib import Path
 
 from grader import manual
 from grader.context import Context
+from grader.intake.layouts import read_class
 from grader.models import ManualScore, ProblemResult, StudentReport
 from grader.reports import WRITERS
 from grader.rubric import Rubric
@@ -25,20 +26,28 @@ def main(
     jobs: int,
     ctx: Context,
     manual_csv: Path | None = None,
+    layout: str | None = None,
+    prefer: str | None = None,
 ) -> list[StudentReport]:
     """Grades every submission under ``path`` and writes reports to ``out``.
 
     Args:
         manual_csv: the TA's manual-scores CSV to merge (validated before any grading).
+        layout: force a class layout (:data:`grader.intake.layouts.LAYOUT_NAMES`); None detects it.
+        prefer: how to choose between two candidate files for one problem (``newest``, ``largest``, a name).
 
     Raises:
         SubmissionError: ``path`` holds nothing to grade.
         ManualScoresError: the CSV is invalid (every bad cell is named).
     """
-    submissions, known = manual.known_students(path, rubric)
-    scores = manual.load_scores(manual_csv, rubric, known) if manual_csv is not None else {}
-    ctx.say(f"Grading {len(submissions)} submission(s) for {rubric.id} with {jobs} job(s)")
-    reports = grade_all(submissions, rubric, out, jobs, ctx, scores)
+    with read_class(path, rubric, layout, prefer=prefer, tmp_root=ctx.tmp_root) as intake:
+        ctx.say(intake.description)
+        for note in intake.notes:
+            ctx.say(f"  {note}")
+        submissions, known = manual.known_students(path, rubric, intake.submissions)
+        scores = manual.load_scores(manual_csv, rubric, known) if manual_csv is not None else {}
+        ctx.say(f"Grading {len(submissions)} submission(s) for {rubric.id} with {jobs} job(s)")
+        reports = grade_all(submissions, rubric, out, jobs, ctx, scores)
     for writer in WRITERS:
         writer.write_class(reports, out)
     ctx.say("")
@@ -78,6 +87,7 @@ def grade_all(
                         student=submission.student,
                         assignment=rubric.id,
                         problems=tuple(results[(submission.student, p.id)] for p in rubric.problems),
+                        warnings=submission.notes,
                     )
                     for writer in WRITERS:
                         writer.write_student(report, out / submission.student)
