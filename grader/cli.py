@@ -16,12 +16,13 @@ from grader import grade, manual, verify
 from grader.context import Context, default_jobs
 from grader.exitcodes import ExitCode
 from grader.intake.layouts import LAYOUT_NAMES
+from grader.intake.roster import RosterError
 from grader.manual import ManualScoresError
 from grader.rubric import RubricError, find_default_rubric, load_rubric
 from grader.submission import SubmissionError
 
 #: Errors that are the user's input, not a grader bug: one line, exit 2.
-USAGE_ERRORS: tuple[type[Exception], ...] = (RubricError, SubmissionError, ManualScoresError)
+USAGE_ERRORS: tuple[type[Exception], ...] = (RubricError, SubmissionError, ManualScoresError, RosterError)
 
 
 class _DefaultToRun(click.Group):
@@ -87,13 +88,16 @@ def main() -> None:
 @_layout_option
 @click.option("--prefer", default=None, metavar="newest|largest|NAME",
               help="When two files could be one problem's: the newest, the largest, or the one named NAME.")
+@click.option("--roster", type=click.Path(path_type=Path), default=None,
+              help="Class roster CSV (id, name, email): missing students get 0 and status 'missing'.")
 def run_command(
     path: Path, rubric: Path | None, out: Path, jobs: int | None, keep_workdirs: bool, manual_csv: Path | None,
-    layout: str | None, prefer: str | None,
+    layout: str | None, prefer: str | None, roster: Path | None,
 ) -> None:
     """Grade PATH: a class folder (any layout in the README), an archive of one, or one student's folder."""
     _invoke(grade.main, rubric=rubric, path=path, out=out, jobs=jobs or default_jobs(),
-            ctx=Context(keep_workdirs=keep_workdirs), manual_csv=manual_csv, layout=layout, prefer=prefer)
+            ctx=Context(keep_workdirs=keep_workdirs), manual_csv=manual_csv, layout=layout, prefer=prefer,
+            roster=roster)
 
 
 @main.command("verify")
