@@ -172,7 +172,7 @@ def unusable_reason(path: Path) -> str | None:
     size = path.stat().st_size
     limit = MAX_NOTEBOOK_BYTES if path.suffix.lower() == ".ipynb" else MAX_SOURCE_BYTES
     if size > limit:
-        return f"is {size / 2**20:.1f} MB, over the {limit >> 20} MB limit for a source file"
+        return f"is {_size(size)}, over the {_size(limit)} limit for a source file"
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
     if not head.strip():
@@ -183,6 +183,10 @@ def unusable_reason(path: Path) -> str | None:
     if b"\x00" in head and _utf16_order(head) is None:
         return f"is a binary file, not Python source (only its name ends in {path.suffix})"
     return None
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**20:.1f} MB" if count >= 2**20 else f"{count} bytes"
 
 
 _BINARY_MAGIC = (
