@@ -256,3 +256,19 @@ def _item(points):
     from grader.models import ItemScore
 
     return ItemScore("i", "d", points, points, Status.PASSED, "", "public")
+
+
+def test_a_student_folder_holding_only_an_archive_is_unpacked_with_its_other_files(tmp_path):
+    student = tmp_path / "class" / "alice"
+    student.mkdir(parents=True)
+    with zipfile.ZipFile(student / "hw1.zip", "w") as zf:
+        zf.writestr("hw1/conv1D.py", CODE)
+    (student / "proofs.pdf").write_bytes(b"%PDF-1.4\n")
+    (tmp_path / "class" / "bob").mkdir()
+    (tmp_path / "class" / "bob" / "conv1D.py").write_text(CODE)
+    with read_class(tmp_path / "class", RUBRIC) as intake:
+        assert intake.layout == "folders" and _students(intake) == ["alice", "bob"]
+        alice = intake.submissions[0]
+        files = sorted(p.relative_to(alice.folder).as_posix() for p in alice.folder.rglob("*") if p.is_file())
+        assert files == ["hw1/hw1/conv1D.py", "proofs.pdf"] and "Unpacked hw1.zip" in alice.notes[-1]
+        assert intake.submissions[1].folder == tmp_path / "class" / "bob"
