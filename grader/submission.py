@@ -3,8 +3,16 @@
 Students do not follow naming rules: ``conv1D (1).py``, ``Conv1d.py``,
 ``conv1D.ipynb`` exported from Colab, a file in Latin-1. Each problem's file
 is looked up by exact name, then case-insensitively, then as a notebook, then
-by a loose name match, then by the names it must define; whichever is used is
-written into the working copy under the handout's name, as UTF-8 Python.
+by a loose name match, then (when nothing matches by name) by the names it
+must define; whichever is used is written into the working copy under the
+handout's name, as UTF-8 Python.
+
+Candidates that cannot be graded (empty, a PDF or other binary named ``.py``,
+over the size cap) are passed over with a note; when none is left the
+problem gets a :class:`FileProblem` message. When several usable files could
+be the one, the best name match wins unless the submission's ``prefer`` says
+``newest``, ``largest`` or a file name, and the report names the others.
+How a class folder becomes submissions is :mod:`grader.intake`.
 """
 
 from __future__ import annotations

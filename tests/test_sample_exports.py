@@ -14,7 +14,7 @@ from grader.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = Path(__file__).with_name("expected_exports")
-EXPORTS = {"canvas": "canvas", "zips": "zips", "gradescope": "gradescope"}
+EXPORTS = {"canvas": "canvas", "zips": "zips", "gradescope": "gradescope", "moodle": "moodle"}
 
 pytestmark = pytest.mark.slow
 
