@@ -145,6 +145,8 @@ def test_moodle_merges_a_participants_folders_and_reads_flat_files(tmp_path):
         baek = next(s for s in intake.submissions if s.student == "Baek_Harin")
         assert sorted(p.name for p in baek.folder.iterdir()) == ["conv1D.py", "onlinetext.html"]
         assert baek.aliases == ("20042", "Baek Harin") and baek.name == "Baek Harin"
+        oh = next(s for s in intake.submissions if s.student == "Oh_Sejin")
+        assert oh.folder == EXPORTS / "moodle" / "Oh Sejin_20041_assignsubmission_file_"  # one folder: used in place
     (tmp_path / "Kim Ara_301_assignsubmission_file_conv1D.py").write_text(CODE)
     with read_class(tmp_path, RUBRIC) as intake:
         assert _students(intake) == ["Kim_Ara"] and (intake.submissions[0].folder / "conv1D.py").is_file()
