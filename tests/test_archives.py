@@ -134,3 +134,38 @@ def test_zip_names_written_by_korean_windows_are_decoded(tmp_path):
         assert zf.infolist()[0].flag_bits & 0x800 == 0  # the forged header is what Windows writes
     extract(path, tmp_path / "out")
     assert _files(tmp_path / "out") == ["과제/conv1D.py"]
+
+
+def test_a_rar_or_7z_gets_a_clear_note_in_every_layout(tmp_path):
+    from grader.intake.layouts import read_class
+    from grader.rubric import load_rubric
+
+    rubric = load_rubric(Path(__file__).resolve().parents[1] / "rubrics" / "hw1.toml")
+    zips = tmp_path / "zips"
+    zips.mkdir()
+    _zip(zips / "ann.zip", {"conv1D.py": b"x = 1\n"})
+    (zips / "ben.rar").write_bytes(b"Rar!\x1a\x07\x00")
+    with read_class(zips, rubric) as intake:
+        ben = intake.submissions[1]
+        assert ben.student == "ben" and "ben.rar is a RAR archive, which the grader cannot open" in ben.notes[0]
+    canvas = tmp_path / "canvas"
+    canvas.mkdir()
+    (canvas / "leeben_5_6_hw1.7z").write_bytes(b"7z\xbc\xaf\x27\x1c")
+    with read_class(canvas, rubric) as intake:
+        assert "hw1.7z is a 7-Zip archive" in intake.submissions[0].notes[0]
+    folders = tmp_path / "class" / "cat"
+    folders.mkdir(parents=True)
+    (folders / "conv1D.py").write_text("x = 1\n")
+    (folders / "old.rar").write_bytes(b"Rar!")
+    with read_class(tmp_path / "class", rubric) as intake:
+        assert "old.rar is a RAR archive" in intake.submissions[0].notes[0]
+
+
+@pytest.mark.parametrize("suffix,mode", [(".tar.bz2", "w:bz2"), (".tar.xz", "w:xz"), (".tar", "w")])
+def test_other_tar_compressions_unpack(tmp_path, suffix, mode):
+    path = tmp_path / f"a{suffix}"
+    with tarfile.open(path, mode) as tf:
+        _add(tf, "conv1D.py", b"x = 1\n")
+    assert archives.is_archive(path) and archives.stem(path) == "a"
+    extract(path, tmp_path / "out")
+    assert _files(tmp_path / "out") == ["conv1D.py"]

@@ -6,6 +6,7 @@ scratch folder and graded from there.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -29,7 +30,8 @@ def read(path: Path, rubric: Rubric, scratch: Path) -> tuple[list[Submission], l
     for submission in found:
         packed = archives.only_archives(submission.folder)
         if not packed:
-            out.append(submission)
+            unsupported = archives.unsupported_in(submission.folder)
+            out.append(dataclasses.replace(submission, notes=submission.notes + tuple(unsupported)))
             continue
         target = scratch / "folders" / submission.student
         extra = []
