@@ -40,7 +40,7 @@ def _read(text: str):
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise NotebookError(
-            f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            f"not a readable notebook: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
             "the file may be cut short or not a notebook: download it again from Colab/Jupyter"
         ) from None
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:

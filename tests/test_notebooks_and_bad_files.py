@@ -85,7 +85,7 @@ def test_one_notebook_serves_both_problems_in_prepare(tmp_path):
 
 
 @pytest.mark.parametrize("text,error", [
-    ("{not json", r"Your notebook conv1D.ipynb could not be read: not valid JSON \(line 1, column 2"),
+    ("{not json", r"Your notebook conv1D.ipynb could not be read: not a readable notebook: not valid JSON \(line 1, column 2"),
     (json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": [], "metadata": {}}), "nbformat 3, but the grader reads nbformat 4"),
     (json.dumps([1, 2]), "JSON but not a notebook"),
 ])
