@@ -274,3 +274,14 @@ def test_a_student_folder_holding_only_an_archive_is_unpacked_with_its_other_fil
         files = sorted(p.relative_to(alice.folder).as_posix() for p in alice.folder.rglob("*") if p.is_file())
         assert files == ["hw1/hw1/conv1D.py", "proofs.pdf"] and "Unpacked hw1.zip" in alice.notes[-1]
         assert intake.submissions[1].folder == tmp_path / "class" / "bob"
+
+
+def test_a_students_own_folder_with_a_data_zip_stays_one_student(tmp_path):
+    student = tmp_path / "dana"
+    student.mkdir()
+    (student / "conv1D.py").write_text(CODE)
+    with zipfile.ZipFile(student / "data.zip", "w") as zf:
+        zf.writestr("data.csv", "1,2\n")
+    with read_class(student, RUBRIC) as intake:
+        assert intake.layout == "folders" and _students(intake) == ["dana"]
+        assert intake.submissions[0].folder == student

@@ -99,10 +99,15 @@ def only_archives(folder: Path) -> list[Path]:
 
 
 def detect(path: Path) -> bool:
-    """A folder whose entries are mostly archives (a student folder or two may sit beside them)."""
+    """A folder whose entries are mostly archives (a student folder or two may sit beside them).
+
+    A folder that directly holds code is one student's, whatever archives sit beside it.
+    """
     if not path.is_dir():
         return False
     entries = [e for e in path.iterdir() if not _junk(e.name) and not e.name.startswith(".")]
+    if any(e.is_file() and e.suffix.lower() in (".py", ".ipynb") for e in entries):
+        return False
     packed = [e for e in entries if is_archive(e) or unsupported_note(e)]
     return bool(packed) and len(packed) * 2 >= len(entries)
 
