@@ -235,3 +235,28 @@ def test_prefer_reaches_prepare_through_the_submission(tmp_path):
     assert prepared.matches[0].found.name == "conv1D_v2.py"
     assert (tmp_path / "work" / "conv1D.py").read_text().endswith("# v2\n")
 
+
+
+def test_display_helpers_and_progress_bars_work_the_same_whether_installed_or_not(tmp_path):
+    # Module names that are certainly absent stand for IPython/tqdm on a machine without them.
+    path = tmp_path / "wideMinima.py"
+    path.write_text(
+        "from IPython_absent_probe import x\n"  # not a display module: a call in a function raises
+        "def run(n):\n"
+        "    total = 0\n"
+        "    for k in tqdm(range(n)):\n"
+        "        total += k\n"
+        "    for k in trange(2):\n"
+        "        total += 100\n"
+        "    display(total)\n"
+        "    return total\n"
+    )
+    loaded = loader.load(path, "wideMinima", ["run"], tmp_path)
+    ns = loaded.module.__dict__
+    ns["tqdm"] = loader.MissingModule("tqdm", "tqdm.tqdm")
+    ns["trange"] = loader.MissingModule("tqdm", "tqdm.trange")
+    ns["display"] = loader.MissingModule("IPython", "IPython.display.display")
+    assert loaded.module.run(5) == 10 + 200
+    ns["display"] = loaded.module.x
+    with pytest.raises(ModuleNotFoundError, match="IPython_absent_probe"):
+        loaded.module.run(1)
