@@ -15,12 +15,14 @@ import click
 from grader import check, ci, export, grade, manual, verify
 from grader.context import Context, default_jobs
 from grader.exitcodes import ExitCode
+from grader.intake.layouts import LAYOUT_NAMES
+from grader.intake.roster import RosterError
 from grader.manual import ManualScoresError
 from grader.rubric import RubricError, find_default_rubric, load_rubric
 from grader.submission import SubmissionError
 
 #: Errors that are the user's input, not a grader bug: one line, exit 2.
-USAGE_ERRORS: tuple[type[Exception], ...] = (RubricError, SubmissionError, ManualScoresError)
+USAGE_ERRORS: tuple[type[Exception], ...] = (RubricError, SubmissionError, ManualScoresError, RosterError)
 
 
 class _DefaultToRun(click.Group):
@@ -50,6 +52,12 @@ def _invoke(func, *, rubric: Path | None, **kwargs) -> None:
 _rubric_option = click.option(
     "--rubric", type=click.Path(path_type=Path), default=None,
     help="Rubric TOML (default: the only rubrics/*.toml).",
+)
+
+
+_layout_option = click.option(
+    "--layout", type=click.Choice(LAYOUT_NAMES), default=None,
+    help="The class's layout (default: detected, and said in one line).",
 )
 
 
@@ -90,14 +98,20 @@ def _verbosity_options(func):
 @click.option("--keep-workdirs", is_flag=True, help="Keep the students' working copies for debugging.")
 @click.option("--manual", "manual_csv", type=click.Path(path_type=Path), default=None,
               help="The TA's manual-scores CSV to merge (see `grade manual-template`).")
+@_layout_option
+@click.option("--prefer", default=None, metavar="newest|largest|NAME",
+              help="When two files could be one problem's: the newest, the largest, or the one named NAME.")
+@click.option("--roster", type=click.Path(path_type=Path), default=None,
+              help="Class roster CSV (id, name, email): missing students get 0 and status 'missing'.")
 @_verbosity_options
 def run_command(
     path: Path, rubric: Path | None, out: Path, jobs: int | None, keep_workdirs: bool, manual_csv: Path | None,
-    quiet: bool, verbose: bool,
+    layout: str | None, prefer: str | None, roster: Path | None, quiet: bool, verbose: bool,
 ) -> None:
-    """Grade PATH: a class folder, or one student's folder."""
+    """Grade PATH: a class folder (any layout in the README), an archive of one, or one student's folder."""
     _invoke(grade.main, rubric=rubric, path=path, out=out, jobs=jobs or default_jobs(),
-            ctx=Context(keep_workdirs=keep_workdirs, verbosity=_verbosity(quiet, verbose)), manual_csv=manual_csv)
+            ctx=Context(keep_workdirs=keep_workdirs, verbosity=_verbosity(quiet, verbose)), manual_csv=manual_csv,
+            layout=layout, prefer=prefer, roster=roster)
 
 
 @main.command("check")
@@ -160,9 +174,10 @@ def verify_command(rubric: Path | None, out: Path | None, jobs: int | None) -> N
 @click.option("--out", type=click.Path(path_type=Path), default=Path("scores.csv"), show_default=True,
               help="The CSV to write; a grading sheet (same name, .md) is written beside it.")
 @click.option("--force", is_flag=True, help="Overwrite an existing CSV.")
-def manual_template_command(path: Path, rubric: Path | None, out: Path, force: bool) -> None:
+@_layout_option
+def manual_template_command(path: Path, rubric: Path | None, out: Path, force: bool, layout: str | None) -> None:
     """Write the manual-scores CSV for the class in PATH, and the TA's grading sheet."""
-    _invoke(manual.template_main, rubric=rubric, path=path, out=out, force=force, ctx=Context())
+    _invoke(manual.template_main, rubric=rubric, path=path, out=out, force=force, ctx=Context(), layout=layout)
 
 
 if __name__ == "__main__":  # pragma: no cover
