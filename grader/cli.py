@@ -17,6 +17,7 @@ from grader.context import Context, default_jobs
 from grader.exitcodes import ExitCode
 from grader.manual import ManualScoresError
 from grader.rubric import RubricError, find_default_rubric, load_rubric
+from grader.similarity import command as similarity
 from grader.submission import SubmissionError
 
 #: Errors that are the user's input, not a grader bug: one line, exit 2.
@@ -64,6 +65,7 @@ def main() -> None:
     grade verify                  check the reference solutions
     grade manual-template submissions/ --out scores.csv
     grade submissions/ --manual scores.csv
+    grade similarity submissions/ which submissions share more than the starter
     """
 
 
@@ -77,12 +79,30 @@ def main() -> None:
 @click.option("--keep-workdirs", is_flag=True, help="Keep the students' working copies for debugging.")
 @click.option("--manual", "manual_csv", type=click.Path(path_type=Path), default=None,
               help="The TA's manual-scores CSV to merge (see `grade manual-template`).")
+@click.option("--similarity", "with_similarity", is_flag=True,
+              help="Also write the similarity report (see `grade similarity`).")
 def run_command(
-    path: Path, rubric: Path | None, out: Path, jobs: int | None, keep_workdirs: bool, manual_csv: Path | None
+    path: Path, rubric: Path | None, out: Path, jobs: int | None, keep_workdirs: bool, manual_csv: Path | None,
+    with_similarity: bool,
 ) -> None:
     """Grade PATH: a class folder, or one student's folder."""
     _invoke(grade.main, rubric=rubric, path=path, out=out, jobs=jobs or default_jobs(),
-            ctx=Context(keep_workdirs=keep_workdirs), manual_csv=manual_csv)
+            ctx=Context(keep_workdirs=keep_workdirs), manual_csv=manual_csv, similarity=with_similarity)
+
+
+@main.command("similarity")
+@click.argument("path", type=click.Path(path_type=Path))
+@_rubric_option
+@click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
+              help="Folder for similarity.html and similarity.csv.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=similarity.DEFAULT_THRESHOLD, show_default=True,
+              help="Flag a pair when this share of one student's own code is shared …")
+@click.option("--min-tokens", type=click.IntRange(min=1), default=similarity.DEFAULT_MIN_TOKENS, show_default=True,
+              help="… and the shared code is at least this many tokens.")
+def similarity_command(path: Path, rubric: Path | None, out: Path, threshold: float, min_tokens: int) -> None:
+    """Rank pairs of students in PATH by code they share beyond the starter."""
+    _invoke(similarity.main, rubric=rubric, path=path, out=out, threshold=threshold, min_tokens=min_tokens,
+            ctx=Context())
 
 
 @main.command("verify")

@@ -13,6 +13,7 @@ from grader.models import ManualScore, ProblemResult, StudentReport
 from grader.reports import WRITERS
 from grader.rubric import Rubric
 from grader.runner import grade_problem
+from grader.similarity.command import main as similarity_main
 from grader.submission import Submission
 from grader.summary import summary_table
 
@@ -25,11 +26,13 @@ def main(
     jobs: int,
     ctx: Context,
     manual_csv: Path | None = None,
+    similarity: bool = False,
 ) -> list[StudentReport]:
     """Grades every submission under ``path`` and writes reports to ``out``.
 
     Args:
         manual_csv: the TA's manual-scores CSV to merge (validated before any grading).
+        similarity: also write ``similarity.{html,csv}`` (before the class pages, which may list its pairs).
 
     Raises:
         SubmissionError: ``path`` holds nothing to grade.
@@ -39,6 +42,8 @@ def main(
     scores = manual.load_scores(manual_csv, rubric, known) if manual_csv is not None else {}
     ctx.say(f"Grading {len(submissions)} submission(s) for {rubric.id} with {jobs} job(s)")
     reports = grade_all(submissions, rubric, out, jobs, ctx, scores)
+    if similarity:
+        similarity_main(path=path, rubric=rubric, out=out, ctx=ctx)
     for writer in WRITERS:
         writer.write_class(reports, out)
     ctx.say("")

@@ -23,7 +23,7 @@ _SIZE_UNITS = {
 }
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
-_ASSIGNMENT_KEYS = {"id", "title", "reference", "starter", "checks"}
+_ASSIGNMENT_KEYS = {"id", "title", "reference", "starter", "checks", "boilerplate"}
 _DEFAULT_KEYS = {"timeout", "memory"}
 _PROBLEM_KEYS = {"id", "title", "files", "defines", "suite", "timeout", "memory", "plugins", "answers", "items"}
 _ITEM_KEYS = {"id", "description", "test", "kind", "points", "visibility", "feedback", "deductions"}
@@ -146,6 +146,9 @@ class Rubric:
     checks: tuple[Path, ...] = ()
     """Reference check modules (each defines ``run_all()``), run by ``grade verify``."""
 
+    boilerplate: tuple[Path, ...] = ()
+    """Code files or folders, besides :attr:`starter`, that ``grade similarity`` ignores."""
+
     def item(self, item_id: str) -> Item:
         """Looks up an item by id (KeyError if unknown)."""
         for problem in self.problems:
@@ -228,7 +231,20 @@ class _Builder:
             starter=self._folder(assignment.get("starter"), "[assignment] starter"),
             problems=problems,
             checks=self._checks(assignment.get("checks", [])),
+            boilerplate=self._boilerplate(assignment.get("boilerplate", [])),
         )
+
+    def _boilerplate(self, value: Any) -> tuple[Path, ...]:
+        place = "[assignment] boilerplate"
+        paths = []
+        for text in self._strings(value, "[assignment]", "boilerplate"):
+            path = (self.base / text).resolve()
+            if path.is_file() and path.suffix.lower() not in (".py", ".ipynb"):
+                raise self.fail(place, f"not a .py or .ipynb file: {text} (resolved to {path})")
+            if not path.exists():
+                raise self.fail(place, f"no such file or folder: {text} (resolved to {path})")
+            paths.append(path)
+        return tuple(paths)
 
     def _checks(self, value: Any) -> tuple[Path, ...]:
         paths = tuple((self.base / p).resolve() for p in self._strings(value, "[assignment]", "checks"))

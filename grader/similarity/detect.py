@@ -1,0 +1,180 @@
+"""Compares every pair of students, file by file, with copydetect.
+
+copydetect tokenizes the code with Pygments and replaces every variable,
+attribute, function and class name by one letter, drops comments and
+whitespace, then fingerprints k-grams of what is left (winnowing). Renamed
+variables, reformatting and added comments therefore change nothing. Every
+fingerprint that also occurs in the boilerplate (the starter code) is dropped
+before comparing, so the starter is neither a match nor counted in a
+student's share.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from grader.similarity.sources import ClassCode, StudentFile, code_of
+
+#: Shortest run of tokens (after names become one letter) counted as shared: copydetect's default.
+NOISE_TOKENS = 25
+
+#: Winnowing window. 1 keeps every k-gram: files are small, so nothing is missed (the
+#: guarantee threshold equals the noise threshold), and since no fingerprint is chosen by
+#: its hash value the result does not depend on Python's per-process string-hash seed.
+WINDOW = 1
+
+#: Default share of one student's own (non-starter) code above which a pair is flagged.
+DEFAULT_THRESHOLD = 0.5
+
+#: Default least number of shared tokens for a flag: a short canonical answer (one
+#: list comprehension) is written the same way by students who never met.
+DEFAULT_MIN_TOKENS = 100
+
+
+class BoilerplateError(ValueError):
+    """A boilerplate file (starter or rubric-named) cannot be read."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """Two students' copies of one handout file that share code beyond the boilerplate."""
+
+    file: str
+    """The handout's file name, e.g. ``conv1D.py``."""
+
+    student_a: str
+    """The first student (in name order)."""
+
+    student_b: str
+    """The second student."""
+
+    source_a: str
+    """Student A's file, relative to their folder."""
+
+    source_b: str
+    """Student B's file."""
+
+    similarity_a: float
+    """Share of A's own code (boilerplate excluded, in tokens) that is also in B's, 0–1."""
+
+    similarity_b: float
+    """Share of B's own code that is also in A's, 0–1."""
+
+    shared_tokens: int
+    """Length of A's shared regions, in tokens (a name counts as one)."""
+
+    regions_a: tuple[tuple[int, int], ...]
+    """Character ranges ``[start, end)`` of A's code that are shared."""
+
+    regions_b: tuple[tuple[int, int], ...]
+    """Character ranges of B's code that are shared."""
+
+    flagged: bool
+    """Whether the pair passes both thresholds (see :class:`Similarity`)."""
+
+    @property
+    def similarity(self) -> float:
+        """The larger of the two shares: one student may have copied all of the other's code."""
+        return max(self.similarity_a, self.similarity_b)
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """The outcome of comparing a class."""
+
+    matches: tuple[Match, ...]
+    """Every pair that shares at least one region, ranked: flagged first, then by similarity."""
+
+    code: ClassCode
+    """What was read (students, their files, files that could not be compared)."""
+
+    boilerplate: tuple[Path, ...]
+    """The files whose code was ignored."""
+
+    threshold: float
+    """A pair is flagged when one student's share reaches this …"""
+
+    min_tokens: int
+    """… and they share at least this many tokens."""
+
+    def sources(self) -> dict[tuple[str, str], StudentFile]:
+        """Each compared file by (handout file name, student)."""
+        return {(f.wanted, f.student): f for f in self.code.files}
+
+
+def boilerplate_hashes(paths: Iterable[Path]) -> frozenset[int]:
+    """Every fingerprint of the boilerplate files (notebooks read as their code).
+
+    Raises:
+        BoilerplateError: a boilerplate file cannot be read (the message names it).
+    """
+    hashes: set[int] = set()
+    for path in paths:
+        try:
+            code = code_of(path)
+        except ValueError as exc:
+            raise BoilerplateError(f"boilerplate {path}: {exc}") from None
+        hashes.update(_fingerprint(code, frozenset()).hashes)
+    return frozenset(hashes)
+
+
+def _fingerprint(code: str, boilerplate: frozenset[int]):
+    from copydetect import CodeFingerprint  # imports matplotlib: only when comparing
+    from copydetect.utils import get_token_coverage
+
+    fingerprint = CodeFingerprint("student.py", NOISE_TOKENS, WINDOW, language="python", fp=io.StringIO(code))
+    if boilerplate:
+        # Filtered here rather than by CodeFingerprint(boilerplate=...): copydetect 0.5 removes
+        # boilerplate with np.intersect1d(assume_unique=True) on a list that repeats hashes,
+        # which also drops some occurrences of repeated code that is not boilerplate.
+        kept = {h: idx for h, idx in fingerprint.hash_idx.items() if h not in boilerplate}
+        fingerprint.hash_idx = kept
+        fingerprint.hashes = set(kept)
+        fingerprint.token_coverage = get_token_coverage(kept, NOISE_TOKENS, len(fingerprint.filtered_code))
+    return fingerprint
+
+
+def compare_class(
+    code: ClassCode,
+    boilerplate: tuple[Path, ...],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    min_tokens: int = DEFAULT_MIN_TOKENS,
+) -> Similarity:
+    """Compares every pair of students on each handout file, ignoring the boilerplate."""
+    from copydetect import compare_files
+
+    ignored = boilerplate_hashes(boilerplate)
+    matches: list[Match] = []
+    for wanted in code.wanted:
+        files = sorted((f for f in code.files if f.wanted == wanted), key=lambda f: f.student)
+        prints = [_fingerprint(f.code, ignored) for f in files]
+        for i, (file_a, print_a) in enumerate(zip(files, prints)):
+            for file_b, print_b in zip(files[i + 1:], prints[i + 1:]):
+                if print_a.hashes.isdisjoint(print_b.hashes):
+                    continue
+                shared, (share_a, share_b), (slices_a, slices_b) = compare_files(print_a, print_b)
+                if shared == 0:
+                    continue
+                matches.append(Match(
+                    file=wanted,
+                    student_a=file_a.student,
+                    student_b=file_b.student,
+                    source_a=file_a.source,
+                    source_b=file_b.source,
+                    similarity_a=float(share_a),
+                    similarity_b=float(share_b),
+                    shared_tokens=int(shared),
+                    regions_a=_regions(slices_a),
+                    regions_b=_regions(slices_b),
+                    flagged=bool(max(share_a, share_b) >= threshold and shared >= min_tokens),
+                ))
+    matches.sort(key=lambda m: (not m.flagged, -m.similarity, -m.shared_tokens, m.file, m.student_a, m.student_b))
+    return Similarity(tuple(matches), code, boilerplate, threshold, min_tokens)
+
+
+def _regions(slices) -> tuple[tuple[int, int], ...]:
+    return tuple((int(start), int(end)) for start, end in zip(slices[0], slices[1]))
