@@ -12,9 +12,12 @@ student's share.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
+
+import numpy as np
 
 from grader.similarity.sources import ClassCode, StudentFile, code_of
 
@@ -31,7 +34,7 @@ DEFAULT_THRESHOLD = 0.5
 
 #: Default least number of shared tokens for a flag: a short canonical answer (one
 #: list comprehension) is written the same way by students who never met.
-DEFAULT_MIN_TOKENS = 100
+DEFAULT_MIN_TOKENS = 60
 
 
 class BoilerplateError(ValueError):
@@ -125,16 +128,60 @@ def _fingerprint(code: str, boilerplate: frozenset[int]):
     from copydetect import CodeFingerprint  # imports matplotlib: only when comparing
     from copydetect.utils import get_token_coverage
 
-    fingerprint = CodeFingerprint("student.py", NOISE_TOKENS, WINDOW, language="python", fp=io.StringIO(code))
+    fingerprint = CodeFingerprint(
+        "student.py", NOISE_TOKENS, WINDOW, language="python", fp=io.StringIO(_lexable(code))
+    )
     if boilerplate:
-        # Filtered here rather than by CodeFingerprint(boilerplate=...): copydetect 0.5 removes
-        # boilerplate with np.intersect1d(assume_unique=True) on a list that repeats hashes,
-        # which also drops some occurrences of repeated code that is not boilerplate.
-        kept = {h: idx for h, idx in fingerprint.hash_idx.items() if h not in boilerplate}
+        kept = _own_code(fingerprint.hash_idx, boilerplate, len(fingerprint.filtered_code))
         fingerprint.hash_idx = kept
         fingerprint.hashes = set(kept)
         fingerprint.token_coverage = get_token_coverage(kept, NOISE_TOKENS, len(fingerprint.filtered_code))
     return fingerprint
+
+
+# A ``@`` that does not start a line (a decorator does) is matrix multiplication. Pygments
+# lexes ``A@x`` (no spaces) as a decorator named ``@x``, which survives renaming while
+# ``A @ x`` does not; "$" (lexed as one error token) stands for every such ``@`` instead.
+# Same length, so positions in the lexed text are positions in the student's text.
+_MATMUL = re.compile(r"(?m)^([ \t]*@?)|@")
+
+
+def _lexable(code: str) -> str:
+    """``code`` as the tokenizer should see it: no leading newlines, ``@`` as an operator."""
+    return _MATMUL.sub(lambda m: m.group(1) if m.group(1) is not None else "$", code.lstrip("\n"))
+
+
+def _lead(code: str) -> int:
+    """How many leading newlines the tokenizer drops (Pygments strips them), to shift regions back."""
+    return len(code) - len(code.lstrip("\n"))
+
+
+def _own_code(hash_idx: dict[int, list[int]], boilerplate: frozenset[int], length: int) -> dict[int, list[int]]:
+    """The k-grams (hash -> positions) that lie wholly outside the code the boilerplate covers.
+
+    copydetect's own filter (``CodeFingerprint(boilerplate=...)``) drops only k-grams
+    that occur in the boilerplate. A k-gram that straddles a starter line and a
+    student's line survives it, so two students whose answers merely end with the same
+    bracket would share the starter's next line. It also uses ``np.intersect1d(...,
+    assume_unique=True)`` on a list with repeats, which drops occurrences of repeated
+    code that is not boilerplate. Hence this filter.
+    """
+    k = NOISE_TOKENS
+    covered = np.zeros(length + k, dtype=bool)
+    for value, positions in hash_idx.items():
+        if value in boilerplate:
+            for position in positions:
+                covered[position:position + k] = True
+    # covered_before[p] = how many of the first p positions are boilerplate.
+    covered_before = np.concatenate(([0], np.cumsum(covered)))
+    kept: dict[int, list[int]] = {}
+    for value, positions in hash_idx.items():
+        if value in boilerplate:
+            continue
+        own = [p for p in positions if covered_before[p + k] == covered_before[p]]
+        if own:
+            kept[value] = own
+    return kept
 
 
 def compare_class(
@@ -168,13 +215,13 @@ def compare_class(
                     similarity_a=float(share_a),
                     similarity_b=float(share_b),
                     shared_tokens=int(shared),
-                    regions_a=_regions(slices_a),
-                    regions_b=_regions(slices_b),
+                    regions_a=_regions(slices_a, _lead(file_a.code)),
+                    regions_b=_regions(slices_b, _lead(file_b.code)),
                     flagged=bool(max(share_a, share_b) >= threshold and shared >= min_tokens),
                 ))
     matches.sort(key=lambda m: (not m.flagged, -m.similarity, -m.shared_tokens, m.file, m.student_a, m.student_b))
     return Similarity(tuple(matches), code, boilerplate, threshold, min_tokens)
 
 
-def _regions(slices) -> tuple[tuple[int, int], ...]:
-    return tuple((int(start), int(end)) for start, end in zip(slices[0], slices[1]))
+def _regions(slices, lead: int) -> tuple[tuple[int, int], ...]:
+    return tuple((int(start) + lead, int(end) + lead) for start, end in zip(slices[0], slices[1]))

@@ -34,7 +34,7 @@ class StudentFile:
     """The student's file, relative to their folder (``conv1D (1).ipynb``)."""
 
     code: str
-    """Its Python code (a notebook's code cells, joined)."""
+    """Its Python code (a notebook's code cells, joined), with ``\\n`` line ends."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,8 @@ def code_of(path: Path) -> str:
             text = notebook_to_script(text)
         except NotebookError as exc:
             raise ValueError(str(exc)) from None
-    return text
+    # The tokenizer turns \r\n and \r into \n; do it first so its positions are ours.
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def boilerplate_files(rubric: Rubric) -> tuple[Path, ...]:
