@@ -15,13 +15,15 @@ import click
 from grader import grade, manual, verify
 from grader.context import Context, default_jobs
 from grader.exitcodes import ExitCode
+from grader.intake.layouts import LAYOUT_NAMES
+from grader.intake.roster import RosterError
 from grader.manual import ManualScoresError
 from grader.rubric import RubricError, find_default_rubric, load_rubric
 from grader.similarity import command as similarity
 from grader.submission import SubmissionError
 
 #: Errors that are the user's input, not a grader bug: one line, exit 2.
-USAGE_ERRORS: tuple[type[Exception], ...] = (RubricError, SubmissionError, ManualScoresError)
+USAGE_ERRORS: tuple[type[Exception], ...] = (RubricError, SubmissionError, ManualScoresError, RosterError)
 
 
 class _DefaultToRun(click.Group):
@@ -54,6 +56,12 @@ _rubric_option = click.option(
 )
 
 
+_layout_option = click.option(
+    "--layout", type=click.Choice(LAYOUT_NAMES), default=None,
+    help="The class's layout (default: detected, and said in one line).",
+)
+
+
 @click.group(cls=_DefaultToRun, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mfdnn-grader")
 def main() -> None:
@@ -81,13 +89,19 @@ def main() -> None:
               help="The TA's manual-scores CSV to merge (see `grade manual-template`).")
 @click.option("--similarity", "with_similarity", is_flag=True,
               help="Also write the similarity report (see `grade similarity`).")
+@_layout_option
+@click.option("--prefer", default=None, metavar="newest|largest|NAME",
+              help="When two files could be one problem's: the newest, the largest, or the one named NAME.")
+@click.option("--roster", type=click.Path(path_type=Path), default=None,
+              help="Class roster CSV (id, name, email): missing students get 0 and status 'missing'.")
 def run_command(
     path: Path, rubric: Path | None, out: Path, jobs: int | None, keep_workdirs: bool, manual_csv: Path | None,
-    with_similarity: bool,
+    with_similarity: bool, layout: str | None, prefer: str | None, roster: Path | None,
 ) -> None:
-    """Grade PATH: a class folder, or one student's folder."""
+    """Grade PATH: a class folder (any layout in the README), an archive of one, or one student's folder."""
     _invoke(grade.main, rubric=rubric, path=path, out=out, jobs=jobs or default_jobs(),
-            ctx=Context(keep_workdirs=keep_workdirs), manual_csv=manual_csv, similarity=with_similarity)
+            ctx=Context(keep_workdirs=keep_workdirs), manual_csv=manual_csv, layout=layout, prefer=prefer,
+            roster=roster, similarity=with_similarity)
 
 
 @main.command("similarity")
@@ -99,10 +113,16 @@ def run_command(
               help="Flag a pair when this share of one student's own code is shared …")
 @click.option("--min-tokens", type=click.IntRange(min=1), default=similarity.DEFAULT_MIN_TOKENS, show_default=True,
               help="… and the shared code is at least this many tokens.")
-def similarity_command(path: Path, rubric: Path | None, out: Path, threshold: float, min_tokens: int) -> None:
+@_layout_option
+@click.option("--prefer", default=None, metavar="newest|largest|NAME",
+              help="When two files could be one problem's: the newest, the largest, or the one named NAME.")
+def similarity_command(
+    path: Path, rubric: Path | None, out: Path, threshold: float, min_tokens: int, layout: str | None,
+    prefer: str | None,
+) -> None:
     """Rank pairs of students in PATH by code they share beyond the starter."""
     _invoke(similarity.main, rubric=rubric, path=path, out=out, threshold=threshold, min_tokens=min_tokens,
-            ctx=Context())
+            layout=layout, prefer=prefer, ctx=Context())
 
 
 @main.command("verify")
@@ -121,9 +141,10 @@ def verify_command(rubric: Path | None, out: Path | None, jobs: int | None) -> N
 @click.option("--out", type=click.Path(path_type=Path), default=Path("scores.csv"), show_default=True,
               help="The CSV to write; a grading sheet (same name, .md) is written beside it.")
 @click.option("--force", is_flag=True, help="Overwrite an existing CSV.")
-def manual_template_command(path: Path, rubric: Path | None, out: Path, force: bool) -> None:
+@_layout_option
+def manual_template_command(path: Path, rubric: Path | None, out: Path, force: bool, layout: str | None) -> None:
     """Write the manual-scores CSV for the class in PATH, and the TA's grading sheet."""
-    _invoke(manual.template_main, rubric=rubric, path=path, out=out, force=force, ctx=Context())
+    _invoke(manual.template_main, rubric=rubric, path=path, out=out, force=force, ctx=Context(), layout=layout)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,11 +9,15 @@ from pathlib import Path
 
 from grader import manual
 from grader.context import Context
+from grader.intake import late
+from grader.intake.layouts import read_class
+from grader.intake.roster import load_roster, missing_report, roster_summary
+from grader.intake.roster import match as match_roster
 from grader.models import ManualScore, ProblemResult, StudentReport
 from grader.reports import WRITERS
 from grader.rubric import Rubric
 from grader.runner import grade_problem
-from grader.similarity.command import main as similarity_main
+from grader.similarity.command import write_report as similarity_report
 from grader.submission import Submission
 from grader.summary import summary_table
 
@@ -26,24 +30,46 @@ def main(
     jobs: int,
     ctx: Context,
     manual_csv: Path | None = None,
+    layout: str | None = None,
+    prefer: str | None = None,
+    roster: Path | None = None,
     similarity: bool = False,
 ) -> list[StudentReport]:
     """Grades every submission under ``path`` and writes reports to ``out``.
 
     Args:
         manual_csv: the TA's manual-scores CSV to merge (validated before any grading).
+        layout: force a class layout (:data:`grader.intake.layouts.LAYOUT_NAMES`); None detects it.
+        prefer: how to choose between two candidate files for one problem (``newest``, ``largest``, a name).
+        roster: the class roster CSV (:mod:`grader.intake.roster`): missing students get a 0 row.
         similarity: also write ``similarity.{html,csv}`` (before the class pages, which may list its pairs).
 
     Raises:
         SubmissionError: ``path`` holds nothing to grade.
         ManualScoresError: the CSV is invalid (every bad cell is named).
+        RosterError: the roster is unreadable.
     """
-    submissions, known = manual.known_students(path, rubric)
-    scores = manual.load_scores(manual_csv, rubric, known) if manual_csv is not None else {}
-    ctx.say(f"Grading {len(submissions)} submission(s) for {rubric.id} with {jobs} job(s)")
-    reports = grade_all(submissions, rubric, out, jobs, ctx, scores)
-    if similarity:
-        similarity_main(path=path, rubric=rubric, out=out, ctx=ctx)
+    people = load_roster(roster) if roster is not None else None
+    with read_class(path, rubric, layout, prefer=prefer, tmp_root=ctx.tmp_root) as intake:
+        ctx.say(intake.description)
+        for note in intake.notes:
+            ctx.say(f"  {note}")
+        matched = match_roster(people, intake.submissions) if people is not None else None
+        if matched is not None:
+            ctx.say(roster_summary(matched))
+        submissions = matched.submissions if matched else intake.submissions
+        submissions, known = manual.known_students(path, rubric, submissions)
+        scores = manual.load_scores(manual_csv, rubric, known) if manual_csv is not None else {}
+        ctx.say(f"Grading {len(submissions)} submission(s) for {rubric.id} with {jobs} job(s)")
+        reports = grade_all(submissions, rubric, out, jobs, ctx, scores)
+        if similarity:
+            similarity_report(submissions=submissions, rubric=rubric, out=out, ctx=ctx)
+    for person in matched.missing if matched else ():
+        report = missing_report(person, rubric)
+        for writer in WRITERS:
+            writer.write_student(report, out / report.student)
+        reports.append(report)
+    reports.sort(key=lambda r: r.student)
     for writer in WRITERS:
         writer.write_class(reports, out)
     ctx.say("")
@@ -83,7 +109,11 @@ def grade_all(
                         student=submission.student,
                         assignment=rubric.id,
                         problems=tuple(results[(submission.student, p.id)] for p in rubric.problems),
+                        warnings=submission.notes,
+                        name=submission.name,
+                        email=submission.email,
                     )
+                    report = late.apply(report, submission, rubric.late)
                     for writer in WRITERS:
                         writer.write_student(report, out / submission.student)
                     reports.append(report)

@@ -89,13 +89,19 @@ def load_scores(path: Path, rubric: Rubric, students: set[str] | None = None) ->
     return _Reader(Path(path), rubric, students).read(text)
 
 
-def known_students(path: Path, rubric: Rubric) -> tuple[list[Submission], set[str]]:
+def known_students(
+    path: Path, rubric: Rubric, submissions: list[Submission] | None = None
+) -> tuple[list[Submission], set[str]]:
     """The submissions under ``path`` and the student names a scores CSV may contain.
+
+    Args:
+        submissions: the class as intake already read it (None: read ``path`` as one folder per student).
 
     When ``path`` is one student's folder, the CSV is usually the whole class's,
     so the student's classmates (sibling folders) are known too.
     """
-    submissions = discover(path, rubric)
+    if submissions is None:
+        submissions = discover(path, rubric)
     known = {s.student for s in submissions}
     if len(submissions) == 1 and Path(submissions[0].folder).resolve() == Path(path).resolve():
         try:
@@ -235,14 +241,16 @@ class _Reader:
         return ManualScore(points=points, comment=comment.strip(), deductions=tuple(codes))
 
 
-def template_main(*, path: Path, rubric: Rubric, out: Path, force: bool, ctx) -> None:
+def template_main(*, path: Path, rubric: Rubric, out: Path, force: bool, ctx, layout: str | None = None) -> None:
     """``grade manual-template``: writes the scores CSV and, beside it, the TA's grading sheet."""
+    from grader.intake.layouts import read_class
     from grader.reports.grading_sheet import render_sheet
 
-    submissions, _ = known_students(path, rubric)
-    write_template(out, rubric, [s.student for s in submissions], force=force)
-    sheet = out.with_suffix(".md")
-    sheet.write_text(render_sheet(rubric, submissions, out.name), encoding="utf-8")
+    with read_class(path, rubric, layout, tmp_root=ctx.tmp_root) as intake:
+        submissions = intake.submissions
+        write_template(out, rubric, [s.student for s in submissions], force=force)
+        sheet = out.with_suffix(".md")
+        sheet.write_text(render_sheet(rubric, submissions, out.name), encoding="utf-8")
     ctx.say(
         f"Wrote {out} ({len(submissions)} student(s), {len(rubric.manual_items)} manual item(s)) "
         f"and the grading sheet {sheet}"

@@ -146,6 +146,17 @@ class ProblemResult:
 
 
 @dataclass(frozen=True)
+class Adjustment:
+    """A change to a student's total outside the rubric's items (a late penalty)."""
+
+    label: str
+    """What the student reads, e.g. ``Late penalty: 2 days late × 10% of the points earned``."""
+
+    points: float
+    """Points added (negative for a penalty)."""
+
+
+@dataclass(frozen=True)
 class StudentReport:
     """Everything one student gets back."""
 
@@ -159,12 +170,24 @@ class StudentReport:
     """Per-problem results, in rubric order."""
 
     warnings: tuple[str, ...] = field(default=())
-    """Submission-level notes (unexpected files, encodings fixed)."""
+    """Submission-level notes (unexpected files, encodings fixed, resubmission chosen, submission time)."""
+
+    adjustments: tuple[Adjustment, ...] = ()
+    """Changes to the total outside the items (late penalty), each shown as its own line."""
+
+    status: str = "graded"
+    """``graded``, or ``missing`` for a roster student with no submission."""
+
+    name: str = ""
+    """The student's full name (roster or export), if known."""
+
+    email: str = ""
+    """The student's e-mail (roster or export), if known."""
 
     @property
     def score(self) -> float:
-        """Total points earned."""
-        return round(sum(p.score for p in self.problems), 6)
+        """Total points earned, after adjustments."""
+        return round(sum(p.score for p in self.problems) + sum(a.points for a in self.adjustments), 6)
 
     @property
     def max_score(self) -> float:

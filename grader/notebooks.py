@@ -1,6 +1,30 @@
-"""Reads student notebooks (Colab or Jupyter) with nbformat."""
+"""Reads student notebooks (Colab or Jupyter) with nbformat, and picks each problem's cells.
+
+One notebook often holds several problems (``hw1.ipynb`` with the wide-minima
+experiment and the convolution class). Which cells a problem takes:
+
+1. Every code cell is parsed; a cell *belongs* to a problem when it defines
+   one of the names the rubric's ``defines`` lists for that problem (``f``,
+   ``fprime`` for P4; ``Convolution1d`` for P5), or when it uses a name bound
+   by an earlier cell that belongs to that problem (the experiment cell that
+   builds ``A = Convolution1d(k)`` and the loop that uses ``A``).
+2. A problem takes, in order, every cell except those that belong *only* to
+   other problems. Cells that belong to no problem (imports, helpers, set-up)
+   and cells shared by several problems are always kept; a cell that does not
+   parse is kept (the loader reports the syntax error with its line).
+3. Skipped cells become a ``# In[N]: skipped …`` comment, so the script a
+   problem runs still shows where each cell was.
+
+So a script problem like P4 runs the whole notebook in order minus the other
+problems' cells (their heavy experiments), and a definitions problem like P5
+loads its definitions without P4's experiment. Markdown cells are not code;
+they stay available for the written answers (:func:`markdown_cells`).
+"""
 
 from __future__ import annotations
+
+import ast
+import json
 
 import nbformat
 
@@ -13,6 +37,20 @@ class NotebookError(ValueError):
 
 def _read(text: str):
     try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NotebookError(
+            f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            "the file may be cut short or not a notebook: download it again from Colab/Jupyter"
+        ) from None
+    if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
+        raise NotebookError("JSON but not a notebook (no 'cells')")
+    version = data.get("nbformat")
+    if version != 4:
+        raise NotebookError(
+            f"nbformat {version!r}, but the grader reads nbformat 4; open and save it in a current Jupyter or Colab"
+        )
+    try:
         return nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises several unrelated types
         raise NotebookError(f"not a readable notebook ({type(exc).__name__}: {str(exc)[:200]})") from None
@@ -24,14 +62,84 @@ def notebook_to_script(text: str) -> str:
     Each cell is preceded by a ``# In[N]`` marker so feedback lines can be
     traced back to a cell; magics and shell escapes are commented out.
     """
+    return notebook_for_problem(text, (), {})[0]
+
+
+def notebook_for_problem(
+    text: str, own: tuple[str, ...], others: dict[str, tuple[str, ...]]
+) -> tuple[str, str]:
+    """The script of the cells one problem takes (rule in the module docstring).
+
+    Args:
+        own: the names the problem's ``defines`` lists.
+        others: the other problems' ids and their ``defines``.
+
+    Returns:
+        The script, and a sentence naming the skipped cells ("" when none was skipped).
+    """
     notebook = _read(text)
-    parts = []
-    for number, cell in enumerate(notebook.cells, start=1):
-        if cell.cell_type != "code":
+    cells = [
+        (number, strip_magics(cell.source)[0])
+        for number, cell in enumerate(notebook.cells, start=1)
+        if cell.cell_type == "code"
+    ]
+    owners = _owners(cells, {"": tuple(own), **others}) if others else {}
+    parts, skipped = [], {}
+    for number, source in cells:
+        belongs = owners.get(number, set())
+        if belongs and "" not in belongs:
+            problems = ", ".join(sorted(belongs))
+            parts.append(f"# In[{number}]: skipped by the grader (this cell belongs to {problems})\n")
+            skipped.setdefault(problems, []).append(number)
             continue
-        source, _ = strip_magics(cell.source)
         parts.append(f"# In[{number}]:\n{source}\n")
-    return "\n".join(parts)
+    said = "; ".join(
+        f"cell{'s' if len(numbers) > 1 else ''} {', '.join(map(str, numbers))} (belonging to {problems})"
+        for problems, numbers in skipped.items()
+    )
+    return "\n".join(parts), (f"these were skipped: {said}." if said else "")
+
+
+def _owners(cells: list[tuple[int, str]], problems: dict[str, tuple[str, ...]]) -> dict[int, set[str]]:
+    """Which problems each cell belongs to (``""`` is the problem being graded)."""
+    bound: dict[str, set[str]] = {pid: set(names) for pid, names in problems.items()}
+    owners: dict[int, set[str]] = {}
+    for number, source in cells:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        defines, uses = _binds(tree), _uses(tree)
+        belongs = {
+            pid for pid, names in problems.items()
+            if defines & set(names) or (uses - defines) & bound[pid]
+        }
+        for pid in problems:
+            if pid in belongs:
+                bound[pid] |= defines
+            else:  # rebound by a cell of someone else: later uses refer to that cell
+                bound[pid] -= defines - set(problems[pid])
+        if belongs:
+            owners[number] = belongs
+    return owners
+
+
+def _binds(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue  # an import belongs to whoever uses it
+        else:
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                    names.add(sub.id)
+    return names
+
+
+def _uses(tree: ast.Module) -> set[str]:
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 def markdown_cells(text: str) -> list[str]:

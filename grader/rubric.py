@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.intake.late import LatePolicy, parse_policy
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)?\s*$", re.IGNORECASE)
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib|k|m|g)?\s*$", re.IGNORECASE)
 _DURATION_UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
@@ -146,6 +148,9 @@ class Rubric:
     checks: tuple[Path, ...] = ()
     """Reference check modules (each defines ``run_all()``), run by ``grade verify``."""
 
+    late: LatePolicy | None = None
+    """The late policy (``[late]``), if the rubric has one."""
+
     boilerplate: tuple[Path, ...] = ()
     """Code files or folders, besides :attr:`starter`, that ``grade similarity`` ignores."""
 
@@ -211,7 +216,7 @@ class _Builder:
         return RubricError(f"{self.path}: {place}: {reason}" if place else f"{self.path}: {reason}")
 
     def build(self, data: dict) -> Rubric:
-        self._keys(data, {"assignment", "defaults", "problems"}, "top level")
+        self._keys(data, {"assignment", "defaults", "problems", "late"}, "top level")
         assignment = data.get("assignment")
         if not isinstance(assignment, dict):
             raise self.fail("", "missing [assignment] table")
@@ -231,6 +236,9 @@ class _Builder:
             starter=self._folder(assignment.get("starter"), "[assignment] starter"),
             problems=problems,
             checks=self._checks(assignment.get("checks", [])),
+            late=None if "late" not in data else parse_policy(
+                data["late"], lambda reason: self.fail("[late]", reason), parse_duration
+            ),
             boilerplate=self._boilerplate(assignment.get("boilerplate", [])),
         )
 

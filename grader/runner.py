@@ -16,10 +16,9 @@ from grader.answers import find_answers
 from grader.context import Context
 from grader.judge import Job, job_to_json
 from grader.models import ManualScore, Outcome, ProblemResult, Status
-from grader.notebooks import NotebookError
 from grader.rubric import Problem, Rubric
 from grader.sandbox import limits
-from grader.submission import Submission, prepare
+from grader.submission import FileProblem, Submission, prepare
 
 #: Extra seconds the judge gets beyond the student's budget (pytest start-up, reference work).
 JUDGE_SLACK_SECONDS = 60.0
@@ -61,9 +60,9 @@ def _grade_problem(submission, problem, rubric, workroot, report_dir, ctx, manua
 
     workdir = workroot / "work"
     try:
-        prepared = prepare(submission, problem, workdir)
-    except NotebookError as exc:
-        return _unavailable(problem, manual_scores, Status.ERROR, f"Your notebook could not be read: {exc}.")
+        prepared = prepare(submission, problem, workdir, rubric)
+    except FileProblem as exc:
+        return _unavailable(problem, manual_scores, Status.ERROR, str(exc))
     files = tuple(m.describe() for m in prepared.matches)
     if prepared.missing:
         looked = ", ".join(prepared.missing)

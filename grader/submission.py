@@ -10,16 +10,24 @@ written into the working copy under the handout's name, as UTF-8 Python.
 from __future__ import annotations
 
 import ast
+import fnmatch
 import re
 import shutil
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from grader.notebooks import NotebookError, notebook_to_script
+from grader.notebooks import NotebookError, notebook_for_problem, notebook_to_script
 from grader.rubric import Problem, Rubric
 
 #: Files larger than this are not copied into the working copy (datasets, videos).
 MAX_COPIED_FILE = 20 * 1024 * 1024
+
+#: A ``.py`` file larger than this is not source code a student wrote (data, a model dump).
+MAX_SOURCE_BYTES = 2 * 1024 * 1024
+
+#: Notebooks carry their outputs (plots as base64), so they may be larger.
+MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 
 _IGNORED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git", "__MACOSX"}
 _CODE_SUFFIXES = {".py", ".ipynb"}
@@ -31,13 +39,34 @@ class SubmissionError(Exception):
 
 @dataclass(frozen=True)
 class Submission:
-    """One student's folder."""
+    """One student's files, however they arrived (see :mod:`grader.intake`)."""
 
     student: str
-    """The student's id: the folder name."""
+    """The student's id: the folder name, or the id the LMS export gives (safe as a folder name)."""
 
     folder: Path
-    """The folder as handed in (never written to)."""
+    """The folder as handed in, or where intake unpacked it (never written to)."""
+
+    name: str = ""
+    """The student's full name, when the export or the roster gives it."""
+
+    email: str = ""
+    """The student's e-mail, when the export or the roster gives it."""
+
+    aliases: tuple[str, ...] = ()
+    """Other ids the export gives (LMS user id, SID, e-mail), matched against a roster."""
+
+    submitted_at: datetime | None = None
+    """When the work was handed in, if the export says (timezone-aware)."""
+
+    late: bool = False
+    """Whether the LMS marked the submission late (Canvas's ``LATE``)."""
+
+    notes: tuple[str, ...] = ()
+    """What intake did on the way (resubmission chosen, archive members skipped); shown in the report."""
+
+    prefer: str | None = None
+    """How to choose between two candidate files for one problem: ``newest``, ``largest`` or a file name."""
 
 
 @dataclass(frozen=True)
@@ -92,31 +121,136 @@ def _looks_like_student(path: Path, rubric: Rubric) -> bool:
     return False
 
 
-def locate(folder: Path, wanted: str, defines: tuple[str, ...] = ()) -> FileMatch | None:
-    """Finds the student's file that stands for ``wanted`` (see module docstring)."""
+#: How well a file's name stands for the wanted one; lower is better.
+_TIERS = ("exact", "case", "notebook", "similar name", "defines")
+
+
+def candidates(folder: Path, wanted: str, defines: tuple[str, ...] = ()) -> list[FileMatch]:
+    """Every student file that could stand for ``wanted``, best name match first (see module docstring).
+
+    A file found by what it defines is listed only when no file matches by name.
+    """
     files = sorted(
-        (p for p in folder.rglob("*") if p.is_file() and not _ignored(p, folder)),
+        (p for p in folder.rglob("*") if p.is_file() and not p.is_symlink() and not _ignored(p, folder)),
         key=lambda p: (len(p.relative_to(folder).parts), p.name),
     )
-    stem = Path(wanted).stem
+    stem, key = Path(wanted).stem, _loose(Path(wanted).stem)
+    found: list[FileMatch] = []
     for path in files:
         if path.name == wanted:
-            return FileMatch(wanted, path, "exact")
-    for path in files:
-        if path.name.lower() == wanted.lower():
-            return FileMatch(wanted, path, "case")
-    for path in files:
-        if path.suffix.lower() == ".ipynb" and path.stem.lower() == stem.lower():
-            return FileMatch(wanted, path, "notebook")
-    key = _loose(stem)
-    for path in files:
-        if path.suffix.lower() in _CODE_SUFFIXES and _loose(path.stem).startswith(key):
-            return FileMatch(wanted, path, "similar name")
-    if defines:
-        for path in files:
-            if path.suffix.lower() in _CODE_SUFFIXES and _defines_any(path, defines):
-                return FileMatch(wanted, path, f"defines {', '.join(defines)}")
+            how = "exact"
+        elif path.name.lower() == wanted.lower():
+            how = "case"
+        elif path.suffix.lower() == ".ipynb" and path.stem.lower() == stem.lower():
+            how = "notebook"
+        elif path.suffix.lower() in _CODE_SUFFIXES and _loose(path.stem).startswith(key):
+            how = "similar name"
+        else:
+            continue
+        found.append(FileMatch(wanted, path, how))
+    if not found and defines:
+        found = [
+            FileMatch(wanted, path, f"defines {', '.join(defines)}")
+            for path in files
+            if path.suffix.lower() in _CODE_SUFFIXES and _defines_any(path, defines)
+        ]
+    return sorted(found, key=lambda m: _TIERS.index(m.how.split(" ")[0] if m.how.startswith("defines") else m.how))
+
+
+def locate(folder: Path, wanted: str, defines: tuple[str, ...] = ()) -> FileMatch | None:
+    """The best name match for ``wanted`` (see :func:`candidates`), usable or not."""
+    found = candidates(folder, wanted, defines)
+    return found[0] if found else None
+
+
+class FileProblem(Exception):
+    """A needed file exists but cannot be graded; the message is written for the student."""
+
+
+def unusable_reason(path: Path) -> str | None:
+    """Why a student's code file cannot be graded (empty, binary, a PDF, too large), or None."""
+    size = path.stat().st_size
+    limit = MAX_NOTEBOOK_BYTES if path.suffix.lower() == ".ipynb" else MAX_SOURCE_BYTES
+    if size > limit:
+        return f"is {size / 2**20:.1f} MB, over the {limit >> 20} MB limit for a source file"
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    if not head.strip():
+        return "is empty" if size == 0 else "holds only blank lines"
+    for magic, kind in _BINARY_MAGIC:
+        if head.startswith(magic):
+            return f"is {kind}, not Python source (only its name ends in {path.suffix})"
+    if b"\x00" in head and _utf16_order(head) is None:
+        return f"is a binary file, not Python source (only its name ends in {path.suffix})"
     return None
+
+
+_BINARY_MAGIC = (
+    (b"%PDF", "a PDF"), (b"PK\x03\x04", "a zip archive"), (b"\x1f\x8b", "a gzip archive"),
+    (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"\x7fELF", "a compiled program"),
+    (b"\xd0\xcf\x11\xe0", "an old Word/Excel document"), (b"{\\rtf", "an RTF document"),
+)
+
+
+def choose(folder: Path, wanted: str, defines: tuple[str, ...], prefer: str | None) -> tuple[FileMatch, list[str]]:
+    """Picks the file that stands for ``wanted`` and says why, in notes for the report.
+
+    Unusable candidates (empty, binary, too large) are passed over; among the
+    rest the best name match wins, unless ``prefer`` is ``newest``, ``largest``
+    or a file name.
+
+    Raises:
+        FileProblem: every candidate is unusable (the message names each and why).
+        LookupError: there is no candidate at all.
+    """
+    found = candidates(folder, wanted, defines)
+    if not found:
+        raise LookupError(wanted)
+    notes: list[str] = []
+    usable = []
+    rejected = []
+    for match in found:
+        reason = unusable_reason(match.found)
+        if reason is None:
+            usable.append(match)
+        else:
+            rejected.append(f"{_rel(match.found, folder)} {reason}")
+    if not usable:
+        raise FileProblem(
+            f"Your file for {wanted} cannot be graded: {'; '.join(rejected)}. "
+            f"Hand in {wanted} as Python source (UTF-8 text)."
+        )
+    if rejected:
+        notes.append(f"Passed over for {wanted}: {'; '.join(rejected)}.")
+    chosen, why = _preferred(usable, prefer)
+    if len(usable) > 1:
+        others = ", ".join(_rel(m.found, folder) for m in usable if m is not chosen)
+        notes.append(
+            f"Several files could be {wanted}: used {_rel(chosen.found, folder)} ({why}); "
+            f"not used: {others}. A TA can choose with --prefer newest|largest|NAME."
+        )
+    return chosen, notes
+
+
+def _preferred(usable: list[FileMatch], prefer: str | None) -> tuple[FileMatch, str]:
+    if prefer == "newest":
+        chosen = max(usable, key=lambda m: (m.found.stat().st_mtime_ns, -usable.index(m)))
+        return chosen, "the newest, as --prefer newest asks"
+    if prefer == "largest":
+        chosen = max(usable, key=lambda m: (m.found.stat().st_size, -usable.index(m)))
+        return chosen, "the largest, as --prefer largest asks"
+    if prefer:
+        named = [m for m in usable if m.found.name == prefer or fnmatch.fnmatch(m.found.name, prefer)]
+        if named:
+            return named[0], f"named {prefer!r}, as --prefer asks"
+    return usable[0], f"best name match: {usable[0].how}"
+
+
+def _rel(path: Path, folder: Path) -> str:
+    try:
+        return path.relative_to(folder).as_posix()
+    except ValueError:
+        return path.name
 
 
 def _ignored(path: Path, root: Path) -> bool:
@@ -137,20 +271,67 @@ def _defines_any(path: Path, names: tuple[str, ...]) -> bool:
         tree = ast.parse(text)
     except (SyntaxError, NotebookError, ValueError):
         return False
-    return any(
-        isinstance(node, (ast.ClassDef, ast.FunctionDef)) and node.name in names for node in tree.body
-    )
+    return bool(top_level_names(tree) & set(names))
+
+
+def top_level_names(tree: ast.Module) -> set[str]:
+    """Names a module binds at top level: defs, classes, assignments, imports."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
 
 
 def read_source(path: Path) -> str:
-    """Reads a student's text file whatever its encoding (UTF-8, BOM, UTF-16, Latin-1)."""
-    raw = path.read_bytes()
+    """Reads a student's text file whatever its encoding (see :func:`decode_source`)."""
+    return decode_source(path.read_bytes())[0]
+
+
+def decode_source(raw: bytes) -> tuple[str, str]:
+    """Decodes student text: UTF-8 (with or without BOM), UTF-16, cp949 (Korean), else cp1252.
+
+    Returns:
+        The text and the encoding used (``utf-8`` when nothing had to be guessed).
+    """
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
+        return raw.decode("utf-16"), "UTF-16"
+    order = _utf16_order(raw)
+    if order is not None:
+        return raw.decode(order, errors="replace"), "UTF-16 without a byte-order mark"
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+        pass
+    try:
+        text = raw.decode("cp949")
+    except UnicodeDecodeError:
+        pass
+    else:
+        # Latin-1 bytes rarely decode as cp949; when they do, they give few Hangul syllables.
+        wide = [c for c in text if ord(c) > 127]
+        hangul = sum(1 for c in wide if "\uac00" <= c <= "\ud7a3")
+        if wide and hangul >= 0.6 * len(wide):
+            return text, "cp949 (Korean)"
+    return raw.decode("cp1252", errors="replace"), "Latin-1 (cp1252)"
+
+
+def _utf16_order(raw: bytes) -> str | None:
+    """``utf-16-le``/``-be`` for BOM-less UTF-16 of mostly ASCII text, else None."""
+    sample = raw[:4096]
+    if len(sample) < 4 or b"\x00" not in sample:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) >= 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) >= 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
+    return None
 
 
 @dataclass(frozen=True)
@@ -170,24 +351,40 @@ class Prepared:
     """What was changed on the way (encodings, notebooks, skipped files)."""
 
 
-def prepare(submission: Submission, problem: Problem, dest: Path) -> Prepared:
+def prepare(submission: Submission, problem: Problem, dest: Path, rubric: Rubric | None = None) -> Prepared:
     """Copies the student's folder to ``dest`` and puts each needed file under its handout name.
 
+    A notebook is converted to a script; when it also serves other problems of
+    ``rubric``, their cells are left out (:func:`grader.notebooks.select_cells`).
+
     Raises:
-        NotebookError: a needed notebook is not valid JSON/nbformat.
+        FileProblem: a needed file cannot be graded (unreadable notebook, empty, binary, too large).
     """
     notes: list[str] = []
     _copy_tree(submission.folder, dest, notes)
     matches, missing = [], []
+    others = {
+        p.id: p.defines for p in (rubric.problems if rubric else ()) if p.id != problem.id and p.defines
+    }
     for wanted in problem.files:
-        match = locate(submission.folder, wanted, problem.defines)
-        if match is None:
+        try:
+            match, chosen_notes = choose(submission.folder, wanted, problem.defines, submission.prefer)
+        except LookupError:
             missing.append(wanted)
             continue
+        notes += chosen_notes
         matches.append(match)
-        text = read_source(match.found)
+        text, encoding = decode_source(match.found.read_bytes())
+        name = _rel(match.found, submission.folder)
+        if encoding != "utf-8":
+            notes.append(f"{name} is not UTF-8: it was read as {encoding}. Save your files as UTF-8.")
         if match.found.suffix.lower() == ".ipynb":
-            text = notebook_to_script(text)
+            try:
+                text, skipped = notebook_for_problem(text, own=problem.defines, others=others)
+            except NotebookError as exc:
+                raise FileProblem(f"Your notebook {name} could not be read: {exc}.") from None
+            if skipped:
+                notes.append(f"{name} serves several problems; for {problem.id} {skipped}")
         (dest / wanted).write_text(text, encoding="utf-8")
     return Prepared(dest, tuple(matches), tuple(missing), tuple(notes))
 

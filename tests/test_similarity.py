@@ -16,10 +16,11 @@ from click.testing import CliRunner
 
 from grader import cli, grade
 from grader.context import Context
+from grader.intake.layouts import read_class
 from grader.rubric import RubricError, load_rubric
 from grader.similarity import command, report
 from grader.similarity.detect import compare_class
-from grader.similarity.sources import boilerplate_files, read_class
+from grader.similarity.sources import boilerplate_files, read_files
 
 ROOT = Path(__file__).resolve().parents[1]
 RUBRIC = load_rubric(ROOT / "rubrics" / "hw1.toml")
@@ -118,7 +119,8 @@ def notebook(*cells: tuple[str, str]) -> str:
 
 
 def compare(path: Path, rubric=RUBRIC, **kw):
-    return compare_class(read_class(path, rubric), boilerplate_files(rubric), **kw)
+    with read_class(path, rubric) as intake:
+        return compare_class(read_files(intake.submissions, rubric), boilerplate_files(rubric), **kw)
 
 
 def pair(similarity, a: str, b: str, file: str = "conv1D.py"):
@@ -267,7 +269,7 @@ def test_unreadable_notebook_is_listed_not_fatal(tmp_path):
     sim = compare(tmp_path / "class")
     assert [(s.student, s.wanted) for s in sim.code.skipped] == [("bad", "conv1D.py")]
     _, html_path = report.write(sim, tmp_path / "out")
-    assert "conv1D.py of bad not compared: conv1D.ipynb: not a readable notebook" in html_path.read_text()
+    assert "conv1D.py of bad not compared: conv1D.ipynb: not valid JSON" in html_path.read_text()
 
 
 def test_ranking_does_not_depend_on_the_hash_seed(tmp_path):
@@ -307,7 +309,7 @@ def test_grading_run_passes_the_similarity_flag(monkeypatch):
 def test_grading_run_with_similarity_writes_the_report_before_the_class_pages(monkeypatch, tmp_path):
     order = []
     monkeypatch.setattr(grade, "grade_all", lambda *a, **k: [])
-    monkeypatch.setattr(grade, "similarity_main", lambda **kw: order.append("similarity"))
+    monkeypatch.setattr(grade, "similarity_report", lambda **kw: order.append("similarity"))
     monkeypatch.setattr(grade, "WRITERS", [type("W", (), {"write_class": lambda self, r, o: order.append("class")})()])
     make_class(tmp_path / "class", {"alice": {"conv1D.py": ALICE}})
     quiet = Context(stdout=io.StringIO())

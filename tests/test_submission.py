@@ -5,9 +5,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.notebooks import NotebookError
 from grader.rubric import load_rubric
-from grader.submission import SubmissionError, discover, locate, prepare, read_source
+from grader.submission import FileProblem, SubmissionError, discover, locate, prepare, read_source
 
 ROOT = Path(__file__).resolve().parents[1]
 RUBRIC = load_rubric(ROOT / "rubrics" / "hw1.toml")
@@ -88,5 +87,5 @@ def test_a_broken_notebook_raises_a_readable_error(tmp_path):
     student = tmp_path / "erin"
     student.mkdir()
     (student / "conv1D.ipynb").write_text("{not json")
-    with pytest.raises(NotebookError, match="not a readable notebook"):
+    with pytest.raises(FileProblem, match=r"Your notebook conv1D.ipynb could not be read: not valid JSON \(line 1"):
         prepare(discover(student, RUBRIC)[0], P5, tmp_path / "work")

@@ -26,10 +26,12 @@ class GradebookCsv:
         out.mkdir(parents=True, exist_ok=True)
         with open(out / "gradebook.csv", "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
-            writer.writerow(["student", *problem_ids, "total", "pending", "flags"])
+            writer.writerow(["student", *problem_ids, "total", "pending", "flags", "status", "late", "name", "email"])
             for report in sorted(reports, key=lambda r: r.student):
                 scores = {p.id: _fmt(p.score) for p in report.problems}
                 writer.writerow(
                     [report.student, *(scores.get(pid, "") for pid in problem_ids),
-                     _fmt(report.score), _fmt(report.pending_points), "; ".join(report.flags)]
+                     _fmt(report.score), _fmt(report.pending_points), "; ".join(report.flags),
+                     report.status, _fmt(sum(a.points for a in report.adjustments)) if report.adjustments else "",
+                     report.name, report.email]
                 )

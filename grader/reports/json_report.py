@@ -19,6 +19,8 @@ def report_to_dict(report: StudentReport) -> dict:
         "score": report.score,
         "max_score": report.max_score,
         "pending_points": report.pending_points,
+        "status": report.status,
+        "adjustments": [dataclasses.asdict(a) for a in report.adjustments],
         "warnings": list(report.warnings),
         "flags": list(report.flags),
         "problems": [

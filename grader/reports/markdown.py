@@ -28,6 +28,8 @@ def render(report: StudentReport) -> str:
             "this score covers the autograded part only."
         )
     lines += [total, ""]
+    for adjustment in report.adjustments:
+        lines += [f"**{adjustment.label}: {adjustment.points:+g} points** (included in the score above)", ""]
     for warning in report.warnings:
         lines.append(f"> {warning}")
     for flag in report.flags:

@@ -144,31 +144,141 @@ def _is_literal(node: ast.expr) -> bool:
     return True
 
 
+class MissingModule:
+    """An inert stand-in bound where a student's top-level import fails (module not installed).
+
+    Colab leftovers (``from colab_pdf import colab_pdf`` after ``!wget``,
+    ``from google.colab import drive``, ``IPython.display`` helpers) must not
+    sink a file whose graded code never uses them. Attributes give further
+    stand-ins, and a call made by top-level script code (``drive.mount(...)``,
+    ``colab_pdf("hw1.ipynb")`` at the end of a notebook) does nothing. A call
+    from inside a function or method (the graded code), or any use as a value
+    (arithmetic, arrays, truth, iteration, indexing), raises the import's
+    error, as the import itself would have.
+    """
+
+    def __init__(self, module: str, name: str, reason: str = "") -> None:
+        object.__setattr__(self, "_standin", (module, name, reason))
+
+    def _fail(self, *args, **kwargs):
+        module, name, reason = object.__getattribute__(self, "_standin")
+        raise ModuleNotFoundError(
+            f"{name} is not available ({reason}); the grader bound an inert stand-in to it at import, "
+            "and your code used it",
+            name=module,
+        )
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("__") and attr.endswith("__"):
+            raise AttributeError(attr)  # numpy and copy probe dunders: no fake protocol support
+        module, name, reason = object.__getattribute__(self, "_standin")
+        return MissingModule(module, f"{name}.{attr}", reason)
+
+    def __setattr__(self, attr: str, value) -> None:
+        pass
+
+    def __call__(self, *args, **kwargs):
+        if sys._getframe(1).f_code.co_name != "<module>":
+            self._fail()
+        module, name, reason = object.__getattribute__(self, "_standin")
+        return MissingModule(module, f"{name}(...)", reason)
+
+    def __repr__(self) -> str:
+        _, name, reason = object.__getattribute__(self, "_standin")
+        return f"<stand-in for {name}: {reason}>"
+
+    __array__ = __bool__ = __iter__ = __len__ = __getitem__ = __setitem__ = __contains__ = _fail
+    __float__ = __int__ = __index__ = __complex__ = _fail
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _fail
+    __matmul__ = __rmatmul__ = __pow__ = __rpow__ = __neg__ = __abs__ = __lt__ = __le__ = __gt__ = __ge__ = _fail
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _fail
+
+
+def stand_in(error: ImportError, names: list[tuple[str, str]]) -> dict[str, MissingModule]:
+    """The stand-ins a failed import binds: ``{bound name: MissingModule}``."""
+    module = getattr(error, "name", None) or names[0][1].split(".")[0]
+    # Drop the installed package's path ("from 'scipy.linalg' (/usr/lib/…)"): noise to a student.
+    reason = f"{type(error).__name__}: {re.sub(r' [(]/[^)]*[)]', '', str(error))}"
+    return {bound: MissingModule(module, shown, reason) for bound, shown in names}
+
+
+def missing_modules(namespace: dict) -> list[str]:
+    """Notes naming the stand-ins a loaded module holds at top level."""
+    found: dict[str, list[str]] = {}
+    for bound, value in namespace.items():
+        if type(value) is MissingModule:
+            _, _, reason = object.__getattribute__(value, "_standin")
+            found.setdefault(reason, []).append(bound)
+    return [
+        f"import failed ({reason}): {', '.join(sorted(bound))} "
+        f"{'is an inert stand-in' if len(bound) == 1 else 'are inert stand-ins'} "
+        "(harmless unless the graded code uses it)"
+        for reason, bound in sorted(found.items())
+    ]
+
+
 class _GuardedImports(ast.NodeTransformer):
-    """Wraps top-level imports so a Colab-only module does not sink the load."""
+    """Makes every top-level import bind inert stand-ins when the module is not installed."""
 
     def __init__(self) -> None:
         self.wrapped = 0
 
     def visit_Module(self, node: ast.Module) -> ast.Module:
-        body = []
+        body: list[ast.stmt] = []
         for stmt in node.body:
-            if isinstance(stmt, (ast.Import, ast.ImportFrom)) and _is_optional_import(stmt):
-                handler = ast.ExceptHandler(type=ast.Name("ImportError", ast.Load()), name=None, body=[ast.Pass()])
-                body.append(ast.copy_location(ast.Try(body=[stmt], handlers=[handler], orelse=[], finalbody=[]), stmt))
-                self.wrapped += 1
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                # One statement per name, so `import torch, numpy as np` still binds the real numpy.
+                body += [self._guard(ast.copy_location(_with_names(stmt, [alias]), stmt)) for alias in stmt.names]
             else:
                 body.append(stmt)
         node.body = body
         return node
 
+    def _guard(self, stmt: ast.Import | ast.ImportFrom) -> ast.stmt:
+        if isinstance(stmt, ast.ImportFrom) and (stmt.module == "__future__" or stmt.level):
+            return stmt  # __future__ must stay first; relative imports are the student's own files
+        if any(a.name == "*" for a in stmt.names):
+            return stmt
+        if isinstance(stmt, ast.Import):
+            # `import a.b` binds `a`; `import a.b as c` binds `c`.
+            names = [(a.asname or a.name.split(".")[0], a.name if a.asname else a.name.split(".")[0])
+                     for a in stmt.names]
+        else:
+            names = [(a.asname or a.name, f"{stmt.module}.{a.name}") for a in stmt.names]
+        self.wrapped += 1
+        # except ImportError as e: globals().update(<loader>.stand_in(e, names))
+        # The loader is imported by its own module name, so the code works in any namespace.
+        loader_module = ast.Call(
+            ast.Name("__import__", ast.Load()),
+            [ast.Constant(__name__)],
+            [ast.keyword("fromlist", ast.List([ast.Constant("stand_in")], ast.Load()))],
+        )
+        pairs = ast.List(
+            [ast.Tuple([ast.Constant(b), ast.Constant(s)], ast.Load()) for b, s in names], ast.Load()
+        )
+        bind = ast.Expr(ast.Call(
+            ast.Attribute(ast.Call(ast.Name("globals", ast.Load()), [], []), "update", ast.Load()),
+            [ast.Call(ast.Attribute(loader_module, "stand_in", ast.Load()),
+                      [ast.Name("__grader_import_error__", ast.Load()), pairs], [])],
+            [],
+        ))
+        handler = ast.ExceptHandler(
+            type=ast.Name("ImportError", ast.Load()), name="__grader_import_error__", body=[bind]
+        )
+        guarded = ast.Try(body=[stmt], handlers=[handler], orelse=[], finalbody=[])
+        return ast.fix_missing_locations(ast.copy_location(guarded, stmt))
+
+
+def _with_names(stmt: ast.Import | ast.ImportFrom, names: list[ast.alias]) -> ast.Import | ast.ImportFrom:
+    if isinstance(stmt, ast.Import):
+        return ast.Import(names=names)
+    return ast.ImportFrom(module=stmt.module, names=names, level=stmt.level)
+
 
 def guard_optional_imports(tree: ast.Module) -> ast.Module:
-    """Wraps top-level imports of Colab/IPython-only modules in ``try/except ImportError``."""
+    """Top-level imports of modules that are not installed bind inert stand-ins (:class:`MissingModule`)."""
     return _GuardedImports().visit(tree)
 
-
-_OPTIONAL_MODULES = ("google.colab", "google", "IPython", "ipywidgets", "tqdm")
 
 #: Modules bound lazily when a student file imports them under a name
 #: (``import matplotlib.pyplot as plt``): most graded calls never plot, and
@@ -227,11 +337,6 @@ def _lazy_target(stmt: ast.stmt) -> tuple[str, str] | None:
     return None
 
 
-def _is_optional_import(stmt: ast.Import | ast.ImportFrom) -> bool:
-    names = [a.name for a in stmt.names] if isinstance(stmt, ast.Import) else [stmt.module or ""]
-    return all(n.split(".")[0] in {m.split(".")[0] for m in _OPTIONAL_MODULES} for n in names)
-
-
 def load(
     path: Path,
     module_name: str,
@@ -259,7 +364,8 @@ def load(
     filename = str(path)
     tree, notes = parse_student(source, filename)
     # Locations first, so plugin transformers see line numbers on every node.
-    tree = ast.fix_missing_locations(_LazyImports().visit(_GuardedImports().visit(tree)))
+    # Lazy bindings first: a guarded import is no longer a bare import statement.
+    tree = ast.fix_missing_locations(_GuardedImports().visit(_LazyImports().visit(tree)))
     transformers = list(transformers)
     required = list(required)
 
@@ -269,6 +375,7 @@ def load(
         module = _execute(body, filename, module_name, student_root, transformers)
         missing = [name for name in required if name not in module.__dict__]
         if not missing or current == modes[-1]:
+            notes += missing_modules(module.__dict__)
             if current == "full" and mode == "auto":
                 notes.append(
                     "the whole file was run as a module because "

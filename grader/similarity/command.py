@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 from grader.context import Context
 from grader.exitcodes import ExitCode
+from grader.intake.layouts import read_class
 from grader.rubric import Rubric, RubricError
 from grader.similarity import report
 from grader.similarity.detect import (
@@ -15,9 +17,10 @@ from grader.similarity.detect import (
     Similarity,
     compare_class,
 )
-from grader.similarity.sources import boilerplate_files, read_class
+from grader.similarity.sources import boilerplate_files, read_files
+from grader.submission import Submission
 
-__all__ = ["DEFAULT_MIN_TOKENS", "DEFAULT_THRESHOLD", "main", "run", "summary"]
+__all__ = ["DEFAULT_MIN_TOKENS", "DEFAULT_THRESHOLD", "compare", "main", "summary", "write_report"]
 
 
 def main(
@@ -28,23 +31,42 @@ def main(
     ctx: Context,
     threshold: float = DEFAULT_THRESHOLD,
     min_tokens: int = DEFAULT_MIN_TOKENS,
+    layout: str | None = None,
+    prefer: str | None = None,
 ) -> ExitCode:
-    """Compares every pair of students under ``path`` and writes ``out/similarity.{csv,html}``.
+    """Reads the class at ``path`` (any layout intake knows) and writes ``out/similarity.{csv,html}``.
 
     Raises:
         SubmissionError: ``path`` holds no submissions.
         RubricError: a boilerplate file the rubric names cannot be read.
     """
-    similarity = run(path=path, rubric=rubric, threshold=threshold, min_tokens=min_tokens)
-    csv_path, html_path = report.write(similarity, Path(out))
-    ctx.say(summary(similarity))
-    ctx.say(f"Similarity report: {html_path} (all pairs: {csv_path})")
+    with read_class(path, rubric, layout, prefer=prefer, tmp_root=ctx.tmp_root) as intake:
+        ctx.say(intake.description)
+        write_report(submissions=intake.submissions, rubric=rubric, out=out, ctx=ctx,
+                     threshold=threshold, min_tokens=min_tokens)
     return ExitCode.OK
 
 
-def run(*, path: Path, rubric: Rubric, threshold: float, min_tokens: int) -> Similarity:
-    """Reads the class and compares it (no files written)."""
-    code = read_class(Path(path), rubric)
+def write_report(
+    *,
+    submissions: Sequence[Submission],
+    rubric: Rubric,
+    out: Path,
+    ctx: Context,
+    threshold: float = DEFAULT_THRESHOLD,
+    min_tokens: int = DEFAULT_MIN_TOKENS,
+) -> Similarity:
+    """Compares ``submissions`` (already read by intake, e.g. during a grading run) and writes the report."""
+    similarity = compare(submissions=submissions, rubric=rubric, threshold=threshold, min_tokens=min_tokens)
+    csv_path, html_path = report.write(similarity, Path(out))
+    ctx.say(summary(similarity))
+    ctx.say(f"Similarity report: {html_path} (all pairs: {csv_path})")
+    return similarity
+
+
+def compare(*, submissions: Sequence[Submission], rubric: Rubric, threshold: float, min_tokens: int) -> Similarity:
+    """Reads the students' files and compares them (no files written)."""
+    code = read_files(submissions, rubric)
     try:
         return compare_class(code, boilerplate_files(rubric), threshold=threshold, min_tokens=min_tokens)
     except BoilerplateError as exc:

@@ -1,21 +1,23 @@
 """Reads the code the similarity report compares: each student's problem files and the boilerplate.
 
-Everything the report knows about how submissions are laid out goes through
-:func:`read_class` (and :func:`code_of` for one file), so a change in intake
-(class layouts, archives, notebooks) is a change here only.
+Everything the report knows about intake goes through :func:`read_files` (and
+:func:`code_of` for one file): the class is read by :mod:`grader.intake` (any
+layout: folders, archives, Canvas, Gradescope, Moodle) and each problem's file is
+chosen as grading chooses it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
-from grader.notebooks import NotebookError, notebook_to_script
-from grader.rubric import Rubric
-from grader.submission import discover, locate, read_source
+from grader.notebooks import NotebookError, notebook_for_problem
+from grader.rubric import Problem, Rubric
+from grader.submission import FileProblem, Submission, choose, read_source
 
-#: Files larger than this are not compared (a pasted dataset is not code to fingerprint).
-MAX_CODE_BYTES = 1024 * 1024
+#: Code longer than this is not compared (a pasted dataset is not code to fingerprint).
+MAX_CODE_CHARS = 1_000_000
 
 _CODE_SUFFIXES = (".py", ".ipynb")
 
@@ -53,7 +55,7 @@ class Skipped:
 
 @dataclass(frozen=True)
 class ClassCode:
-    """What :func:`read_class` found."""
+    """What :func:`read_files` found."""
 
     students: tuple[str, ...]
     """Every student, in order."""
@@ -62,38 +64,40 @@ class ClassCode:
     """The readable files, by handout name then student."""
 
     skipped: tuple[Skipped, ...]
-    """Files found but unreadable or too large."""
+    """Files found but unusable (empty, binary, too large, an unreadable notebook)."""
 
     wanted: tuple[str, ...]
     """The handout's file names compared (the rubric's problem files)."""
 
 
-def read_class(path: Path, rubric: Rubric) -> ClassCode:
+def read_files(submissions: Sequence[Submission], rubric: Rubric) -> ClassCode:
     """Reads every student's copy of each file the rubric's problems name.
 
-    This is the adapter to intake: today it uses :func:`grader.submission.discover`
-    and :func:`grader.submission.locate`.
-
-    Raises:
-        SubmissionError: ``path`` holds no submissions.
+    This is the adapter to intake (:mod:`grader.intake`, :func:`grader.submission.choose`):
+    the file a student's problem is graded on is the file compared, and a notebook
+    that serves several problems gives each problem only its own cells, as in grading.
     """
-    submissions = discover(Path(path), rubric)
-    wanted_by_file: dict[str, tuple[str, ...]] = {}
+    others_of = {p.id: {o.id: o.defines for o in rubric.problems if o.id != p.id and o.defines} for p in rubric.problems}
+    wanted_by_file: dict[str, Problem] = {}
     for problem in rubric.problems:
         for name in problem.files:
-            wanted_by_file.setdefault(name, problem.defines)
+            wanted_by_file.setdefault(name, problem)
     files, skipped = [], []
-    for wanted, defines in wanted_by_file.items():
+    for wanted, problem in wanted_by_file.items():
         for submission in submissions:
-            match = locate(submission.folder, wanted, defines)
-            if match is None:
+            try:
+                match, _ = choose(submission.folder, wanted, problem.defines, submission.prefer)
+            except LookupError:
+                continue  # not handed in
+            except FileProblem as exc:
+                skipped.append(Skipped(submission.student, wanted, str(exc)))
                 continue
             try:
-                code = code_of(match.found)
+                code = code_of(match.found, problem.defines, others_of[problem.id])
             except ValueError as exc:
                 skipped.append(Skipped(submission.student, wanted, f"{match.found.name}: {exc}"))
                 continue
-            source = str(match.found.relative_to(submission.folder))
+            source = match.found.relative_to(submission.folder).as_posix()
             files.append(StudentFile(submission.student, wanted, source, code))
     return ClassCode(
         students=tuple(s.student for s in submissions),
@@ -103,20 +107,24 @@ def read_class(path: Path, rubric: Rubric) -> ClassCode:
     )
 
 
-def code_of(path: Path) -> str:
+def code_of(path: Path, own: tuple[str, ...] = (), others: dict[str, tuple[str, ...]] | None = None) -> str:
     """A file's Python code: a script as text (any encoding), a notebook as its code cells.
+
+    Args:
+        own, others: for a notebook, the ``defines`` of the problem and of the other
+            problems, so that only the problem's own cells are kept.
 
     Raises:
         ValueError: the file is too large or an unreadable notebook (the message says which).
     """
-    if path.stat().st_size > MAX_CODE_BYTES:
-        raise ValueError(f"larger than {MAX_CODE_BYTES >> 20} MB, not compared")
     text = read_source(path)
     if path.suffix.lower() == ".ipynb":
         try:
-            text = notebook_to_script(text)
+            text, _ = notebook_for_problem(text, own, others or {})
         except NotebookError as exc:
             raise ValueError(str(exc)) from None
+    if len(text) > MAX_CODE_CHARS:
+        raise ValueError(f"{len(text)} characters of code, over the {MAX_CODE_CHARS} compared")
     # The tokenizer turns \r\n and \r into \n; do it first so its positions are ours.
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
