@@ -333,3 +333,38 @@ def test_readme_section_documents_the_real_command():
     options = set(re.findall(r"--[a-z-]+", section))
     known = {o for c in (cli.similarity_command, cli.run_command) for p in c.params for o in p.opts}
     assert options <= known, options - known
+
+
+def test_a_class_of_zips_is_read_through_intake(tmp_path):
+    import zipfile
+
+    for student, text in {"alice": ALICE, "carol": CAROL, "dave": DAVE}.items():
+        with zipfile.ZipFile(tmp_path / f"{student}.zip", "w") as archive:
+            archive.writestr(f"{student}_hw1/conv1D.py", text)
+    out = tmp_path / "out"
+    ctx = Context(stdout=io.StringIO())
+    command.main(path=tmp_path, rubric=RUBRIC, out=out, ctx=ctx)
+    top = report.read_pairs(out)[0]
+    assert (top.student_a, top.student_b, top.flagged) == ("alice", "carol", True)
+    assert "archives" in ctx.stdout.getvalue()
+
+
+def test_the_class_wide_screen_counts_what_copydetect_counts(usual_class, tmp_path):
+    from copydetect import compare_files
+
+    from grader.similarity import screen
+    from grader.similarity.detect import NOISE_TOKENS, _fingerprint, boilerplate_hashes
+
+    texts = [ALICE, CAROL, DAVE, ERIN, SAM, TOM, ALICE.replace("acc", "a") + ERIN[-400:], "", "x = 1\n"]
+    for ignored in (frozenset(), boilerplate_hashes(boilerplate_files(RUBRIC))):
+        prints = [_fingerprint(t, ignored) for t in texts]
+        table = screen.shared_tokens([screen.positions(p.hash_idx) for p in prints], NOISE_TOKENS)
+        for a in range(len(texts)):
+            assert screen.union_length(screen.positions(prints[a].hash_idx)[0], NOISE_TOKENS) == prints[a].token_coverage
+            for b in range(len(texts)):
+                if a != b:
+                    assert table[a, b] == compare_files(prints[a], prints[b])[0], (a, b)
+    # And the shown pairs' numbers agree with their regions.
+    for m in usual_class.matches:
+        if m.shown:
+            assert sum(end - start for start, end in m.regions_a) >= m.shared_tokens

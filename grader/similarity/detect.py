@@ -11,6 +11,7 @@ student's share.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Iterable
 
 import numpy as np
 
+from grader.similarity import screen
 from grader.similarity.sources import ClassCode, StudentFile, code_of
 
 #: Shortest run of tokens (after names become one letter) counted as shared: copydetect's default.
@@ -31,6 +33,11 @@ WINDOW = 1
 
 #: Default share of one student's own (non-starter) code above which a pair is flagged.
 DEFAULT_THRESHOLD = 0.5
+
+#: Pairs shown side by side: every flagged one up to MAX_SHOWN, then the closest
+#: UNFLAGGED_SHOWN others (the CSV lists every pair).
+MAX_SHOWN = 200
+UNFLAGGED_SHOWN = 10
 
 #: Default least number of shared tokens for a flag: a short canonical answer (one
 #: list comprehension) is written the same way by students who never met.
@@ -69,14 +76,17 @@ class Match:
     shared_tokens: int
     """Length of A's shared regions, in tokens (a name counts as one)."""
 
-    regions_a: tuple[tuple[int, int], ...]
-    """Character ranges ``[start, end)`` of A's code that are shared."""
-
-    regions_b: tuple[tuple[int, int], ...]
-    """Character ranges of B's code that are shared."""
-
     flagged: bool
     """Whether the pair passes both thresholds (see :class:`Similarity`)."""
+
+    shown: bool = False
+    """Whether the report shows this pair side by side (see :func:`to_show`)."""
+
+    regions_a: tuple[tuple[int, int], ...] = ()
+    """Character ranges ``[start, end)`` of A's code that are shared (for shown pairs)."""
+
+    regions_b: tuple[tuple[int, int], ...] = ()
+    """Character ranges of B's code that are shared (for shown pairs)."""
 
     @property
     def similarity(self) -> float:
@@ -191,36 +201,61 @@ def compare_class(
     threshold: float = DEFAULT_THRESHOLD,
     min_tokens: int = DEFAULT_MIN_TOKENS,
 ) -> Similarity:
-    """Compares every pair of students on each handout file, ignoring the boilerplate."""
-    from copydetect import compare_files
+    """Compares every pair of students on each handout file, ignoring the boilerplate.
 
+    Every pair is scored with :func:`grader.similarity.screen.shared_tokens`; the
+    pairs shown side by side (:func:`to_show`) get their regions from copydetect's
+    ``compare_files``.
+    """
     ignored = boilerplate_hashes(boilerplate)
     matches: list[Match] = []
+    prints = {}
     for wanted in code.wanted:
         files = sorted((f for f in code.files if f.wanted == wanted), key=lambda f: f.student)
-        prints = [_fingerprint(f.code, ignored) for f in files]
-        for i, (file_a, print_a) in enumerate(zip(files, prints)):
-            for file_b, print_b in zip(files[i + 1:], prints[i + 1:]):
-                if print_a.hashes.isdisjoint(print_b.hashes):
-                    continue
-                shared, (share_a, share_b), (slices_a, slices_b) = compare_files(print_a, print_b)
-                if shared == 0:
-                    continue
-                matches.append(Match(
-                    file=wanted,
-                    student_a=file_a.student,
-                    student_b=file_b.student,
-                    source_a=file_a.source,
-                    source_b=file_b.source,
-                    similarity_a=float(share_a),
-                    similarity_b=float(share_b),
-                    shared_tokens=int(shared),
-                    regions_a=_regions(slices_a, _lead(file_a.code)),
-                    regions_b=_regions(slices_b, _lead(file_b.code)),
-                    flagged=bool(max(share_a, share_b) >= threshold and shared >= min_tokens),
-                ))
+        fingerprints = [_fingerprint(f.code, ignored) for f in files]
+        prints.update({(wanted, f.student): p for f, p in zip(files, fingerprints)})
+        shared = screen.shared_tokens([screen.positions(p.hash_idx) for p in fingerprints], NOISE_TOKENS)
+        for a, b in zip(*np.nonzero(np.triu(shared, k=1))):
+            file_a, file_b = files[a], files[b]
+            share_a = shared[a, b] / fingerprints[a].token_coverage
+            share_b = shared[b, a] / fingerprints[b].token_coverage
+            matches.append(Match(
+                file=wanted,
+                student_a=file_a.student,
+                student_b=file_b.student,
+                source_a=file_a.source,
+                source_b=file_b.source,
+                similarity_a=float(share_a),
+                similarity_b=float(share_b),
+                shared_tokens=int(shared[a, b]),
+                flagged=bool(max(share_a, share_b) >= threshold and shared[a, b] >= min_tokens),
+            ))
     matches.sort(key=lambda m: (not m.flagged, -m.similarity, -m.shared_tokens, m.file, m.student_a, m.student_b))
+    shown = to_show(matches)
+    sources = {(f.wanted, f.student): f for f in code.files}
+    for index in shown:
+        matches[index] = _with_regions(matches[index], prints, sources)
     return Similarity(tuple(matches), code, boilerplate, threshold, min_tokens)
+
+
+def to_show(matches: list[Match]) -> list[int]:
+    """Indexes of the ranked pairs shown side by side: flagged ones, then a few of the closest others."""
+    flagged = [i for i, m in enumerate(matches) if m.flagged][:MAX_SHOWN]
+    others = [i for i, m in enumerate(matches) if not m.flagged][:UNFLAGGED_SHOWN]
+    return flagged + others
+
+
+def _with_regions(match: Match, prints: dict, sources: dict) -> Match:
+    from copydetect import compare_files
+
+    key_a, key_b = (match.file, match.student_a), (match.file, match.student_b)
+    _, _, (slices_a, slices_b) = compare_files(prints[key_a], prints[key_b])
+    return dataclasses.replace(
+        match,
+        regions_a=_regions(slices_a, _lead(sources[key_a].code)),
+        regions_b=_regions(slices_b, _lead(sources[key_b].code)),
+        shown=True,
+    )
 
 
 def _regions(slices, lead: int) -> tuple[tuple[int, int], ...]:

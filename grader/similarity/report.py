@@ -16,11 +16,6 @@ from grader.similarity.detect import Match, Similarity
 CSV_NAME = "similarity.csv"
 HTML_NAME = "similarity.html"
 
-#: Pairs shown side by side on the page (all flagged ones up to this many, then the
-#: closest unflagged ones up to :data:`UNFLAGGED_SHOWN`); every pair is in the CSV.
-MAX_SHOWN = 200
-UNFLAGGED_SHOWN = 10
-
 _COLUMNS = ("rank", "file", "student_a", "student_b", "similarity_a", "similarity_b",
             "shared_tokens", "flagged", "source_a", "source_b", "detail")
 
@@ -65,10 +60,8 @@ class RankedPair:
 
 
 def shown(similarity: Similarity) -> set[int]:
-    """Ranks (1-based) of the pairs the page shows side by side: flagged ones, then a few of the closest others."""
-    flagged = [r for r, m in enumerate(similarity.matches, start=1) if m.flagged][:MAX_SHOWN]
-    others = [r for r, m in enumerate(similarity.matches, start=1) if not m.flagged][:UNFLAGGED_SHOWN]
-    return set(flagged + others)
+    """Ranks (1-based) of the pairs the page shows side by side (see :func:`grader.similarity.detect.to_show`)."""
+    return {rank for rank, m in enumerate(similarity.matches, start=1) if m.shown}
 
 
 def write(similarity: Similarity, out: Path) -> tuple[Path, Path]:
