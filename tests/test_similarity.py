@@ -272,6 +272,7 @@ def test_unreadable_notebook_is_listed_not_fatal(tmp_path):
     assert "conv1D.py of bad not compared: conv1D.ipynb: not valid JSON" in html_path.read_text()
 
 
+@pytest.mark.slow  # two fresh interpreters, each importing copydetect (and so matplotlib)
 def test_ranking_does_not_depend_on_the_hash_seed(tmp_path):
     make_class(tmp_path / "class", {n: {"conv1D.py": t} for n, t in
                                     {"alice": ALICE, "carol": CAROL, "dave": DAVE, "erin": ERIN}.items()})
@@ -330,9 +331,10 @@ def test_readme_section_documents_the_real_command():
     assert "reports/similarity.html" in section and "reports/similarity.csv" in section
     commands = re.findall(r"`(grade (?:similarity )?submissions/[^`]*)`", section)
     assert any("similarity" in c for c in commands) and any("--similarity" in c for c in commands)
-    options = set(re.findall(r"--[a-z-]+", section))
     known = {o for c in (cli.similarity_command, cli.run_command) for p in c.params for o in p.opts}
-    assert options <= known, options - known
+    for text in (section, (ROOT / "docs" / "similarity.md").read_text()):
+        options = set(re.findall(r"--[a-z-]+", text))
+        assert options <= known, options - known
 
 
 def test_a_class_of_zips_is_read_through_intake(tmp_path):
@@ -368,3 +370,33 @@ def test_the_class_wide_screen_counts_what_copydetect_counts(usual_class, tmp_pa
     for m in usual_class.matches:
         if m.shown:
             assert sum(end - start for start, end in m.regions_a) >= m.shared_tokens
+
+
+@pytest.mark.parametrize("change", [
+    pytest.param(lambda t: t.replace("acc", "running_total").replace("out", "y_hat").replace("result", "r_t"),
+                 id="renamed locals"),
+    pytest.param(lambda t: t.replace("self.__filt", "self.__kernel").replace("vector", "v"), id="renamed attributes"),
+    pytest.param(lambda t: t.replace(" = ", "=").replace(" += ", "+=").replace(" * ", "*").replace(", ", ","),
+                 id="spacing"),
+    pytest.param(lambda t: t.replace("        ", "\t\t").replace("    ", "\t"), id="tabs"),
+    pytest.param(lambda t: t.replace("np.zeros(n - r + 1)", "np.zeros(\n            n - r + 1\n        )"),
+                 id="line breaks in brackets"),
+    pytest.param(lambda t: t.replace("'", '"').replace("A.T @ b", "A.T@b"), id="quotes and A@x"),
+    pytest.param(lambda t: t.replace("\n        for ", "\n        # loop over the outputs\n        for ")
+                 .replace("        return out\n", "        return out  # the result\n"), id="comments"),
+    pytest.param(lambda t: t.replace("\n", "\r\n"), id="CRLF"),
+])
+def test_the_share_ignores_names_layout_and_comments(tmp_path, change):
+    sim = compare(make_class(tmp_path, {"alice": {"conv1D.py": ALICE}, "bob": {"conv1D.py": change(ALICE)}}))
+    assert change(ALICE) != ALICE
+    m = sim.matches[0]
+    assert (m.similarity_a, m.similarity_b) == (1.0, 1.0) and m.flagged, m
+
+
+def test_an_added_docstring_costs_little(tmp_path):
+    # A docstring is a string statement, so it is code (one token); a copy with docstrings added stays on top.
+    documented = ALICE.replace("    def __matmul__(self, vector):\n", '    def __matmul__(self, vector):\n        """A @ x."""\n')
+    sim = compare(make_class(tmp_path, {"alice": {"conv1D.py": ALICE}, "bob": {"conv1D.py": documented},
+                                        "dave": {"conv1D.py": DAVE}}))
+    top = sim.matches[0]
+    assert (top.student_a, top.student_b) == ("alice", "bob") and top.flagged and top.similarity >= 0.8

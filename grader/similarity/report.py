@@ -112,7 +112,7 @@ tr.flagged td { background: #fff4e5; }
 .pair { margin-top: 2em; border-top: 1px solid #999; }
 .sides { display: flex; gap: 1em; }
 .side { flex: 1 1 50%; min-width: 0; }
-pre { background: #f7f7f7; padding: .5em; overflow-x: auto; font-size: 12px; line-height: 1.35; }
+pre { background: #f7f7f7; padding: .5em; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 12px; line-height: 1.35; }
 .ln { color: #999; user-select: none; display: inline-block; width: 3.5em; }
 mark { background: #ffd54f; }
 """
@@ -129,7 +129,7 @@ def _page(similarity: Similarity, detailed: set[int]) -> str:
         "<h1>Code similarity</h1>",
         f'<p class="verdict"><strong>{e(NOT_A_VERDICT)}</strong></p>',
         f"<p>{len(code.students)} student(s); files compared: {e(', '.join(code.wanted)) or 'none'}. "
-        f"Ignored as boilerplate: {e(', '.join(p.name for p in similarity.boilerplate)) or 'nothing'}. "
+        f"Ignored as boilerplate: {e(', '.join('/'.join(p.parts[-2:]) for p in similarity.boilerplate)) or 'nothing'}. "
         f"A pair is flagged when one student's own code (starter removed) is at least "
         f"{similarity.threshold:.0%} shared and the shared code is at least {similarity.min_tokens} tokens "
         f"(a name counts as one token). Flagged pairs: {flagged} of {len(similarity.matches)} that share any code. "
