@@ -24,7 +24,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader.context import Context  # noqa: E402
 from grader.intake.layouts import read_class  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
 from grader.similarity import command, report  # noqa: E402
@@ -47,7 +46,8 @@ TRANSPOSE = [
     "        return np.asarray([self.__filt[::-1] @ {p}[{j}:{j} + r] for {j} in range(n)])\n",
     "        return np.convolve(vector, self.__filt, mode='full')\n",
     "        {o} = np.zeros(n)\n        for {j} in range(n):\n            for {i} in range(r):\n"
-    "                if 0 <= {j} - {i} < vector.size:\n                    {o}[{j}] += self.__filt[{i}] * vector[{j} - {i}]\n"
+    "                if 0 <= {j} - {i} < vector.size:\n"
+    "                    {o}[{j}] += self.__filt[{i}] * vector[{j} - {i}]\n"
     "        return {o}\n",
 ]
 EXPERIMENT = [

@@ -362,7 +362,8 @@ def test_the_class_wide_screen_counts_what_copydetect_counts(usual_class, tmp_pa
         prints = [_fingerprint(t, ignored) for t in texts]
         table = screen.shared_tokens([screen.positions(p.hash_idx) for p in prints], NOISE_TOKENS)
         for a in range(len(texts)):
-            assert screen.union_length(screen.positions(prints[a].hash_idx)[0], NOISE_TOKENS) == prints[a].token_coverage
+            own = screen.positions(prints[a].hash_idx)[0]
+            assert screen.union_length(own, NOISE_TOKENS) == prints[a].token_coverage
             for b in range(len(texts)):
                 if a != b:
                     assert table[a, b] == compare_files(prints[a], prints[b])[0], (a, b)
@@ -395,7 +396,8 @@ def test_the_share_ignores_names_layout_and_comments(tmp_path, change):
 
 def test_an_added_docstring_costs_little(tmp_path):
     # A docstring is a string statement, so it is code (one token); a copy with docstrings added stays on top.
-    documented = ALICE.replace("    def __matmul__(self, vector):\n", '    def __matmul__(self, vector):\n        """A @ x."""\n')
+    signature = "    def __matmul__(self, vector):\n"
+    documented = ALICE.replace(signature, signature + '        """A @ x."""\n')
     sim = compare(make_class(tmp_path, {"alice": {"conv1D.py": ALICE}, "bob": {"conv1D.py": documented},
                                         "dave": {"conv1D.py": DAVE}}))
     top = sim.matches[0]

@@ -76,8 +76,8 @@ def compare(*, submissions: Sequence[Submission], rubric: Rubric, threshold: flo
 def summary(similarity: Similarity) -> str:
     """One line for the terminal."""
     flagged = [m for m in similarity.matches if m.flagged]
-    line = (f"Similarity: {len(similarity.code.students)} student(s), {', '.join(similarity.code.wanted) or 'no files'}; "
-            f"{len(flagged)} pair(s) flagged")
+    files = ", ".join(similarity.code.wanted) or "no files"
+    line = f"Similarity: {len(similarity.code.students)} student(s), {files}; {len(flagged)} pair(s) flagged"
     if flagged:
         top = flagged[0]
         line += f", most similar: {top.student_a} and {top.student_b} on {top.file} ({top.similarity:.0%})"

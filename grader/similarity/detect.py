@@ -3,10 +3,11 @@
 copydetect tokenizes the code with Pygments and replaces every variable,
 attribute, function and class name by one letter, drops comments and
 whitespace, then fingerprints k-grams of what is left (winnowing). Renamed
-variables, reformatting and added comments therefore change nothing. Every
-fingerprint that also occurs in the boilerplate (the starter code) is dropped
-before comparing, so the starter is neither a match nor counted in a
-student's share.
+variables, reformatting and added comments therefore change nothing. Only
+k-grams lying wholly outside the code that matches the boilerplate (the
+starter) are kept, so the starter is neither a match nor counted in a
+student's share. All pairs are scored at once (:mod:`grader.similarity.screen`);
+copydetect's ``compare_files`` gives the shared regions of the pairs shown.
 """
 
 from __future__ import annotations

@@ -112,7 +112,8 @@ tr.flagged td { background: #fff4e5; }
 .pair { margin-top: 2em; border-top: 1px solid #999; }
 .sides { display: flex; gap: 1em; }
 .side { flex: 1 1 50%; min-width: 0; }
-pre { background: #f7f7f7; padding: .5em; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 12px; line-height: 1.35; }
+pre { background: #f7f7f7; padding: .5em; white-space: pre-wrap; overflow-wrap: anywhere;
+      font-size: 12px; line-height: 1.35; }
 .ln { color: #999; user-select: none; display: inline-block; width: 3.5em; }
 mark { background: #ffd54f; }
 """

@@ -77,7 +77,9 @@ def read_files(submissions: Sequence[Submission], rubric: Rubric) -> ClassCode:
     the file a student's problem is graded on is the file compared, and a notebook
     that serves several problems gives each problem only its own cells, as in grading.
     """
-    others_of = {p.id: {o.id: o.defines for o in rubric.problems if o.id != p.id and o.defines} for p in rubric.problems}
+    others_of = {
+        p.id: {o.id: o.defines for o in rubric.problems if o.id != p.id and o.defines} for p in rubric.problems
+    }
     wanted_by_file: dict[str, Problem] = {}
     for problem in rubric.problems:
         for name in problem.files:
@@ -94,7 +96,7 @@ def read_files(submissions: Sequence[Submission], rubric: Rubric) -> ClassCode:
                 continue
             try:
                 code = code_of(match.found, problem.defines, others_of[problem.id])
-            except ValueError as exc:
+            except (ValueError, OSError) as exc:
                 skipped.append(Skipped(submission.student, wanted, f"{match.found.name}: {exc}"))
                 continue
             source = match.found.relative_to(submission.folder).as_posix()
