@@ -402,3 +402,13 @@ def test_an_added_docstring_costs_little(tmp_path):
                                         "dave": {"conv1D.py": DAVE}}))
     top = sim.matches[0]
     assert (top.student_a, top.student_b) == ("alice", "bob") and top.flagged and top.similarity >= 0.8
+
+
+@pytest.mark.parametrize("prefix", ["", "\n\n\n", "# a comment first\n\n"])
+def test_highlighted_regions_line_up_with_the_students_text(tmp_path, prefix):
+    # The same code, shifted by blank lines or a comment: both sides highlight the same text.
+    sim = compare(make_class(tmp_path, {"alice": {"conv1D.py": CAROL}, "bob": {"conv1D.py": prefix + CAROL}}))
+    m = sim.matches[0]
+    assert m.shown and m.regions_a
+    assert [CAROL[s:e] for s, e in m.regions_a] == [(prefix + CAROL)[s:e] for s, e in m.regions_b]
+    assert all(CAROL[s:e].strip() for s, e in m.regions_a)
