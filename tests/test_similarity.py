@@ -247,6 +247,14 @@ def test_reports_escape_student_text_and_say_it_is_no_verdict(tmp_path):
     assert rows[0]["source_a"] == "Conv1D <i>.py" and rows[0]["detail"] == "similarity.html#pair-1"
 
 
+def test_csv_cells_from_student_names_never_start_a_formula(tmp_path):
+    sim = compare(make_class(tmp_path / "class", {"=cmd|calc": {"conv1D.py": ALICE}, "bob": {"+conv1D.py": CAROL}}))
+    csv_path, _ = report.write(sim, tmp_path / "out")
+    row = next(csv.DictReader(csv_path.open()))
+    assert (row["student_a"], row["source_b"]) == ("'=cmd|calc", "'+conv1D.py")
+    assert report.read_pairs(tmp_path / "out")[0].student_a == "=cmd|calc"
+
+
 def test_read_pairs_returns_the_ranking_for_the_class_page(tmp_path, usual_class):
     assert report.read_pairs(tmp_path) == []
     report.write(usual_class, tmp_path)

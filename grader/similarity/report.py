@@ -74,8 +74,8 @@ def write(similarity: Similarity, out: Path) -> tuple[Path, Path]:
         writer.writerow(_COLUMNS)
         for rank, m in enumerate(similarity.matches, start=1):
             writer.writerow([
-                rank, m.file, m.student_a, m.student_b, f"{m.similarity_a:.3f}", f"{m.similarity_b:.3f}",
-                m.shared_tokens, "yes" if m.flagged else "no", m.source_a, m.source_b,
+                rank, m.file, _cell(m.student_a), _cell(m.student_b), f"{m.similarity_a:.3f}", f"{m.similarity_b:.3f}",
+                m.shared_tokens, "yes" if m.flagged else "no", _cell(m.source_a), _cell(m.source_b),
                 f"{HTML_NAME}#pair-{rank}" if rank in detailed else "",
             ])
     html_path = out / HTML_NAME
@@ -91,13 +91,27 @@ def read_pairs(out: Path, *, flagged_only: bool = False) -> list[RankedPair]:
     with path.open(newline="", encoding="utf-8") as handle:
         rows = [
             RankedPair(
-                rank=int(row["rank"]), file=row["file"], student_a=row["student_a"], student_b=row["student_b"],
+                rank=int(row["rank"]), file=row["file"],
+                student_a=_uncell(row["student_a"]), student_b=_uncell(row["student_b"]),
                 similarity_a=float(row["similarity_a"]), similarity_b=float(row["similarity_b"]),
                 shared_tokens=int(row["shared_tokens"]), flagged=row["flagged"] == "yes", detail=row["detail"],
             )
             for row in csv.DictReader(handle)
         ]
     return [r for r in rows if r.flagged] if flagged_only else rows
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula; student
+# folder and file names are student text, so such a cell gets a leading quote.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _uncell(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_START) else text
 
 
 # -- the page ---------------------------------------------------------------
