@@ -17,7 +17,7 @@ from grader.models import ManualScore, ProblemResult, StudentReport
 from grader.reports import WRITERS
 from grader.rubric import Rubric
 from grader.runner import grade_problem
-from grader.similarity.command import write_report as similarity_report
+from grader.similarity.command import after_grading as similarity_report
 from grader.submission import Submission
 from grader.summary import summary_table
 

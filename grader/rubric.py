@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nbformat
+
 from grader.intake.late import LatePolicy, parse_policy
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)?\s*$", re.IGNORECASE)
@@ -251,6 +253,12 @@ class _Builder:
                 raise self.fail(place, f"not a .py or .ipynb file: {text} (resolved to {path})")
             if not path.exists():
                 raise self.fail(place, f"no such file or folder: {text} (resolved to {path})")
+            for notebook in [path] if path.is_file() else sorted(path.rglob("*.ipynb")):
+                if notebook.suffix.lower() == ".ipynb":
+                    try:
+                        nbformat.reads(notebook.read_text(encoding="utf-8"), as_version=4)
+                    except Exception as exc:  # nbformat raises several unrelated types
+                        raise self.fail(place, f"{notebook} is not a readable notebook ({type(exc).__name__})") from None
             paths.append(path)
         return tuple(paths)
 

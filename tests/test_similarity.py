@@ -224,9 +224,12 @@ def _rubric_with(tmp_path: Path, line: str):
     ('["nope"]', "no such file or folder: nope"),
     ('["notes.txt"]', "not a .py or .ipynb file: notes.txt"),
     ('"handout.py"', "boilerplate must be a list of strings"),
+    ('["bad.ipynb"]', "bad.ipynb is not a readable notebook"),
+    ('["."]', "bad.ipynb is not a readable notebook"),
 ])
 def test_bad_boilerplate_key_fails_at_load(tmp_path, value, error):
     (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "bad.ipynb").write_text("{cut short")
     with pytest.raises(RubricError, match=re.escape(error)):
         _rubric_with(tmp_path, f"boilerplate = {value}")
 
@@ -324,6 +327,15 @@ def test_grading_run_with_similarity_writes_the_report_before_the_class_pages(mo
     quiet = Context(stdout=io.StringIO())
     grade.main(path=tmp_path / "class", rubric=RUBRIC, out=tmp_path / "out", jobs=1, ctx=quiet, similarity=True)
     assert order == ["similarity", "class"]
+
+
+def test_a_failing_similarity_report_never_costs_the_grades(tmp_path, monkeypatch):
+    make_class(tmp_path / "class", {"alice": {"conv1D.py": ALICE}, "carol": {"conv1D.py": CAROL}})
+    ctx = Context(stdout=io.StringIO(), stderr=io.StringIO())
+    monkeypatch.setattr(command, "write_report", lambda **kw: 1 / 0)
+    with read_class(tmp_path / "class", RUBRIC) as intake:
+        command.after_grading(submissions=intake.submissions, rubric=RUBRIC, out=tmp_path / "out", ctx=ctx)
+    assert "similarity report not written" in ctx.stderr.getvalue() and "ZeroDivisionError" in ctx.stderr.getvalue()
 
 
 def test_missing_folder_is_a_usage_error(tmp_path):

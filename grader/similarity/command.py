@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from pathlib import Path
 from typing import Sequence
 
@@ -20,7 +21,7 @@ from grader.similarity.detect import (
 from grader.similarity.sources import boilerplate_files, read_files
 from grader.submission import Submission
 
-__all__ = ["DEFAULT_MIN_TOKENS", "DEFAULT_THRESHOLD", "compare", "main", "summary", "write_report"]
+__all__ = ["DEFAULT_MIN_TOKENS", "DEFAULT_THRESHOLD", "after_grading", "compare", "main", "summary", "write_report"]
 
 
 def main(
@@ -62,6 +63,20 @@ def write_report(
     ctx.say(summary(similarity))
     ctx.say(f"Similarity report: {html_path} (all pairs: {csv_path})")
     return similarity
+
+
+def after_grading(*, submissions: Sequence[Submission], rubric: Rubric, out: Path, ctx: Context) -> None:
+    """``grade PATH --similarity``: writes the report, but never at the cost of the grades.
+
+    The class pages and the gradebook are written after this, so a failure here
+    (an unreadable boilerplate notebook, or a bug) is a warning, not a lost run.
+    """
+    try:
+        write_report(submissions=submissions, rubric=rubric, out=out, ctx=ctx)
+    except RubricError as exc:
+        ctx.warn(f"similarity report not written: {exc}")
+    except Exception:  # noqa: BLE001 - a bug in the similarity report must not cost the grades
+        ctx.warn("similarity report not written: internal error (please report it):\n" + traceback.format_exc())
 
 
 def compare(*, submissions: Sequence[Submission], rubric: Rubric, threshold: float, min_tokens: int) -> Similarity:
