@@ -260,6 +260,8 @@ def test_csv_cells_from_student_names_never_start_a_formula(tmp_path):
 
 def test_read_pairs_returns_the_ranking_for_the_class_page(tmp_path, usual_class):
     assert report.read_pairs(tmp_path) == []
+    (tmp_path / "similarity.csv").write_text("student,score\nalice,3\n")
+    assert report.read_pairs(tmp_path) == []
     report.write(usual_class, tmp_path)
     pairs = report.read_pairs(tmp_path)
     assert [p.rank for p in pairs] == list(range(1, len(usual_class.matches) + 1))

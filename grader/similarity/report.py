@@ -84,20 +84,27 @@ def write(similarity: Similarity, out: Path) -> tuple[Path, Path]:
 
 
 def read_pairs(out: Path, *, flagged_only: bool = False) -> list[RankedPair]:
-    """The ranked pairs of ``out/similarity.csv`` (``[]`` if there is none), for the class summary page."""
+    """The ranked pairs of ``out/similarity.csv``, for the class summary page.
+
+    Returns ``[]`` when there is no such file, or it is not one :func:`write` wrote
+    (a class page must not fail over it).
+    """
     path = Path(out) / CSV_NAME
     if not path.is_file():
         return []
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = [
-            RankedPair(
-                rank=int(row["rank"]), file=row["file"],
-                student_a=_uncell(row["student_a"]), student_b=_uncell(row["student_b"]),
-                similarity_a=float(row["similarity_a"]), similarity_b=float(row["similarity_b"]),
-                shared_tokens=int(row["shared_tokens"]), flagged=row["flagged"] == "yes", detail=row["detail"],
-            )
-            for row in csv.DictReader(handle)
-        ]
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = [
+                RankedPair(
+                    rank=int(row["rank"]), file=row["file"],
+                    student_a=_uncell(row["student_a"]), student_b=_uncell(row["student_b"]),
+                    similarity_a=float(row["similarity_a"]), similarity_b=float(row["similarity_b"]),
+                    shared_tokens=int(row["shared_tokens"]), flagged=row["flagged"] == "yes", detail=row["detail"],
+                )
+                for row in csv.DictReader(handle)
+            ]
+    except (KeyError, ValueError, TypeError, UnicodeDecodeError, csv.Error):
+        return []
     return [r for r in rows if r.flagged] if flagged_only else rows
 
 
