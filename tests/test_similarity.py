@@ -373,12 +373,15 @@ def test_a_class_of_zips_is_read_through_intake(tmp_path):
     assert "archives" in ctx.stdout.getvalue()
 
 
-def test_the_class_wide_screen_counts_what_copydetect_counts(usual_class, tmp_path):
+@pytest.mark.parametrize("block", [None, 1])
+def test_the_class_wide_screen_counts_what_copydetect_counts(usual_class, monkeypatch, block):
     from copydetect import compare_files
 
     from grader.similarity import screen
     from grader.similarity.detect import NOISE_TOKENS, _fingerprint, boilerplate_hashes
 
+    if block is not None:  # one file column at a time, as for very long files
+        monkeypatch.setattr(screen, "_BLOCK_CELLS", block)
     texts = [ALICE, CAROL, DAVE, ERIN, SAM, TOM, ALICE.replace("acc", "a") + ERIN[-400:], "", "x = 1\n"]
     for ignored in (frozenset(), boilerplate_hashes(boilerplate_files(RUBRIC))):
         prints = [_fingerprint(t, ignored) for t in texts]

@@ -60,11 +60,13 @@ def shared_tokens(files: Sequence[tuple[np.ndarray, np.ndarray]], k: int) -> np.
     for a, (pos, hashes) in enumerate(files):
         if pos.size == 0:
             continue
-        present = holders[np.searchsorted(vocabulary, hashes)].toarray()
-        present[:, a] = False
+        rows = holders[np.searchsorted(vocabulary, hashes)].tocsc()  # sparse: position × file
         block = max(1, _BLOCK_CELLS // pos.size)
         for start in range(0, n, block):
-            out[a, start:start + block] = _union_lengths(pos, present[:, start:start + block], k)
+            present = rows[:, start:start + block].toarray()
+            if start <= a < start + block:
+                present[:, a - start] = False
+            out[a, start:start + block] = _union_lengths(pos, present, k)
     return out
 
 
