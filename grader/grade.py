@@ -11,7 +11,7 @@ from grader import manual
 from grader.context import Context
 from grader.intake import late
 from grader.intake.layouts import read_class
-from grader.intake.roster import load_roster, missing_report, roster_summary
+from grader.intake.roster import load_roster, missing_report, roster_summary, student_id
 from grader.intake.roster import match as match_roster
 from grader.models import ManualScore, ProblemResult, StudentReport
 from grader.reports import WRITERS
@@ -57,15 +57,15 @@ def main(
         matched = match_roster(people, intake.submissions) if people is not None else None
         if matched is not None:
             ctx.say(roster_summary(matched))
-        submissions = matched.submissions if matched else intake.submissions
-        submissions, known = manual.known_students(path, rubric, submissions)
+        missing = matched.missing if matched else []
+        submissions, known = manual.known_students(path, rubric, matched.submissions if matched else intake.submissions)
+        known |= {student_id(p) for p in missing}
         scores = manual.load_scores(manual_csv, rubric, known) if manual_csv is not None else {}
         ctx.say(f"Grading {len(submissions)} submission(s) for {rubric.id} with {jobs} job(s)")
         reports = grade_all(submissions, rubric, out, jobs, ctx, scores)
         if similarity:
             similarity_report(submissions=submissions, rubric=rubric, out=out, ctx=ctx)
-    for person in matched.missing if matched else ():
-        report = missing_report(person, rubric)
+    for report in (missing_report(p, rubric) for p in missing):
         for writer in WRITERS:
             writer.write_student(report, out / report.student)
         reports.append(report)

@@ -40,7 +40,7 @@ def _read(text: str):
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise NotebookError(
-            f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            f"not a readable notebook: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
             "the file may be cut short or not a notebook: download it again from Colab/Jupyter"
         ) from None
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
@@ -139,7 +139,29 @@ def _binds(tree: ast.Module) -> set[str]:
 
 
 def _uses(tree: ast.Module) -> set[str]:
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    """Names a cell reads from the notebook's globals (not a function's parameters or locals)."""
+    return set().union(*(_free(node, frozenset()) for node in tree.body)) if tree.body else set()
+
+
+def _stored(nodes) -> set[str]:
+    return {n.id for node in nodes for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
+def _free(node: ast.AST, local: frozenset) -> set[str]:
+    if isinstance(node, ast.Name):
+        return {node.id} - local if isinstance(node.ctx, ast.Load) else set()
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        args = node.args
+        params = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+        params |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+        body = node.body if isinstance(node.body, list) else [node.body]
+        outer = [*getattr(node, "decorator_list", []), *args.defaults, *(d for d in args.kw_defaults if d)]
+        inner = local | params | _stored(body)
+        return set().union(set(), *(_free(n, local) for n in outer), *(_free(n, inner) for n in body))
+    if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+        inner = local | _stored(g.target for g in node.generators)
+        return set().union(set(), *(_free(child, inner) for child in ast.iter_child_nodes(node)))
+    return set().union(set(), *(_free(child, local) for child in ast.iter_child_nodes(node)))
 
 
 def markdown_cells(text: str) -> list[str]:

@@ -3,8 +3,16 @@
 Students do not follow naming rules: ``conv1D (1).py``, ``Conv1d.py``,
 ``conv1D.ipynb`` exported from Colab, a file in Latin-1. Each problem's file
 is looked up by exact name, then case-insensitively, then as a notebook, then
-by a loose name match, then by the names it must define; whichever is used is
-written into the working copy under the handout's name, as UTF-8 Python.
+by a loose name match, then (when nothing matches by name) by the names it
+must define; whichever is used is written into the working copy under the
+handout's name, as UTF-8 Python.
+
+Candidates that cannot be graded (empty, a PDF or other binary named ``.py``,
+over the size cap) are passed over with a note; when none is left the
+problem gets a :class:`FileProblem` message. When several usable files could
+be the one, the best name match wins unless the submission's ``prefer`` says
+``newest``, ``largest`` or a file name, and the report names the others.
+How a class folder becomes submissions is :mod:`grader.intake`.
 """
 
 from __future__ import annotations
@@ -172,7 +180,7 @@ def unusable_reason(path: Path) -> str | None:
     size = path.stat().st_size
     limit = MAX_NOTEBOOK_BYTES if path.suffix.lower() == ".ipynb" else MAX_SOURCE_BYTES
     if size > limit:
-        return f"is {size / 2**20:.1f} MB, over the {limit >> 20} MB limit for a source file"
+        return f"is {_size(size)}, over the {_size(limit)} limit for a source file"
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
     if not head.strip():
@@ -183,6 +191,10 @@ def unusable_reason(path: Path) -> str | None:
     if b"\x00" in head and _utf16_order(head) is None:
         return f"is a binary file, not Python source (only its name ends in {path.suffix})"
     return None
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**20:.1f} MB" if count >= 2**20 else f"{count} bytes"
 
 
 _BINARY_MAGIC = (

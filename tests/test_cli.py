@@ -92,3 +92,23 @@ def test_manual_template_passes_through(monkeypatch):
                                            "--rubric", str(RUBRIC)])
     assert result.exit_code == ExitCode.OK, result.output
     assert (calls[0]["path"], calls[0]["out"], calls[0]["force"]) == (Path("submissions"), Path("s.csv"), True)
+
+
+def test_intake_options_pass_through(captured):
+    result = CliRunner().invoke(cli.main, ["exports/", "--layout", "canvas", "--prefer", "newest",
+                                           "--roster", "roster.csv", "--rubric", str(RUBRIC)])
+    assert result.exit_code == ExitCode.OK, result.output
+    kw = captured[0]
+    assert (kw["layout"], kw["prefer"], kw["roster"]) == ("canvas", "newest", Path("roster.csv"))
+
+
+def test_an_unknown_layout_is_a_usage_error(captured):
+    result = CliRunner().invoke(cli.main, ["exports/", "--layout", "blackboard", "--rubric", str(RUBRIC)])
+    assert result.exit_code == ExitCode.USAGE and "blackboard" in result.output and not captured
+
+
+def test_a_bad_roster_exits_2_with_one_line(tmp_path):
+    (tmp_path / "r.csv").write_text("name\nA\n")
+    result = CliRunner().invoke(cli.main, ["submissions", "--roster", str(tmp_path / "r.csv"), "--rubric", str(RUBRIC)])
+    assert result.exit_code == ExitCode.USAGE
+    assert "r.csv: no id column" in result.output

@@ -87,5 +87,5 @@ def test_a_broken_notebook_raises_a_readable_error(tmp_path):
     student = tmp_path / "erin"
     student.mkdir()
     (student / "conv1D.ipynb").write_text("{not json")
-    with pytest.raises(FileProblem, match=r"Your notebook conv1D.ipynb could not be read: not valid JSON \(line 1"):
+    with pytest.raises(FileProblem, match=r"Your notebook conv1D.ipynb could not be read: not a readable notebook: not valid JSON \(line 1"):
         prepare(discover(student, RUBRIC)[0], P5, tmp_path / "work")

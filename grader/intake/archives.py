@@ -25,9 +25,10 @@ from grader.rubric import Rubric
 from grader.submission import Submission
 
 NAME = "archives"
-TITLE = "a folder of per-student archives (.zip, .tar.gz)"
+TITLE = "a folder of per-student archives (.zip, .tar.gz, .tar.xz …)"
 
-_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
+_TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+_SUFFIXES = (".zip", *_TAR_SUFFIXES)
 _JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 _JUNK_DIRS = {"__MACOSX"}
 
@@ -57,6 +58,23 @@ class ArchiveError(Exception):
     """The archive cannot be unpacked (damaged, a bomb, an unknown format); the message says why."""
 
 
+#: Archive formats students upload that the standard library cannot open.
+_UNSUPPORTED = {".rar": "RAR", ".7z": "7-Zip"}
+
+
+def unsupported_note(path: Path) -> str | None:
+    """A note for the student when ``path`` is an archive format the grader cannot open, else None."""
+    kind = _UNSUPPORTED.get(path.suffix.lower())
+    if kind is None or not path.is_file():
+        return None
+    return f"{path.name} is a {kind} archive, which the grader cannot open: nothing in it was graded. Hand in a .zip."
+
+
+def unsupported_in(folder: Path) -> list[str]:
+    """Notes for every unsupported archive directly in ``folder``."""
+    return [n for n in (unsupported_note(e) for e in sorted(folder.iterdir())) if n]
+
+
 def is_archive(path: Path) -> bool:
     """Whether ``path`` is a file with an archive suffix we unpack."""
     return path.is_file() and path.name.lower().endswith(_SUFFIXES)
@@ -81,29 +99,38 @@ def only_archives(folder: Path) -> list[Path]:
 
 
 def detect(path: Path) -> bool:
-    """A folder whose entries are mostly archives (a student folder or two may sit beside them)."""
+    """A folder whose entries are mostly archives (a student folder or two may sit beside them).
+
+    A folder that directly holds code is one student's, whatever archives sit beside it.
+    """
     if not path.is_dir():
         return False
     entries = [e for e in path.iterdir() if not _junk(e.name) and not e.name.startswith(".")]
-    packed = [e for e in entries if is_archive(e)]
+    if any(e.is_file() and e.suffix.lower() in (".py", ".ipynb") for e in entries):
+        return False
+    packed = [e for e in entries if is_archive(e) or unsupported_note(e)]
     return bool(packed) and len(packed) * 2 >= len(entries)
 
 
 def read(path: Path, rubric: Rubric, scratch: Path) -> tuple[list[Submission], list[str]]:
     """One submission per archive (named after it) and per plain sub-folder."""
     entries = sorted(e for e in path.iterdir() if not _junk(e.name) and not e.name.startswith("."))
-    packed = [e for e in entries if is_archive(e)]
-    ids = unique([safe_id(stem(e)) for e in packed])
+    packed = [e for e in entries if is_archive(e) or unsupported_note(e)]
+    ids = unique([safe_id(stem(e) if is_archive(e) else e.stem) for e in packed])
     out, notes = [], []
     for student, archive in zip(ids, packed):
         target = scratch / NAME / student
-        member_notes = extract_for_student(archive, target)
+        if is_archive(archive):
+            member_notes = extract_for_student(archive, target)
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            member_notes = [unsupported_note(archive)]
         out.append(Submission(student, single_root(target), notes=tuple(member_notes)))
     taken = set(ids)
     for entry in entries:
         if entry.is_dir() and entry.name not in taken and entry.name not in {"__pycache__"}:
             out.append(Submission(entry.name, entry))
-        elif entry.is_file() and not is_archive(entry):
+        elif entry.is_file() and entry not in packed:
             notes.append(f"{entry.name}: not an archive, ignored")
     return out, notes
 
@@ -145,11 +172,11 @@ def extract(archive: Path, target: Path, limits: Limits = Limits()) -> list[str]
     try:
         if name.endswith(".zip"):
             return _extract_zip(archive, target, budget)
-        if name.endswith((".tar.gz", ".tgz", ".tar")):
+        if name.endswith(_TAR_SUFFIXES):
             return _extract_tar(archive, target, budget)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, RuntimeError, NotImplementedError) as exc:
         raise ArchiveError(f"damaged or unsupported archive ({type(exc).__name__}: {exc})") from None
-    raise ArchiveError("not a .zip, .tar.gz or .tar file")
+    raise ArchiveError("not a .zip or .tar(.gz/.bz2/.xz) file")
 
 
 class _Budget:

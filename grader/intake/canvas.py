@@ -80,6 +80,8 @@ def read(path: Path, rubric: Rubric, scratch: Path) -> tuple[list[Submission], l
                 )
             if archives.is_archive(chosen):
                 student_notes += archives.extract_for_student(chosen, folder / archives.stem(Path(original)))
+            elif archives.unsupported_note(chosen):
+                student_notes.append(archives.unsupported_note(chosen).replace(chosen.name, original))
             else:
                 dest = folder / original
                 shutil.copy2(chosen, dest)

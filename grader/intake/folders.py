@@ -6,6 +6,8 @@ scratch folder and graded from there.
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 from pathlib import Path
 
 from grader.intake import archives
@@ -28,12 +30,16 @@ def read(path: Path, rubric: Rubric, scratch: Path) -> tuple[list[Submission], l
     for submission in found:
         packed = archives.only_archives(submission.folder)
         if not packed:
-            out.append(submission)
+            unsupported = archives.unsupported_in(submission.folder)
+            out.append(dataclasses.replace(submission, notes=submission.notes + tuple(unsupported)))
             continue
         target = scratch / "folders" / submission.student
         extra = []
         for archive in packed:
             extra += archives.extract_for_student(archive, target / archives.stem(archive))
+        for entry in submission.folder.iterdir():
+            if entry.is_file() and not entry.is_symlink() and entry not in packed:
+                shutil.copy2(entry, target / entry.name)  # a PDF of the proofs beside hw1.zip
         out.append(Submission(submission.student, archives.single_root(target), notes=tuple(extra) + (
             f"Unpacked {', '.join(a.name for a in packed)} from your folder.",
         )))

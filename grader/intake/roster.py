@@ -137,6 +137,11 @@ def match(people: list[Person], submissions: list[Submission]) -> Matched:
     return Matched(out, missing, unknown)
 
 
+def student_id(person: Person) -> str:
+    """The id of a roster student's gradebook row and report folder."""
+    return safe_id(person.id)
+
+
 def missing_report(person: Person, rubric: Rubric) -> StudentReport:
     """The report of a roster student who handed in nothing: every item 0, status ``missing``."""
     problems = tuple(
@@ -147,7 +152,7 @@ def missing_report(person: Person, rubric: Rubric) -> StudentReport:
         for problem in rubric.problems
     )
     return StudentReport(
-        student=safe_id(person.id), assignment=rubric.id, problems=problems,
+        student=student_id(person), assignment=rubric.id, problems=problems,
         warnings=(NO_SUBMISSION,), status="missing", name=person.name, email=person.email,
     )
 

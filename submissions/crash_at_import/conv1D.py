@@ -12,6 +12,8 @@ def huber_grad(x):
 
 
 class Convolution1d:
+    Transposed = TransposedConvolution1d
+
     def __init__(self, filt):
         self.__filt = filt
         self.__r = filt.size
