@@ -438,3 +438,20 @@ def test_highlighted_regions_line_up_with_the_students_text(tmp_path, prefix):
     assert m.shown and m.regions_a
     assert [CAROL[s:e] for s, e in m.regions_a] == [(prefix + CAROL)[s:e] for s, e in m.regions_b]
     assert all(CAROL[s:e].strip() for s, e in m.regions_a)
+
+
+def test_one_notebook_for_two_problems_is_compared_cell_by_problem(tmp_path):
+    p4 = STARTER_P4.replace("plt.show()\n", "") + (
+        "\nfor alpha in (0.01, 0.3, 4):\n    for trial in range(20):\n        theta = np.random.uniform(-5, 20)\n"
+        "        for _ in range(1000):\n            theta = theta - alpha * fprime(theta)\n"
+        "        print(alpha, trial, theta, f(theta))\n")
+    cells = [("markdown", "# Problem 4"), ("code", p4.replace("theta", "t")), ("markdown", "# Problem 5"),
+             ("code", DAVE)]
+    sim = compare(make_class(tmp_path, {
+        "ann": {"hw1.ipynb": notebook(*cells)}, "ben": {"conv1D.py": ERIN, "wideMinima.py": p4},
+    }))
+    p4_pair = pair(sim, "ann", "ben", "wideMinima.py")
+    # Both shares are whole: the P5 cells of ann's notebook are not part of her wideMinima.py.
+    assert p4_pair.flagged and p4_pair.source_a == "hw1.ipynb" and (p4_pair.similarity_a, p4_pair.similarity_b) == (1, 1)
+    conv = pair(sim, "ann", "ben", "conv1D.py")
+    assert conv is None or not conv.flagged
