@@ -456,3 +456,13 @@ def test_one_notebook_for_two_problems_is_compared_cell_by_problem(tmp_path):
     assert (p4_pair.similarity_a, p4_pair.similarity_b) == (1, 1)
     conv = pair(sim, "ann", "ben", "conv1D.py")
     assert conv is None or not conv.flagged
+
+
+def test_highlighted_regions_end_on_code_not_on_comments_or_cell_markers(tmp_path):
+    head, tail = ALICE.split("class TransposedConvolution1d:")
+    cells = [("code", head), ("code", "class TransposedConvolution1d:" + tail)]
+    sim = compare(make_class(tmp_path, {"alice": {"conv1D.py": CAROL}, "nina": {"conv1D.ipynb": notebook(*cells)}}))
+    m = sim.matches[0]
+    code = sim.sources()[("conv1D.py", "nina")].code
+    texts = [code[s:e] for s, e in m.regions_b]
+    assert texts and all(t == t.rstrip() and not t.splitlines()[-1].lstrip().startswith("#") for t in texts), texts

@@ -251,13 +251,33 @@ def _with_regions(match: Match, prints: dict, sources: dict) -> Match:
 
     key_a, key_b = (match.file, match.student_a), (match.file, match.student_b)
     _, _, (slices_a, slices_b) = compare_files(prints[key_a], prints[key_b])
+    code_a, code_b = sources[key_a].code, sources[key_b].code
     return dataclasses.replace(
         match,
-        regions_a=_regions(slices_a, _lead(sources[key_a].code)),
-        regions_b=_regions(slices_b, _lead(sources[key_b].code)),
+        regions_a=_regions(slices_a, code_a),
+        regions_b=_regions(slices_b, code_b),
         shown=True,
     )
 
 
-def _regions(slices, lead: int) -> tuple[tuple[int, int], ...]:
-    return tuple((int(start) + lead, int(end) + lead) for start, end in zip(slices[0], slices[1]))
+def _regions(slices, code: str) -> tuple[tuple[int, int], ...]:
+    lead = _lead(code)
+    regions = (_trimmed(code, int(start) + lead, int(end) + lead) for start, end in zip(slices[0], slices[1]))
+    return tuple((start, end) for start, end in regions if start < end)
+
+
+def _trimmed(code: str, start: int, end: int) -> tuple[int, int]:
+    """A region without the blank and comment-only lines it ends with.
+
+    copydetect ends a region where the next token starts, so it takes in the
+    whitespace and comments (a notebook's ``# In[3]:`` marker) before it; they
+    are not shared code.
+    """
+    while start < end:
+        end = start + len(code[start:end].rstrip())
+        line_start = max(code.rfind("\n", start, end) + 1, start)
+        if line_start > start and code[line_start:end].lstrip().startswith("#"):
+            end = line_start
+            continue
+        break
+    return start, end
