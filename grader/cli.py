@@ -19,6 +19,7 @@ from grader.intake.layouts import LAYOUT_NAMES
 from grader.intake.roster import RosterError
 from grader.manual import ManualScoresError
 from grader.rubric import RubricError, find_default_rubric, load_rubric
+from grader.similarity import command as similarity
 from grader.submission import SubmissionError
 
 #: Errors that are the user's input, not a grader bug: one line, exit 2.
@@ -76,6 +77,7 @@ def main() -> None:
     grade ci [PATH] --min-score 60%
     grade export gradescope --out autograder.zip
     grade export student-kit --out kit/
+    grade similarity submissions/ which submissions share more than the starter
     """
 
 
@@ -98,6 +100,8 @@ def _verbosity_options(func):
 @click.option("--keep-workdirs", is_flag=True, help="Keep the students' working copies for debugging.")
 @click.option("--manual", "manual_csv", type=click.Path(path_type=Path), default=None,
               help="The TA's manual-scores CSV to merge (see `grade manual-template`).")
+@click.option("--similarity", "with_similarity", is_flag=True,
+              help="Also write the similarity report (see `grade similarity`).")
 @_layout_option
 @click.option("--prefer", default=None, metavar="newest|largest|NAME",
               help="When two files could be one problem's: the newest, the largest, or the one named NAME.")
@@ -106,12 +110,13 @@ def _verbosity_options(func):
 @_verbosity_options
 def run_command(
     path: Path, rubric: Path | None, out: Path, jobs: int | None, keep_workdirs: bool, manual_csv: Path | None,
-    layout: str | None, prefer: str | None, roster: Path | None, quiet: bool, verbose: bool,
+    with_similarity: bool, layout: str | None, prefer: str | None, roster: Path | None, quiet: bool,
+    verbose: bool,
 ) -> None:
     """Grade PATH: a class folder (any layout in the README), an archive of one, or one student's folder."""
     _invoke(grade.main, rubric=rubric, path=path, out=out, jobs=jobs or default_jobs(),
             ctx=Context(keep_workdirs=keep_workdirs, verbosity=_verbosity(quiet, verbose)), manual_csv=manual_csv,
-            layout=layout, prefer=prefer, roster=roster)
+            layout=layout, prefer=prefer, roster=roster, similarity=with_similarity)
 
 
 @main.command("check")
@@ -156,6 +161,27 @@ def ci_command(path: Path, rubric: Path | None, out: Path | None, jobs: int | No
 def export_command(kind: str, rubric: Path | None, out: Path) -> None:
     """Build a Gradescope autograder zip, or the kit students receive (public checks only)."""
     _invoke(export.main, rubric=rubric, kind=kind, out=out, ctx=Context())
+
+
+@main.command("similarity")
+@click.argument("path", type=click.Path(path_type=Path))
+@_rubric_option
+@click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
+              help="Folder for similarity.html and similarity.csv.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=similarity.DEFAULT_THRESHOLD, show_default=True,
+              help="Flag a pair when this share of one student's own code is shared …")
+@click.option("--min-tokens", type=click.IntRange(min=1), default=similarity.DEFAULT_MIN_TOKENS, show_default=True,
+              help="… and the shared code is at least this many tokens.")
+@_layout_option
+@click.option("--prefer", default=None, metavar="newest|largest|NAME",
+              help="When two files could be one problem's: the newest, the largest, or the one named NAME.")
+def similarity_command(
+    path: Path, rubric: Path | None, out: Path, threshold: float, min_tokens: int, layout: str | None,
+    prefer: str | None,
+) -> None:
+    """Rank pairs of students in PATH by code they share beyond the starter."""
+    _invoke(similarity.main, rubric=rubric, path=path, out=out, threshold=threshold, min_tokens=min_tokens,
+            layout=layout, prefer=prefer, ctx=Context())
 
 
 @main.command("verify")

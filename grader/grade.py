@@ -17,6 +17,7 @@ from grader.models import ManualScore, ProblemResult, StudentReport
 from grader.reports import WRITERS
 from grader.rubric import Rubric
 from grader.runner import grade_problem
+from grader.similarity.command import after_grading as similarity_report
 from grader.submission import Submission
 from grader.summary import summary_table
 
@@ -32,6 +33,7 @@ def main(
     layout: str | None = None,
     prefer: str | None = None,
     roster: Path | None = None,
+    similarity: bool = False,
 ) -> list[StudentReport]:
     """Grades every submission under ``path`` and writes reports to ``out``.
 
@@ -40,6 +42,7 @@ def main(
         layout: force a class layout (:data:`grader.intake.layouts.LAYOUT_NAMES`); None detects it.
         prefer: how to choose between two candidate files for one problem (``newest``, ``largest``, a name).
         roster: the class roster CSV (:mod:`grader.intake.roster`): missing students get a 0 row.
+        similarity: also write ``similarity.{html,csv}`` (before the class pages, which may list its pairs).
 
     Raises:
         SubmissionError: ``path`` holds nothing to grade.
@@ -60,6 +63,8 @@ def main(
         scores = manual.load_scores(manual_csv, rubric, known) if manual_csv is not None else {}
         ctx.say(f"Grading {len(submissions)} submission(s) for {rubric.id} with {jobs} job(s)")
         reports = grade_all(submissions, rubric, out, jobs, ctx, scores)
+        if similarity:
+            similarity_report(submissions=submissions, rubric=rubric, out=out, ctx=ctx)
     for report in (missing_report(p, rubric) for p in missing):
         for writer in WRITERS:
             writer.write_student(report, out / report.student)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nbformat
+
 from grader.intake.late import LatePolicy, parse_policy
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)?\s*$", re.IGNORECASE)
@@ -25,7 +27,7 @@ _SIZE_UNITS = {
 }
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
-_ASSIGNMENT_KEYS = {"id", "title", "reference", "starter", "checks"}
+_ASSIGNMENT_KEYS = {"id", "title", "reference", "starter", "checks", "boilerplate"}
 _DEFAULT_KEYS = {"timeout", "memory"}
 _PROBLEM_KEYS = {"id", "title", "files", "defines", "suite", "timeout", "memory", "plugins", "answers", "items"}
 _ITEM_KEYS = {"id", "description", "test", "kind", "points", "visibility", "feedback", "deductions"}
@@ -151,6 +153,9 @@ class Rubric:
     late: LatePolicy | None = None
     """The late policy (``[late]``), if the rubric has one."""
 
+    boilerplate: tuple[Path, ...] = ()
+    """Code files or folders, besides :attr:`starter`, that ``grade similarity`` ignores."""
+
     def item(self, item_id: str) -> Item:
         """Looks up an item by id (KeyError if unknown)."""
         for problem in self.problems:
@@ -236,7 +241,26 @@ class _Builder:
             late=None if "late" not in data else parse_policy(
                 data["late"], lambda reason: self.fail("[late]", reason), parse_duration
             ),
+            boilerplate=self._boilerplate(assignment.get("boilerplate", [])),
         )
+
+    def _boilerplate(self, value: Any) -> tuple[Path, ...]:
+        place = "[assignment] boilerplate"
+        paths = []
+        for text in self._strings(value, "[assignment]", "boilerplate"):
+            path = (self.base / text).resolve()
+            if path.is_file() and path.suffix.lower() not in (".py", ".ipynb"):
+                raise self.fail(place, f"not a .py or .ipynb file: {text} (resolved to {path})")
+            if not path.exists():
+                raise self.fail(place, f"no such file or folder: {text} (resolved to {path})")
+            for notebook in [path] if path.is_file() else sorted(path.rglob("*.ipynb")):
+                if notebook.suffix.lower() == ".ipynb":
+                    try:
+                        nbformat.reads(notebook.read_text(encoding="utf-8"), as_version=4)
+                    except Exception as exc:  # nbformat raises several unrelated types
+                        raise self.fail(place, f"{notebook} is not a readable notebook ({type(exc).__name__})") from None
+            paths.append(path)
+        return tuple(paths)
 
     def _checks(self, value: Any) -> tuple[Path, ...]:
         paths = tuple((self.base / p).resolve() for p in self._strings(value, "[assignment]", "checks"))

@@ -225,3 +225,24 @@ def test_odd_file_names_and_texts_do_not_stop_the_writer(tmp_path):
     report = StudentReport("s", "hw1", (ProblemResult("p4", "Wide minima", (item,)),))
     HtmlReport().write_student(report, folder)
     assert "fig?.png" in (folder / "report.html").read_text(encoding="utf-8")
+
+
+def test_class_summary_lists_the_flagged_pairs_of_a_similarity_report(tmp_path, student_dir):
+    from grader.similarity.report import CSV_NAME
+
+    columns = "rank,file,student_a,student_b,similarity_a,similarity_b,shared_tokens,flagged,source_a,source_b,detail"
+    rows = ["1,conv1D.py,bob,<carol>,0.950,0.910,120,yes,a,b,similarity.html#pair-1",
+            "2,conv1D.py,bob,dave,0.100,0.080,20,no,a,b,"]
+    (tmp_path / CSV_NAME).write_text("\n".join([columns, *rows]) + "\n", encoding="utf-8")
+    HtmlReport().write_class([sample()], tmp_path)
+    html = (tmp_path / "index.html").read_text()
+    table = html[html.index('<table id="similar">'):]
+    table = table[: table.index("</table>")]
+    assert "similarity.html#pair-1" in table and "&lt;carol&gt;" in table and "95%" in table
+    assert "dave" not in table  # only flagged pairs
+    assert "a reason to look, not a verdict" in html
+
+
+def test_class_summary_without_a_similarity_report_has_no_similar_section(tmp_path):
+    HtmlReport().write_class([sample()], tmp_path)
+    assert 'id="similar"' not in (tmp_path / "index.html").read_text()

@@ -9,6 +9,7 @@ and cannot call out.
 
 from __future__ import annotations
 
+import datetime
 import statistics
 from pathlib import Path
 from typing import Sequence
@@ -64,8 +65,13 @@ def render_student(report: StudentReport, folder: Path) -> str:
     return environment().get_template("student.html.j2").render(report=report, problems=problems)
 
 
-def render_index(reports: Sequence[StudentReport]) -> str:
-    """The class summary page."""
+def render_index(reports: Sequence[StudentReport], similar: Sequence = (), similar_date: str = "") -> str:
+    """The class summary page.
+
+    Args:
+        similar: flagged pairs of the similarity report in ``out`` (:class:`grader.similarity.report.RankedPair`).
+        similar_date: when that report was written, shown because it may be older than this run.
+    """
     reports = sorted(reports, key=lambda r: r.student)
     problems = list(reports[0].problems) if reports else []
     max_total = reports[0].max_score if reports else 0.0
@@ -91,6 +97,8 @@ def render_index(reports: Sequence[StudentReport]) -> str:
         rates=rates,
         issues=class_issues(reports),
         pending=any(r.pending_points for r in reports),
+        similar=list(similar),
+        similar_date=similar_date,
     )
 
 
@@ -225,4 +233,18 @@ class HtmlReport:
         if not reports:
             return
         out.mkdir(parents=True, exist_ok=True)
-        (out / "index.html").write_text(render_index(reports), encoding="utf-8", errors="replace")
+        similar, written = _similarity_pairs(out)
+        (out / "index.html").write_text(
+            render_index(reports, similar, written), encoding="utf-8", errors="replace"
+        )
+
+
+def _similarity_pairs(out: Path) -> tuple[list, str]:
+    """The flagged pairs of a similarity report in ``out``, and when it was written ("" when none)."""
+    from grader.similarity.report import CSV_NAME, read_pairs
+
+    pairs = read_pairs(out, flagged_only=True)
+    if not pairs:
+        return [], ""
+    stamp = datetime.datetime.fromtimestamp((out / CSV_NAME).stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+    return pairs, stamp
