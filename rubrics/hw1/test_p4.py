@@ -31,9 +31,16 @@ class Observed:
         self.stopped = any(s["status"] == "stopped" for s in record["scripts"])
         self.errors = [s["message"] for s in record["scripts"] if s["status"] in ("error", "exit")]
         self.fprime_calls = sum(1 for c in record["codes"] if record["names"][int(c)] == "fprime")
+        self.context_given = False
 
     def context(self) -> list[str]:
-        """Lines every test's feedback starts with."""
+        """Lines about the whole observation (time limit, failures, bounds), given to the first test that asks.
+
+        They concern the problem, not one item, so a report says them once.
+        """
+        if self.context_given:
+            return []
+        self.context_given = True
         lines = []
         if self.stopped:
             seconds = sum(s["seconds"] for s in self.record["scripts"])
@@ -166,7 +173,8 @@ def _alpha_runs(obs, target, note, flag):
     runs = gd.runs_for(obs.runs, target)
     if not runs:
         seen = ", ".join(f"{a:g}" for a in groups) or "none"
-        raise AssertionError(f"No run with α = {target:g} was observed (observed α: {seen}).")
+        why = " Your script was stopped at the time limit before it got there." if obs.stopped else ""
+        raise AssertionError(f"No run with α = {target:g} was observed (observed α: {seen}).{why}")
     note(gd.describe(target, runs))
     return runs
 
