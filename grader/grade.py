@@ -11,6 +11,7 @@ from grader import manual
 from grader.context import Context
 from grader.models import ManualScore, ProblemResult, StudentReport
 from grader.reports import WRITERS
+from grader.reports.base import points
 from grader.rubric import Rubric
 from grader.runner import grade_problem
 from grader.submission import Submission
@@ -90,5 +91,5 @@ def grade_all(
 
 
 def _progress_line(report: StudentReport) -> str:
-    parts = " ".join(f"{p.id}={p.score:g}" for p in report.problems if p.max_score)
-    return f"{report.student}: {report.score:g}/{report.max_score:g} ({parts})"
+    parts = " ".join(f"{p.id}={points(p.score)}" for p in report.problems if p.max_score)
+    return f"{report.student}: {points(report.score)}/{points(report.max_score)} ({parts})"
