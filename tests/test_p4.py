@@ -39,10 +39,10 @@ def _gd_calls(x, alpha, steps, extra_every=0):
 def test_scalar_runs_with_interleaved_prints_are_rebuilt():
     calls = _gd_calls(3.0, 0.01, 200, extra_every=50) + _gd_calls(12.0, 0.3, 100) + _gd_calls(-4.0, 4.0, 50)
     runs = gd.build_runs(*_stream(calls), "fprime")
-    assert [(round(r.alpha, 9), r.start) for r in runs][::-1] == [(0.01, 3.0), (0.3, 12.0), (4.0, -4.0)]
+    assert [(round(r.alpha, 9), r.start) for r in runs] == [(0.01, 3.0), (0.3, 12.0), (4.0, -4.0)]
     # The 4 extra calls are skipped, except where x no longer moves (converged tail).
-    assert [r.steps for r in runs][::-1][1:] == [100, 50] and 200 <= runs[-1].steps <= 204
-    assert runs[0].outcome == "diverged" and runs[1].outcome == "wide"
+    assert [r.steps for r in runs][1:] == [100, 50] and 200 <= runs[0].steps <= 204
+    assert runs[2].outcome == "diverged" and runs[1].outcome == "wide"
 
 
 def test_vectorized_calls_give_one_run_per_element():
