@@ -214,8 +214,9 @@ def _judge_best(obs, target, runs, judge, note, credit):
     obs.write_artifacts(obs.artifacts)
     if len(groups) > 1 or len({r.group for r in runs}) > 1:
         others = sorted({r.group for r in runs if r.index not in obs.judged[target]})
-        note(f"Judged on {label} with α = {target:g}"
-             + (f"; also observed (reported, not graded): {', '.join(others)}." if others else "."))
+        whole = f" with α = {target:g}" if group is runs else ""
+        note(f"Judged on {label}{whole}"
+             + (f"; also observed (reported, not graded): {'; '.join(others)}." if others else "."))
     credit(best)
     assert not problems, "; ".join(problems)
 
