@@ -163,7 +163,11 @@ class ChainBuilder:
             p = c.x
             a = c.alpha
             pred = p - a * c.g
-            if x == pred or (x - x == 0 and pred - pred == 0 and abs(x - pred) <= 1e-9 * max(1.0, abs(p)) + 1e-6 * abs(a * c.g)):
+            if x == pred or (
+                (x - x == 0 and pred - pred == 0 and abs(x - pred) <= 1e-9 * max(1.0, abs(p)) + 1e-6 * abs(a * c.g))
+                # a diverged chain goes on through inf and nan (as Chain.matches decides)
+                or (x - x != 0 and not (p - p == 0 and c.g - c.g == 0))
+            ):
                 step = c.steps
                 if c.sampled and (step < DENSE or step % c.stride == 0):
                     c.sample(step, x)
@@ -172,6 +176,8 @@ class ChainBuilder:
                 c.steps = step + 1
                 self._previous = x
                 return
+            if x == self._previous:
+                return  # the same point evaluated again (a tolerance test before the update)
         self._feed(x, g)
 
     def feed(self, x, g) -> None:
