@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -88,7 +89,12 @@ def test_p4_sample_student_items(student, tmp_path):
         for needle in needles:
             assert needle in feedback[item], (item, needle, feedback[item])
     saved = sorted(p.name for p in (tmp_path / "r" / "p4").iterdir())
-    assert "stdout.txt" in saved and "runs.md" in saved
+    assert "stdout.txt" in saved and "runs.md" in saved and "runs.json" in saved
+    doc = json.loads((tmp_path / "r" / "p4" / "runs.json").read_text(encoding="utf-8"))
+    assert doc["schema"] == 1 and doc["runs"] and all(len(r["trajectory"]) <= 64 for r in doc["runs"])
+    if student == "p4_colab_exploration":
+        judged = {(r["alpha"], r["steps"]) for r in doc["runs"] if r["judged"] and r["alpha"] == pytest.approx(0.01)}
+        assert {steps for _, steps in judged} == {1000}  # the 100-step contrast runs were not the ones judged
     if student == "p4_only_small_alpha":
         assert any("only α = 0.01" in f for f in result.flags)
     if student == "p4_plot_only_random":

@@ -92,6 +92,8 @@ class Chain:
             return False
         with np.errstate(all="ignore"):
             pred = p - a * g
+            if (x == pred).all():
+                return True  # the common case once α is snapped (see _snap): one comparison
             ok = np.abs(x - pred) <= 1e-9 * np.maximum(1.0, np.abs(p)) + 1e-6 * np.abs(a * g)
             bad = ~np.isfinite(pred)
         return bool(np.all(ok | (bad & ~np.isfinite(x))))
@@ -113,13 +115,29 @@ def _same(a, b) -> bool:
     return not isinstance(b, float) and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
 
 
+def _snap(a, p, g, x):
+    """α as the student most likely wrote it: (p − x)/g rounded to 12 significant digits, if that reproduces x.
+
+    Recovering the literal (0.01, not 0.010000000000000002, one α for a whole
+    array rather than one per element) lets the next prediction p − α·g
+    equal the student's iterate exactly, which is the observer's fast path.
+    """
+    if isinstance(a, float):
+        r = float(f"{a:.12g}")
+        return r if p - r * g == x else a
+    r = float(f"{float(np.median(a)):.12g}")
+    pred = p - r * g
+    ok = np.abs(x - pred) <= 1e-9 * np.maximum(1.0, np.abs(p)) + 1e-6 * np.abs(r * g)
+    return r if bool(np.all(ok)) else a
+
+
 def _pair_alpha(p, g, x):
     """α with x = p − α·g, or None if no plausible constant step links them."""
     if isinstance(p, float):
         if not isinstance(x, float) or g == 0 or not math.isfinite(g):
             return None
         a = (p - x) / g
-        return a if math.isfinite(a) and 1e-8 <= abs(a) <= 1e4 else None
+        return _snap(a, p, g, x) if math.isfinite(a) and 1e-8 <= abs(a) <= 1e4 else None
     with np.errstate(all="ignore"):
         if isinstance(x, float) or x.shape != p.shape:
             return None
@@ -129,7 +147,7 @@ def _pair_alpha(p, g, x):
             return None
         if not good.all():
             a = np.where(good, a, np.median(a[good]))
-        return a
+        return _snap(a, p, g, x)
 
 
 class ChainBuilder:
@@ -183,6 +201,11 @@ class ChainBuilder:
     def feed(self, x, g) -> None:
         """One evaluation: floats, or flat float64 arrays of equal size (copies the caller will not change)."""
         self.calls += 1
+        c = self._last
+        if c is not None and not c.scalar and not isinstance(x, float) and c.matches(x):
+            c.extend(x, g)
+            self._previous = x
+            return
         self._feed(x, g)
 
     # -- the general case (a port of matching by prediction, repeats and pairing) ----

@@ -26,8 +26,9 @@ MARGIN_SECONDS = 4.0
 class Observed:
     """The observation of one student, shared by all tests."""
 
-    def __init__(self, record: dict):
+    def __init__(self, record: dict, artifacts: Path):
         self.record = record
+        self.artifacts = artifacts
         self.runs, self.how, self.stream = gd.runs_from_record(record)
         self.stopped = any(s["status"] == "stopped" for s in record["scripts"])
         self.errors = [s["message"] for s in record["scripts"] if s["status"] in ("error", "exit")]
@@ -63,8 +64,9 @@ class Observed:
             )
         return lines
 
-    def write_artifacts(self, artifacts: Path) -> None:
+    def write_artifacts(self, artifacts: Path | None = None) -> None:
         """``runs.md`` (a table for the TA) and ``runs.json`` (schema in docs/p4.md) beside the figures."""
+        artifacts = artifacts or self.artifacts
         if not self.runs:
             return
         artifacts.mkdir(parents=True, exist_ok=True)
@@ -80,8 +82,7 @@ def observed(student) -> Observed:
         record = student.request(
             {"op": "p4_observe", "script": student.files[0], "seconds": seconds, "artifacts": str(artifacts), "probe": PROBE_POINTS}
         )
-        obs = Observed(record)
-        obs.artifacts = artifacts
+        obs = Observed(record, artifacts)
         obs.write_artifacts(artifacts)
         student.cache["p4"] = obs
     return student.cache["p4"]
@@ -211,7 +212,7 @@ def _judge_best(obs, target, runs, judge, note, credit):
     verdicts = [(judge(group), label, group) for label, group in groups]
     (best, problems), label, group = max(verdicts, key=lambda v: v[0][0])  # first (largest) on ties
     obs.judged[target] = {r.index for r in group}
-    obs.write_artifacts(obs.artifacts)
+    obs.write_artifacts()  # again: runs.json marks the runs each verdict used
     if len(groups) > 1 or len({r.group for r in runs}) > 1:
         others = sorted({r.group for r in runs if r.index not in obs.judged[target]})
         whole = f" with α = {target:g}" if group is runs else ""
