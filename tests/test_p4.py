@@ -15,10 +15,25 @@ from grader.content import load_content_module
 from grader.context import Context
 from grader.rubric import load_rubric
 from grader.runner import grade_problem
+from grader.sandbox.chains import ChainBuilder
 from grader.submission import Submission
 
 ROOT = Path(__file__).resolve().parents[1]
 gd = load_content_module(ROOT / "rubrics" / "hw1" / "gd_runs.py")
+
+
+def build_runs(args, results, sizes, source):
+    """Feeds a stream of evaluations to the observer's online chain builder, as the child does, and returns the runs."""
+    builder = ChainBuilder()
+    offset = 0
+    for size in sizes:
+        size = int(size)
+        if size == 1:
+            builder.feed_scalar(float(args[offset]), float(results[offset]))
+        else:
+            builder.feed(np.array(args[offset : offset + size], dtype=float), np.array(results[offset : offset + size]))
+        offset += size
+    return gd.runs_from_stream(builder.runs_data(), source)
 
 
 def _stream(calls):
@@ -39,7 +54,7 @@ def _gd_calls(x, alpha, steps, extra_every=0):
 
 def test_scalar_runs_with_interleaved_prints_are_rebuilt():
     calls = _gd_calls(3.0, 0.01, 200, extra_every=50) + _gd_calls(12.0, 0.3, 100) + _gd_calls(-4.0, 4.0, 50)
-    runs = gd.build_runs(*_stream(calls), "fprime")
+    runs = build_runs(*_stream(calls), "fprime")
     assert [(round(r.alpha, 9), r.start) for r in runs] == [(0.01, 3.0), (0.3, 12.0), (4.0, -4.0)]
     # The 4 extra calls are skipped, except where x no longer moves (converged tail).
     assert [r.steps for r in runs][1:] == [100, 50] and 200 <= runs[0].steps <= 204
@@ -48,7 +63,7 @@ def test_scalar_runs_with_interleaved_prints_are_rebuilt():
 
 def test_vectorized_calls_give_one_run_per_element():
     starts = np.array([-4.0, 1.0, 8.0, 19.0])
-    runs = gd.build_runs(*_stream(_gd_calls(starts, 0.01, 1000)), "fprime")
+    runs = build_runs(*_stream(_gd_calls(starts, 0.01, 1000)), "fprime")
     assert sorted(r.start for r in runs) == sorted(starts)
     assert {r.steps for r in runs} == {1000}
     assert [r.outcome for r in sorted(runs, key=lambda r: r.start)] == ["sharp", "sharp", "wide", "wide"]
@@ -60,7 +75,7 @@ def test_wrong_sign_gives_negative_alpha_and_plot_calls_are_ignored():
     for _ in range(20):
         calls.append(x)
         x = x + 0.01 * gd.fprime_starter(x)
-    runs = gd.build_runs(*_stream(calls), "fprime")
+    runs = build_runs(*_stream(calls), "fprime")
     assert len(runs) == 1 and runs[0].alpha == pytest.approx(-0.01) and runs[0].steps == 20
 
 
@@ -173,8 +188,6 @@ def test_many_array_calls_are_observed_completely():
 
 
 def test_the_number_of_runs_followed_is_bounded_and_says_so():
-    from grader.sandbox.chains import ChainBuilder
-
     builder = ChainBuilder(max_runs=50)
     for start in np.linspace(-4, 19, 80):
         x = float(start)
@@ -189,8 +202,6 @@ def test_the_number_of_runs_followed_is_bounded_and_says_so():
 
 def test_runs_json_follows_schema_1():
     calls = _gd_calls(np.array([-4.0, 1.0, 8.0, 19.0]), 0.01, 500) + _gd_calls(3.0, 0.3, 100) + _gd_calls(-2.0, 4.0, 40)
-    from grader.sandbox.chains import ChainBuilder
-
     builder = ChainBuilder()
     for c in calls:
         if np.ndim(c):

@@ -100,7 +100,7 @@ class Growth:
                 f"The work grows like n²: work ∝ n^{self.slope:.2f} (above n^{self.threshold:g}); "
                 "each output should cost O(r), not O(n)"
             )
-        detail = f" (elements your expressions produced per A @ x and A.T @ y: {counted})" if counted else ""
+        detail = f" (elements your expressions produced for Convolution1d(k), A @ x and A.T @ y: {counted})" if counted else ""
         note = f" {self.note}" if self.note else ""
         return f"{text}{detail}.{note}"
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-from grader.sandbox.chains import ChainBuilder
 
 #: The three learning rates of the assignment.
 TARGET_ALPHAS = (0.01, 0.3, 4.0)
@@ -123,26 +122,6 @@ def runs_from_stream(data: dict, source: str) -> list[Run]:
             bool(sizes[chains[i]] > 1), i)
         for i in range(chains.size)
     ]
-
-
-def build_runs(args, results, sizes, source: str) -> list[Run]:
-    """Rebuilds GD chains from a stream of evaluations ``g = fprime(x)`` in call order (as the observer does online).
-
-    Args:
-        args, results: flat arrays of the arguments and results.
-        sizes: elements per call (1 for a scalar call).
-        source: label stored in each run.
-    """
-    builder = ChainBuilder()
-    offset = 0
-    for size in sizes:
-        size = int(size)
-        if size == 1:
-            builder.feed_scalar(float(args[offset]), float(results[offset]))
-        else:
-            builder.feed(np.array(args[offset : offset + size], dtype=float), np.array(results[offset : offset + size], dtype=float))
-        offset += size
-    return runs_from_stream(builder.runs_data(), source)
 
 
 def runs_from_record(record: dict) -> tuple[list[Run], str, dict | None]:
