@@ -259,3 +259,10 @@ def test_verdicts_and_sizes_are_the_same_on_every_run(case, tmp_path):
     assert first.growth.points == second.growth.points
     assert (first.n, first.growth.status) == (second.n, second.growth.status)
     assert {k: v.status for k, v in first.verdicts.items()} == {k: v.status for k, v in second.verdicts.items()}
+
+
+def test_choose_size_also_bounds_the_numpy_work():
+    config = {"n": 4000, "n_min": 1000, "guard_max_calls": 1_000_000, "guard_max_elements": 100_000_000}
+    # Few Python steps but n³ elements (an n×n temporary per output): 4000 would be 6.4·10¹⁰.
+    cubic = [(250, 1_000, 15_625_000), (500, 2_000, 125_000_000)]
+    assert dense_ban.choose_size(cubic, config) == 1000

@@ -308,28 +308,36 @@ def _all_failed(config: dict, status: str, message: str, products: str = "error"
 def choose_size(work: list[tuple[int, int, int]], config: dict, budget_key: str = "guard_max_calls") -> int:
     """A guard size: the configured n, or half of it and so on while the counted work is over budget.
 
-    ``work`` holds (n, calls, elements) counted by the watched run; the calls
-    at a size not counted are extrapolated from the last two counts (at least
-    linearly). Never below ``n_min``. Counts, not timings: the same code gets
-    the same size on every machine.
+    ``work`` holds (n, calls, elements) counted by the watched run; a size
+    not counted is extrapolated from the last two counts (at least linearly).
+    Both budgets must hold: ``config[budget_key]`` watched values (Python-level
+    steps) and ``guard_max_elements`` elements (numpy work). Never below
+    ``n_min``. Counts, not timings: the same code gets the same size on every
+    machine.
     """
-    target, n_min, budget = int(config["n"]), int(config["n_min"]), float(config[budget_key])
+    target, n_min = int(config["n"]), int(config["n_min"])
+    budgets = ((1, float(config[budget_key])), (2, float(config.get("guard_max_elements", float("inf")))))
     if not work:
         return n_min
-    counted = {size: calls for size, calls, _ in work}
-    slope = 2.0
-    if len(work) >= 2:
-        (n1, c1, _), (n2, c2, _) = work[-2:]
-        if c1 > 0 and c2 > 0 and n2 > n1:
-            slope = max(1.0, math.log(c2 / c1) / math.log(n2 / n1))
-    n_last, c_last, _ = work[-1]
     candidate = target
     while candidate > n_min:
-        predicted = counted.get(candidate, c_last * (candidate / n_last) ** slope)
-        if predicted <= budget:
+        if all(_extrapolate(work, candidate, column) <= budget for column, budget in budgets):
             return candidate
         candidate //= 2
     return n_min
+
+
+def _extrapolate(work: list[tuple[int, int, int]], n: int, column: int) -> float:
+    """Column ``column`` of ``work`` at size ``n``: counted, or extrapolated from the last two sizes."""
+    for row in work:
+        if row[0] == n:
+            return row[column]
+    slope = 2.0
+    if len(work) >= 2:
+        before, last = work[-2], work[-1]
+        if before[column] > 0 and last[column] > 0 and last[0] > before[0]:
+            slope = max(1.0, math.log(last[column] / before[column]) / math.log(last[0] / before[0]))
+    return work[-1][column] * (n / work[-1][0]) ** slope
 
 
 def fit_slope(points: list[tuple[int, int]]) -> float | None:

@@ -44,6 +44,8 @@ DEFAULTS = {
     # slows code that makes a Python object per step up to 30×).
     "guard_max_calls": 1_500_000,
     "memory_max_calls": 200_000,
+    # ... and no size predicted to make the student's numpy code produce more elements than this.
+    "guard_max_elements": 200_000_000,
     # Memory bound: memory_per_n * n + memory_slack bytes (64 float64 per entry of x).
     "memory_per_n": 512,
     "memory_slack": 1 << 20,
