@@ -241,13 +241,28 @@ def test_choose_size_falls_back_for_costly_code():
     assert dense_ban.choose_size([], config) == 1000
 
 
-def test_work_count_counts_owned_arrays_and_2d_views_by_size():
+def test_work_count_counts_what_expressions_compute_not_what_they_read():
+    from types import SimpleNamespace
+
     plugin = load_content_module(ROOT / "rubrics" / "hw1" / "p5_dense_plugin.py")
-    count = plugin.WorkCount()
+    kinds = ["BinOp", "Subscript", "Call", "BinOp", "BinOp", "Attribute", "Subscript", "Subscript"]
+    count = plugin.WorkCount([SimpleNamespace(kind=k) for k in kinds])
     x = np.arange(100.0)
-    for value in (x * 2, x[3:90], np.lib.stride_tricks.as_strided(x, (10, 10), (8, 8)), [0.0] * 7, 1.5):
-        count(value, 0)
-    assert (count.calls, count.elements) == (5, 100 + 1 + 100 + 7 + 1)
+    big = np.zeros((50, 50))
+    values = [
+        x * 2,  # computed: 100
+        x[3:90],  # a 1-D slice: 1
+        np.lib.stride_tricks.as_strided(x, (10, 10), (8, 8)),  # a 2-D view a call made: 100
+        [0.0] * 7,  # a list: 7
+        1.5,  # a scalar: 1
+        big,  # `self.A`, an attribute read of an existing matrix: 1
+        big[1:, :],  # a 2-D slice of it: 1
+        x[[1, 2, 3]],  # fancy indexing copies: 3
+    ]
+    for site, value in enumerate(values):
+        count(value, site)
+    count(x + 1, 99)  # a site registered after the count started counts as a computation: 100
+    assert (count.calls, count.elements) == (9, 100 + 1 + 100 + 7 + 1 + 1 + 1 + 3 + 100)
 
 
 @pytest.mark.parametrize("case", ["ok_listcomp", "whole_row_walk_n2", "dense_transpose_only"])

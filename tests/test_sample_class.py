@@ -65,6 +65,9 @@ def test_student_scores_and_statuses(graded, student):
         assert {k: statuses[k] for k in autograded} == want["items"], json.dumps(got, indent=1)
         assert got["score"] == pytest.approx(want["score"], abs=1e-5), json.dumps(got, indent=1)
         feedback = {i["id"]: i["feedback"] for i in got["items"]}
+        for problem_wide in ("Missing file:", "was stopped at the time limit (after", "GD runs: the first"):
+            saying = [k for k, text in feedback.items() if problem_wide in text]
+            assert len(saying) <= 1, f"{problem_wide!r} repeated under {saying}: say it once per problem"
         for item_id, needles in want.get("feedback", {}).items():
             for needle in needles:
                 assert needle in feedback[item_id], f"{needle!r} not in feedback of {item_id}: {feedback[item_id]}"

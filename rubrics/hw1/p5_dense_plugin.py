@@ -193,29 +193,42 @@ class WorkCount:
 
     ``calls`` is the number of values the watched expressions produced (one
     per operator, call, comparison, subscript or attribute read evaluated:
-    what a Python loop costs). ``elements`` adds the size of each value: an
-    array that owns its data counts its entries (numpy had to produce them),
-    a 2-D or larger view counts its entries too (whatever consumes it reads
-    them: ``as_strided(...) @ x``), a 1-D view counts 1 (``x[i:i+r]`` costs
-    nothing to make), a list or tuple its length, anything else 1. Neither
-    depends on the machine's speed or load.
+    what a Python loop costs). ``elements`` adds the size of each value an
+    expression *computed*: for a call, an operator or a comparison, an array
+    that owns its data counts its entries (numpy had to produce them), a 2-D
+    or larger view counts its entries too (whatever consumes it reads them:
+    ``as_strided(...) @ x``), a 1-D view counts 1 (``x[i:i+r]`` costs nothing
+    to make), a list or tuple its length, anything else 1. A read of what
+    exists already counts 1, however large: an attribute (``self.A``) or a
+    subscript that shares memory (a slice); a subscript that copies (fancy
+    indexing) counts its entries. Neither count depends on the machine's
+    speed or load.
+
+    Args:
+        sites: the watch's site table (a site's node kind decides what counts).
     """
 
-    __slots__ = ("calls", "elements")
+    __slots__ = ("calls", "elements", "_kinds")
 
-    def __init__(self) -> None:
+    def __init__(self, sites=()) -> None:
         self.calls = 0
         self.elements = 0
+        # Sites registered later (a file imported during the products) count as computations.
+        self._kinds = [s.kind for s in sites]
 
     def __call__(self, value, site) -> None:
         self.calls += 1
-        kind = type(value)
-        if kind is np.ndarray:
-            if value.ndim >= 2 or value.flags.owndata:
+        kind = self._kinds[site] if site < len(self._kinds) else ""
+        if kind == "Attribute":
+            self.elements += 1
+            return
+        vtype = type(value)
+        if vtype is np.ndarray:
+            if value.flags.owndata or (value.ndim >= 2 and kind != "Subscript"):
                 self.elements += max(1, value.size)
             else:
                 self.elements += 1
-        elif kind is list or kind is tuple:
+        elif vtype is list or vtype is tuple:
             self.elements += max(1, len(value))
         else:
             self.elements += 1
@@ -302,7 +315,7 @@ def _op_watch(child, request, config):
                     break
                 continue  # a smaller size too costly to count: only the shape check still runs
             products = _Products(loaded.module, size, r, seed + size, integer=integer)
-            count = WorkCount()
+            count = WorkCount(watch.sites)
             if size == n:
                 products = _Products(loaded.module, size, r, seed, integer=integer)
 
