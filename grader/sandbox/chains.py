@@ -21,6 +21,9 @@ import math
 
 import numpy as np
 
+#: Marks "no argument given" in a wrapper (None could be a student's argument).
+_NOTHING = object()
+
 #: How many recently extended chains a call is compared with when no exact prediction matches.
 WINDOW = 12
 
@@ -107,6 +110,13 @@ class Chain:
         if not points or points[-1][0] != self.steps:
             points.append((self.steps, last))
         return points
+
+
+def _as_float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def _same(a, b) -> bool:
@@ -197,6 +207,45 @@ class ChainBuilder:
             if x == self._previous:
                 return  # the same point evaluated again (a tolerance test before the update)
         self._feed(x, g)
+
+    def scalar_calls(self, func, other):
+        """A wrapper of the gradient ``func`` that feeds each call with one float argument to this builder.
+
+        The step that extends the chain of the previous call (the common case
+        once α is snapped) is inlined here, one frame less per GD step; every
+        other float call goes through :meth:`feed_scalar`; ``other(x, rest,
+        kwargs)`` handles every other call (arrays, several arguments).
+        """
+        feed_scalar = self.feed_scalar
+        f64 = np.float64
+        builder = self
+
+        def observed(x=_NOTHING, *rest, **kwargs):
+            if rest or kwargs or x is _NOTHING:
+                return other(x, rest, kwargs)
+            kind = type(x)
+            if kind is not float and kind is not f64:
+                return other(x, rest, kwargs)
+            result = func(x)
+            rkind = type(result)
+            g = result if rkind is float else float(result) if rkind is f64 else _as_float(result)
+            if kind is not float:
+                x = float(x)
+            c = builder._last
+            if c is not None and c.scalar and x == c.x - c.alpha * c.g:
+                step = c.steps
+                if c.sampled and (step < DENSE or step % c.stride == 0):
+                    c.sample(step, x)
+                c.x = x
+                c.g = g
+                c.steps = step + 1
+                builder._previous = x
+                builder.calls += 1
+                return result
+            feed_scalar(x, g)
+            return result
+
+        return observed
 
     def feed(self, x, g) -> None:
         """One evaluation: floats, or flat float64 arrays of equal size (copies the caller will not change)."""

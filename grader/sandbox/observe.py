@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.sandbox import headless
-from grader.sandbox.chains import ChainBuilder
+from grader.sandbox.chains import _NOTHING, ChainBuilder
 from grader.sandbox.imports import StudentImports
 from grader.sandbox.scripts import (
     BoundedWriter,
@@ -78,7 +78,7 @@ class Recorder:
         self.builders: dict[str, ChainBuilder] = {}
         self.counts: dict[str, list[int]] = {}
         self.originals: dict[str, object] = {}
-        self._gradient_calls = [0]
+        self._gradient_builders: list[ChainBuilder] = []
 
     def _builder(self, name: str) -> ChainBuilder:
         builder = self.builders.get(name)
@@ -102,38 +102,25 @@ class Recorder:
             counted.__grader_observed__ = True
             return counted
         builder = self._builder(name)
-        feed_scalar, feed = builder.feed_scalar, builder.feed
-        used = self._gradient_calls
+        feed = builder.feed
+        self._gradient_builders.append(builder)
 
-        @functools.wraps(func)
-        def observed(*args, **kwargs):
-            if len(args) == 1 and not kwargs:
-                arg = args[0]
-                kind = type(arg)
-                if kind is float or kind is np.float64:
-                    result = func(arg)
-                    used[0] += 1
-                    kind = type(result)
-                    if kind is float or kind is np.float64:
-                        feed_scalar(float(arg), float(result))
-                    else:
-                        feed_scalar(float(arg), _as_float(result))
-                    return result
-                arg = _copy_numeric(arg)
-            else:
-                arg = None
+        def other(x, rest, kwargs):
+            """Any call but fprime(one float): arrays, lists, several arguments."""
+            args = (() if x is _NOTHING else (x,)) + rest
+            arg = _copy_numeric(args[0]) if len(args) == 1 and not kwargs else None
             result = func(*args, **kwargs)
-            used[0] += 1
             if arg is not None:
                 _feed_general(feed, arg, result)
             return result
 
+        observed = functools.wraps(func)(builder.scalar_calls(func, other))
         observed.__grader_observed__ = True
         return observed
 
     def assign(self, key: str, old, new):
         """Follows one ``old -> new`` loop update of a float (or float array) and returns ``new``."""
-        if self._gradient_calls[0] > _UPDATES_NEEDED_BELOW or self.gradient is None:
+        if self.gradient is None or any(b.calls > _UPDATES_NEEDED_BELOW for b in self._gradient_builders):
             return new  # the watched gradient is called in a loop: updates are redundant
         kind = type(new)
         if (kind is float or kind is np.float64) and (type(old) is float or type(old) is np.float64):
