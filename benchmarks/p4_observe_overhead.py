@@ -1,6 +1,6 @@
 """Observation overhead of Problem 4: a student script observed vs run bare.
 
-Usage: ``python benchmarks/p4_observe_overhead.py [student_folder ...]``.
+Usage: ``python benchmarks/p4_observe_overhead.py [--repeat N] [student_folder ...]``.
 Prints, for each folder, the script's own run time, the time under
 observation (:func:`grader.sandbox.observe.observe`, watching f and fprime and
 loop updates) and their ratio; the issue asks for a ratio below 2. Both are
@@ -18,7 +18,12 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ["reference/hw1", "submissions/p4_function_style", "submissions/p4_vectorized", "submissions/p4_until_tolerance"]
+DEFAULT = [
+    "reference/hw1", "submissions/p4_function_style", "submissions/p4_vectorized", "submissions/p4_until_tolerance",
+    "submissions/p4_vectorized_200_starts", "submissions/p4_colab_exploration",
+    # Issue 9's sizes: 10^7 scalar calls; 10^4 array calls of 10^3 elements.
+    "benchmarks/p4_samples/scalar_1e7", "benchmarks/p4_samples/array_1e4",
+]
 
 _MEASURE = r"""
 import builtins, contextlib, io, json, runpy, sys, time
@@ -58,12 +63,17 @@ def measure(folder: Path, mode: str, repeats: int = 3) -> float:
 
 
 def main(argv: list[str]) -> int:
+    repeats = 3
+    if "--repeat" in argv:
+        at = argv.index("--repeat")
+        repeats = int(argv[at + 1])
+        argv = argv[:at] + argv[at + 2:]
     folders = argv[1:] or DEFAULT
     worst = 0.0
     print(f"{'folder':40} {'bare s':>8} {'observed s':>11} {'ratio':>6}")
     for name in folders:
         folder = (ROOT / name).resolve()
-        bare, observed = measure(folder, "bare"), measure(folder, "observed")
+        bare, observed = measure(folder, "bare", repeats), measure(folder, "observed", repeats)
         ratio = observed / bare
         worst = max(worst, ratio)
         print(f"{name:40} {bare:8.3f} {observed:11.3f} {ratio:6.2f}")

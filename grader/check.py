@@ -17,6 +17,7 @@ from grader.context import Context
 from grader.exitcodes import ExitCode
 from grader.models import Status, StudentReport
 from grader.reports import WRITERS
+from grader.reports.base import points
 from grader.rubric import Rubric
 from grader.submission import discover
 
@@ -61,17 +62,17 @@ def render(report: StudentReport, rubric: Rubric, ctx: Context) -> None:
     for problem in report.problems:
         if not any(i.status is not Status.PENDING for i in problem.items):
             continue  # proofs: nothing to check here
-        echo(f"{problem.id}: {problem.title} — {problem.score:g} / {problem.max_score:g}", bold=True)
+        echo(f"{problem.id}: {problem.title} — {points(problem.score)} / {points(problem.max_score)}", bold=True)
         for item in problem.items:
             label, fg = _STYLES[item.status]
             echo("  " + click.style(f"[{label}]", fg=fg, bold=True) + f" {item.id}: {item.description} "
-                 f"({item.score:g}/{item.max_score:g})")
+                 f"({points(item.score)}/{points(item.max_score)})")
             if item.status is not Status.PASSED and item.feedback:
                 for line in item.feedback.splitlines():
                     echo(f"      {line}")
         echo()
     autograded_max = round(sum(i.max_score for p in report.problems for i in p.items if i.status is not Status.PENDING), 6)
-    score = f"Public score: {report.score:g} / {autograded_max:g} (public autograded checks only)"
+    score = f"Public score: {points(report.score)} / {points(autograded_max)} (public autograded checks only)"
     click.echo(click.style(score, bold=True), file=ctx.stdout, color=colour)
     sentence = public.not_counted_sentence(rubric)
     if sentence:

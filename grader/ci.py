@@ -23,6 +23,7 @@ from grader.context import Context
 from grader.exitcodes import ExitCode
 from grader.models import Status, StudentReport
 from grader.reports import WRITERS
+from grader.reports.base import points
 from grader.reports.json_report import report_to_dict
 from grader.rubric import Rubric
 from grader.submission import SubmissionError, discover
@@ -128,10 +129,10 @@ def autograded_maximum(report: StudentReport) -> float:
 
 def summary_markdown(report: StudentReport, maximum: float, required: float | None, passed: bool, note: str) -> str:
     """The Markdown summary: total, threshold, one row per autograded item."""
-    lines = [f"## {report.assignment}: {report.score:g} / {maximum:g} points (autograded)", ""]
+    lines = [f"## {report.assignment}: {points(report.score)} / {points(maximum)} points (autograded)", ""]
     if required is not None:
         verdict = "✅ at or above" if passed else "❌ below"
-        lines += [f"{verdict} the required {required:g} points.", ""]
+        lines += [f"{verdict} the required {points(required)} points.", ""]
     if note:
         lines += [f"> {note}", ""]
     lines += ["| problem | item | points | result |", "|---|---|---:|---|"]
@@ -140,7 +141,7 @@ def summary_markdown(report: StudentReport, maximum: float, required: float | No
             if item.status is Status.PENDING:
                 continue
             lines.append(f"| {problem.id} | {_cell(item.id)}: {_cell(item.description)} | "
-                         f"{item.score:g} / {item.max_score:g} | {_MARKS[item.status]} |")
+                         f"{points(item.score)} / {points(item.max_score)} | {_MARKS[item.status]} |")
     failing = [(p, i) for p in report.problems for i in p.items
                if i.status in (Status.FAILED, Status.ERROR, Status.TIMEOUT) and i.feedback]
     if failing:
@@ -174,7 +175,7 @@ def junit_xml(report: StudentReport) -> bytes:
             elif item.status is Status.SKIPPED:
                 counts["skipped"] += 1
                 ET.SubElement(case, "skipped", message=first)
-            ET.SubElement(case, "system-out").text = _xml(f"{item.score:g} / {item.max_score:g} points: {item.description}")
+            ET.SubElement(case, "system-out").text = _xml(f"{points(item.score)} / {points(item.max_score)} points: {item.description}")
         for key, value in counts.items():
             suite.set(key, str(value))
             totals[key] += value

@@ -11,6 +11,7 @@ import time
 from typing import Callable, TextIO
 
 from grader.models import StudentReport
+from grader.reports.base import points
 
 #: Width of the bar, in characters.
 BAR_WIDTH = 24
@@ -28,14 +29,14 @@ def format_eta(seconds: float) -> str:
 
 def summary_line(report: StudentReport) -> str:
     """``alice: 35/65 (p4=15 p5=20)``."""
-    parts = " ".join(f"{p.id}={p.score:g}" for p in report.problems if p.max_score)
-    return f"{report.student}: {report.score:g}/{report.max_score:g} ({parts})"
+    parts = " ".join(f"{p.id}={points(p.score)}" for p in report.problems if p.max_score)
+    return f"{report.student}: {points(report.score)}/{points(report.max_score)} ({parts})"
 
 
 def item_lines(report: StudentReport) -> list[str]:
     """One indented line per item: id, score, status (``-v``)."""
     return [
-        f"    {p.id} {i.id}: {i.score:g}/{i.max_score:g} {i.status.value}"
+        f"    {p.id} {i.id}: {points(i.score)}/{points(i.max_score)} {i.status.value}"
         for p in report.problems
         for i in p.items
     ]

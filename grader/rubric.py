@@ -30,7 +30,11 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _ASSIGNMENT_KEYS = {"id", "title", "reference", "starter", "checks", "boilerplate"}
 _DEFAULT_KEYS = {"timeout", "memory"}
 _PROBLEM_KEYS = {"id", "title", "files", "defines", "suite", "timeout", "memory", "plugins", "answers", "items"}
-_ITEM_KEYS = {"id", "description", "test", "kind", "points", "visibility", "feedback", "deductions"}
+_ITEM_KEYS = {
+    "id", "description", "test", "kind", "points", "visibility", "feedback", "deductions", "requires", "requires_policy",
+}
+#: How an item's score depends on the items it ``requires`` (see ``docs/rubric.md``).
+REQUIRES_POLICIES = ("pass", "scale")
 _DEDUCTION_KEYS = {"code", "points", "comment"}
 
 
@@ -79,6 +83,16 @@ class Item:
 
     deductions: tuple[Deduction, ...] = ()
     """Preset deductions, for manual items."""
+
+    requires: tuple[str, ...] = ()
+    """Items of the same problem this one builds on (e.g. the ban on dense
+    matrices constrains a working operator): validated at load to exist and
+    form no cycle."""
+
+    requires_policy: str = "pass"
+    """``pass``: the item earns nothing (status ``skipped``) unless every
+    required item passed; ``scale``: its score is multiplied by the smallest
+    fraction of credit a required item earned."""
 
 
 @dataclass(frozen=True)
@@ -292,6 +306,7 @@ class _Builder:
         except ValueError as exc:
             raise self.fail(place, f"limit does not parse: {exc}") from None
         items = tuple(self._item(d, place, suite, suite_tests) for d in items_data)
+        self._check_requires(items, place)
         plugins, plugin_options = self._plugins(data.get("plugins", []), place)
         files = self._strings(data.get("files", []), place, "files")
         if any(i.kind == "test" for i in items) and not files:
@@ -359,6 +374,14 @@ class _Builder:
         deductions = tuple(self._deduction(d, place, points) for d in data.get("deductions", []))
         if len({d.code for d in deductions}) != len(deductions):
             raise self.fail(place, "duplicate deduction code")
+        requires = self._strings(data.get("requires", []), place, "requires")
+        if len(set(requires)) != len(requires):
+            raise self.fail(place, f"requires lists an item twice: {list(requires)}")
+        policy = data.get("requires_policy", "pass")
+        if policy not in REQUIRES_POLICIES:
+            raise self.fail(place, f"requires_policy must be 'pass' or 'scale', got {policy!r}")
+        if "requires_policy" in data and not requires:
+            raise self.fail(place, "requires_policy is set but requires is empty")
         return Item(
             id=iid,
             description=str(data.get("description", iid)),
@@ -368,7 +391,37 @@ class _Builder:
             visibility=visibility,
             feedback=str(data.get("feedback", "")),
             deductions=deductions,
+            requires=requires,
+            requires_policy=policy,
         )
+
+    def _check_requires(self, items: tuple[Item, ...], place: str) -> None:
+        """Every ``requires`` names a test item of this problem, and no item depends on itself."""
+        by_id = {i.id: i for i in items}
+        for item in items:
+            for needed in item.requires:
+                if needed not in by_id:
+                    known = ", ".join(by_id)
+                    raise self.fail(f"{place}, item {item.id}",
+                                    f"requires unknown item {needed!r} (items of this problem: {known})")
+                if by_id[needed].kind != "test":
+                    raise self.fail(f"{place}, item {item.id}",
+                                    f"requires {needed!r}, a manual item (only autograded items can be required)")
+        state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+        def visit(iid: str, path: list[str]) -> None:
+            if state.get(iid) == 2:
+                return
+            if state.get(iid) == 1:
+                cycle = " → ".join(path[path.index(iid):] + [iid])
+                raise self.fail(f"{place}, item {path[-1]}", f"requires forms a cycle: {cycle}")
+            state[iid] = 1
+            for needed in by_id[iid].requires:
+                visit(needed, path + [iid])
+            state[iid] = 2
+
+        for item in items:
+            visit(item.id, [])
 
     def _deduction(self, data: Any, place: str, item_points: float) -> Deduction:
         if not isinstance(data, dict):

@@ -77,14 +77,11 @@ def _grade_problem(submission, problem, rubric, workroot, report_dir, ctx, manua
         return _unavailable(problem, manual_scores, Status.ERROR, reason, files, prepared.notes)
 
     outcomes, notes = _run_judge(submission, problem, rubric, workroot, report_dir, ctx)
-    items = []
-    for item in problem.items:
-        if item.kind == "manual":
-            items.append(manual_scores[item.id])
-        elif outcomes is None:
-            items.append(scoring.score_unavailable(item, Status.ERROR, notes[-1]))
-        else:
-            items.append(scoring.score_test_item(item, outcomes))
+    if outcomes is None:
+        scored = {**manual_scores, **scoring.score_unavailable_items(problem.items, Status.ERROR, notes[-1])}
+    else:
+        scored = {**manual_scores, **{i.id: scoring.score_test_item(i, outcomes) for i in problem.items if i.kind == "test"}}
+    items = scoring.apply_requires(problem.items, [scored[i.id] for i in problem.items])
     flags = tuple(dict.fromkeys(f for o in outcomes or () for f in o.flags))
     return ProblemResult(
         problem.id, problem.title, tuple(items), files, tuple(prepared.notes) + tuple(notes), flags
@@ -92,10 +89,8 @@ def _grade_problem(submission, problem, rubric, workroot, report_dir, ctx, manua
 
 
 def _unavailable(problem, manual_scores, status, reason, files=(), notes=()) -> ProblemResult:
-    items = tuple(
-        manual_scores[i.id] if i.kind == "manual" else scoring.score_unavailable(i, status, reason)
-        for i in problem.items
-    )
+    scored = {**manual_scores, **scoring.score_unavailable_items(problem.items, status, reason)}
+    items = tuple(scored[i.id] for i in problem.items)
     return ProblemResult(problem.id, problem.title, items, tuple(files), tuple(notes))
 
 

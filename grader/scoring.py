@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+import dataclasses
+from typing import Iterable, Sequence
 
 from grader.models import ItemScore, ManualScore, Outcome, Status
 from grader.rubric import Item
@@ -43,6 +44,81 @@ def score_manual_item(item: Item, manual: ManualScore | None) -> ItemScore:
 def score_unavailable(item: Item, status: Status, reason: str) -> ItemScore:
     """Scores a test item whose checks could not run at all (missing file, crash of the judge)."""
     return _item(item, 0.0, status, reason)
+
+
+def score_unavailable_items(items: Sequence[Item], status: Status, reason: str) -> dict[str, ItemScore]:
+    """Scores the test items of a problem that could not run, saying ``reason`` once.
+
+    The first public item carries the reason; the others point to it, so a
+    report does not repeat one paragraph under every item.
+    """
+    tests = [i for i in items if i.kind == "test"]
+    if not tests:
+        return {}
+    first = next((i for i in tests if i.visibility == "public"), tests[0])
+    return {
+        i.id: _item(i, 0.0, status, reason if i is first else f"Not run: see {first.id}.")
+        for i in tests
+    }
+
+
+def apply_requires(items: Sequence[Item], scores: Sequence[ItemScore]) -> tuple[ItemScore, ...]:
+    """Applies each item's ``requires``: no points for building on work that does not do its job.
+
+    With ``requires_policy = "pass"`` an item earns nothing unless every item
+    it requires passed; with ``"scale"`` its score is multiplied by the
+    smallest fraction a required item earned. An item that loses points this
+    way says which required item fell short; when it earns nothing and had
+    itself passed, its status becomes ``skipped``. Required items are settled
+    first (the rubric loader rejects cycles), so requirements chain.
+    """
+    by_id = {s.id: s for s in scores}
+    rules = {i.id: i for i in items}
+    settled: dict[str, ItemScore] = {}
+
+    def settle(iid: str) -> ItemScore:
+        if iid in settled:
+            return settled[iid]
+        score = by_id[iid]
+        item = rules.get(iid)
+        if item is not None and item.requires:
+            needed = [settle(r) for r in item.requires if r in by_id]
+            score = _required(item, score, needed)
+        settled[iid] = score
+        return score
+
+    return tuple(settle(s.id) for s in scores)
+
+
+def _fraction(score: ItemScore) -> float:
+    if score.max_score > 0:
+        return max(0.0, min(1.0, score.score / score.max_score))
+    return 1.0 if score.status is Status.PASSED else 0.0
+
+
+def _required(item: Item, score: ItemScore, needed: list[ItemScore]) -> ItemScore:
+    short = [n for n in needed if n.status is not Status.PASSED or _fraction(n) < 1.0]
+    if not short:
+        return score
+    names = " and ".join(n.id for n in short)
+    states = ", ".join(f"{n.id}: {n.status.value}, {n.score:.4g} / {n.max_score:g}" for n in short)
+    if item.requires_policy == "scale":
+        factor = min(_fraction(n) for n in needed)
+        new = round(score.score * factor, 6)
+        rule = (f"This item's points are scaled by the credit of {names} ({states}): "
+                f"×{factor:.3g}, {new:g} of the {score.score:g} it earned.")
+    else:
+        new = 0.0
+        rule = f"Not earned: this item counts only when {names} pass{'es' if len(short) == 1 else ''} ({states})."
+    if new >= score.score:
+        return score
+    status = score.status
+    if new == 0 and status is Status.PASSED:
+        status = Status.SKIPPED
+    elif status is Status.PASSED:
+        status = Status.FAILED
+    feedback = rule + ("\n" + score.feedback if score.feedback else "")
+    return dataclasses.replace(score, score=new, status=status, feedback=feedback)
 
 
 def _item(item: Item, score: float, status: Status, feedback: str) -> ItemScore:

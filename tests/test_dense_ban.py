@@ -9,8 +9,11 @@ the judge around them, so each guard's own verdict can be asserted.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 
@@ -217,15 +220,64 @@ def test_unknown_plugin_option_is_refused(tmp_path):
 
 # -- pure decisions ----------------------------------------------------------------
 def test_fit_slope_uses_the_median_of_the_last_doublings():
-    linear = [(500, 0.001), (1000, 0.002), (2000, 0.004), (4000, 0.008), (8000, 0.016), (16000, 0.064)]
-    assert dense_ban.fit_slope(linear) == pytest.approx(1.0)  # one noisy size does not decide
-    quadratic = [(500, 0.004), (1000, 0.016), (2000, 0.064), (4000, 0.256)]
+    # Counted work: a start-up cost flattens the smallest sizes; the median of the last three doublings decides.
+    linear = [(125, 50_000), (250, 52_000), (500, 56_000), (1000, 64_000), (2000, 80_000), (4000, 160_000)]
+    assert dense_ban.fit_slope(linear) == pytest.approx(math.log2(80 / 64))
+    exact = [(125, 1250), (250, 2500), (500, 5000), (1000, 10_000)]
+    assert dense_ban.fit_slope(exact) == pytest.approx(1.0)
+    quadratic = [(500, 250_000), (1000, 1_000_000), (2000, 4_000_000), (4000, 16_000_000)]
     assert dense_ban.fit_slope(quadratic) == pytest.approx(2.0)
-    assert dense_ban.fit_slope([(500, 1e-5), (1000, 2e-5)]) is None  # too fast to time
+    assert dense_ban.fit_slope([(500, 1000)]) is None  # one size: no slope
 
 
-def test_choose_size_falls_back_for_slow_code():
-    config = {"n": 4000, "n_min": 1000, "pair_seconds": 1.0}
-    assert dense_ban.choose_size([(2000, 0.01), (4000, 0.02)], config) == 4000
-    assert dense_ban.choose_size([(1000, 0.1), (2000, 0.4), (4000, 1.6)], config) == 2000
-    assert dense_ban.choose_size([(500, 0.5)], config) == 1000  # never below n_min
+def test_choose_size_falls_back_for_costly_code():
+    config = {"n": 4000, "n_min": 1000, "guard_max_calls": 1_000_000}
+    cheap = [(1000, 20_000, 25_000), (2000, 40_000, 50_000), (4000, 80_000, 100_000)]
+    assert dense_ban.choose_size(cheap, config) == 4000
+    # Counted up to 1000 only: 2000 is predicted at 4× (quadratic), 4000 at 16×.
+    quadratic = [(250, 15_625, 15_625), (500, 62_500, 62_500), (1000, 250_000, 250_000)]
+    assert dense_ban.choose_size(quadratic, config) == 2000
+    assert dense_ban.choose_size([(500, 600_000, 600_000)], config) == 1000  # never below n_min
+    assert dense_ban.choose_size([], config) == 1000
+
+
+def test_work_count_counts_what_expressions_compute_not_what_they_read():
+    from types import SimpleNamespace
+
+    plugin = load_content_module(ROOT / "rubrics" / "hw1" / "p5_dense_plugin.py")
+    kinds = ["BinOp", "Subscript", "Call", "BinOp", "BinOp", "Attribute", "Subscript", "Subscript"]
+    count = plugin.WorkCount([SimpleNamespace(kind=k) for k in kinds])
+    x = np.arange(100.0)
+    big = np.zeros((50, 50))
+    values = [
+        x * 2,  # computed: 100
+        x[3:90],  # a 1-D slice: 1
+        np.lib.stride_tricks.as_strided(x, (10, 10), (8, 8)),  # a 2-D view a call made: 100
+        [0.0] * 7,  # a list: 7
+        1.5,  # a scalar: 1
+        big,  # `self.A`, an attribute read of an existing matrix: 1
+        big[1:, :],  # a 2-D slice of it: 1
+        x[[1, 2, 3]],  # fancy indexing copies: 3
+    ]
+    for site, value in enumerate(values):
+        count(value, site)
+    count(x + 1, 99)  # a site registered after the count started counts as a computation: 100
+    assert (count.calls, count.elements) == (9, 100 + 1 + 100 + 7 + 1 + 1 + 1 + 3 + 100)
+
+
+@pytest.mark.parametrize("case", ["ok_listcomp", "whole_row_walk_n2", "dense_transpose_only"])
+def test_verdicts_and_sizes_are_the_same_on_every_run(case, tmp_path):
+    """No decision reads the clock: two runs give the same sizes, counts and verdicts."""
+    first, second = guards(case, tmp_path / "a"), guards(case, tmp_path / "b")
+    for report in (first, second):
+        assert report.growth.points and report.growth.slope is not None
+    assert first.growth.points == second.growth.points
+    assert (first.n, first.growth.status) == (second.n, second.growth.status)
+    assert {k: v.status for k, v in first.verdicts.items()} == {k: v.status for k, v in second.verdicts.items()}
+
+
+def test_choose_size_also_bounds_the_numpy_work():
+    config = {"n": 4000, "n_min": 1000, "guard_max_calls": 1_000_000, "guard_max_elements": 100_000_000}
+    # Few Python steps but n³ elements (an n×n temporary per output): 4000 would be 6.4·10¹⁰.
+    cubic = [(250, 1_000, 15_625_000), (500, 2_000, 125_000_000)]
+    assert dense_ban.choose_size(cubic, config) == 1000

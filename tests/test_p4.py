@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -14,10 +15,25 @@ from grader.content import load_content_module
 from grader.context import Context
 from grader.rubric import load_rubric
 from grader.runner import grade_problem
+from grader.sandbox.chains import ChainBuilder
 from grader.submission import Submission
 
 ROOT = Path(__file__).resolve().parents[1]
 gd = load_content_module(ROOT / "rubrics" / "hw1" / "gd_runs.py")
+
+
+def build_runs(args, results, sizes, source):
+    """Feeds a stream of evaluations to the observer's online chain builder, as the child does, and returns the runs."""
+    builder = ChainBuilder()
+    offset = 0
+    for size in sizes:
+        size = int(size)
+        if size == 1:
+            builder.feed_scalar(float(args[offset]), float(results[offset]))
+        else:
+            builder.feed(np.array(args[offset : offset + size], dtype=float), np.array(results[offset : offset + size]))
+        offset += size
+    return gd.runs_from_stream(builder.runs_data(), source)
 
 
 def _stream(calls):
@@ -38,16 +54,16 @@ def _gd_calls(x, alpha, steps, extra_every=0):
 
 def test_scalar_runs_with_interleaved_prints_are_rebuilt():
     calls = _gd_calls(3.0, 0.01, 200, extra_every=50) + _gd_calls(12.0, 0.3, 100) + _gd_calls(-4.0, 4.0, 50)
-    runs = gd.build_runs(*_stream(calls), "fprime")
-    assert [(round(r.alpha, 9), r.start) for r in runs][::-1] == [(0.01, 3.0), (0.3, 12.0), (4.0, -4.0)]
+    runs = build_runs(*_stream(calls), "fprime")
+    assert [(round(r.alpha, 9), r.start) for r in runs] == [(0.01, 3.0), (0.3, 12.0), (4.0, -4.0)]
     # The 4 extra calls are skipped, except where x no longer moves (converged tail).
-    assert [r.steps for r in runs][::-1][1:] == [100, 50] and 200 <= runs[-1].steps <= 204
-    assert runs[0].outcome == "diverged" and runs[1].outcome == "wide"
+    assert [r.steps for r in runs][1:] == [100, 50] and 200 <= runs[0].steps <= 204
+    assert runs[2].outcome == "diverged" and runs[1].outcome == "wide"
 
 
 def test_vectorized_calls_give_one_run_per_element():
     starts = np.array([-4.0, 1.0, 8.0, 19.0])
-    runs = gd.build_runs(*_stream(_gd_calls(starts, 0.01, 1000)), "fprime")
+    runs = build_runs(*_stream(_gd_calls(starts, 0.01, 1000)), "fprime")
     assert sorted(r.start for r in runs) == sorted(starts)
     assert {r.steps for r in runs} == {1000}
     assert [r.outcome for r in sorted(runs, key=lambda r: r.start)] == ["sharp", "sharp", "wide", "wide"]
@@ -59,7 +75,7 @@ def test_wrong_sign_gives_negative_alpha_and_plot_calls_are_ignored():
     for _ in range(20):
         calls.append(x)
         x = x + 0.01 * gd.fprime_starter(x)
-    runs = gd.build_runs(*_stream(calls), "fprime")
+    runs = build_runs(*_stream(calls), "fprime")
     assert len(runs) == 1 and runs[0].alpha == pytest.approx(-0.01) and runs[0].steps == 20
 
 
@@ -88,7 +104,12 @@ def test_p4_sample_student_items(student, tmp_path):
         for needle in needles:
             assert needle in feedback[item], (item, needle, feedback[item])
     saved = sorted(p.name for p in (tmp_path / "r" / "p4").iterdir())
-    assert "stdout.txt" in saved and "runs.md" in saved
+    assert "stdout.txt" in saved and "runs.md" in saved and "runs.json" in saved
+    doc = json.loads((tmp_path / "r" / "p4" / "runs.json").read_text(encoding="utf-8"))
+    assert doc["schema"] == 1 and doc["runs"] and all(len(r["trajectory"]) <= 64 for r in doc["runs"])
+    if student == "p4_colab_exploration":
+        judged = {(r["alpha"], r["steps"]) for r in doc["runs"] if r["judged"] and r["alpha"] == pytest.approx(0.01)}
+        assert {steps for _, steps in judged} == {1000}  # the 100-step contrast runs were not the ones judged
     if student == "p4_only_small_alpha":
         assert any("only α = 0.01" in f for f in result.flags)
     if student == "p4_plot_only_random":
@@ -116,5 +137,102 @@ def test_script_past_the_time_limit_is_graded_on_what_it_showed(tmp_path):
         "p4-alpha-small": "passed", "p4-alpha-mid": "passed", "p4-alpha-large": "failed",
     }
     feedback = {i.id: i.feedback for i in result.items}
-    assert "stopped at the time limit" in feedback["p4-alpha-large"]
+    # The stop concerns the whole problem: said once, in the first item that reports the runs.
+    assert [i for i, text in feedback.items() if "was stopped at the time limit (after" in text] == ["p4-update"]
     assert "No run with α = 4 was observed" in feedback["p4-alpha-large"]
+    assert "stopped at the time limit before" in feedback["p4-alpha-large"]
+
+
+# -- online observation: complete, O(chains) memory (issue 9) -------------------------
+def _recorder():
+    from grader.sandbox.observe import Recorder
+
+    return Recorder(gradients=("fprime",))
+
+
+def test_a_long_scalar_loop_is_observed_completely_in_constant_memory():
+    import tracemalloc
+
+    recorder = _recorder()
+    fprime = recorder.wrap("fprime", lambda x: 20.0 * x if x < 3 else x - 10.0)
+    steps = 100_000
+    tracemalloc.start()
+    x = 2.5
+    for _ in range(steps):
+        x = x - 1e-5 * fprime(x)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    data = recorder.snapshot()["streams"]["fprime"]
+    assert list(data["steps"]) == [steps] and not data["full"]
+    assert data["start"][0] == 2.5 and data["last"][0] == pytest.approx(x, rel=1e-12)  # the iterate after the last step
+    assert peak < 256 * 1024, peak  # a summary per chain, not a record per call
+    points = np.diff(data["trajectory_offsets"])
+    assert len(points) == 1 and 48 <= points[0] <= 64  # 32 dense, then 16 to 31 spread, then the last
+    where = list(data["trajectory_steps"])
+    assert where[:32] == list(range(32)) and where[-1] == steps and where == sorted(where)
+
+
+def test_many_array_calls_are_observed_completely():
+    recorder = _recorder()
+    fprime = recorder.wrap("fprime", gd.fprime_starter)
+    starts = np.random.default_rng(5).uniform(-5, 20, size=1000)
+    x = starts.copy()
+    with np.errstate(all="ignore"):
+        for _ in range(3000):
+            x = x - 0.01 * fprime(x)
+    runs, how, data = gd.runs_from_record(recorder.snapshot())
+    assert how == "fprime" and len(runs) == 1000 and {r.steps for r in runs} == {3000}
+    assert np.array_equal([r.start for r in runs], starts)
+    assert all(r.vectorized and r.group == "call 1 (α = 0.01, 3000 steps)" for r in runs)
+    assert np.allclose([r.final for r in runs], x - 0.01 * gd.fprime_starter(x), equal_nan=True)
+
+
+def test_the_number_of_runs_followed_is_bounded_and_says_so():
+    builder = ChainBuilder(max_runs=50)
+    for start in np.linspace(-4, 19, 80):
+        x = float(start)
+        for _ in range(20):
+            g = float(gd.fprime_starter(x))
+            builder.feed_scalar(x, g)
+            x = x - 0.01 * g
+    data = builder.runs_data()
+    assert len(data["steps"]) == 50 and set(data["steps"].tolist()) == {20} and data["full"]
+    assert data["unfollowed"] > 0
+
+
+def test_runs_json_follows_schema_1():
+    calls = _gd_calls(np.array([-4.0, 1.0, 8.0, 19.0]), 0.01, 500) + _gd_calls(3.0, 0.3, 100) + _gd_calls(-2.0, 4.0, 40)
+    builder = ChainBuilder()
+    for c in calls:
+        if np.ndim(c):
+            builder.feed(np.array(c, dtype=float), np.asarray(gd.fprime_starter(c), dtype=float))
+        else:
+            builder.feed_scalar(float(c), float(gd.fprime_starter(c)))
+    data = builder.runs_data()
+    runs = gd.runs_from_stream(data, "fprime")
+    doc = gd.runs_json(runs, data, {0.3: {runs[4].index}})
+    assert doc["schema"] == 1 and len(doc["runs"]) == 6
+    import json
+
+    json.dumps(doc, allow_nan=False)  # plain JSON: inf and nan of diverged runs become null
+    for run in doc["runs"]:
+        assert set(run) == {"alpha", "start", "last", "steps", "outcome", "group", "judged", "trajectory"}
+        assert run["outcome"] in ("sharp", "wide", "diverged", "other")
+        assert 2 <= len(run["trajectory"]) <= 64 and run["trajectory"][0] == [0, run["start"]]
+        assert run["trajectory"][-1][0] == run["steps"]
+    assert [r["judged"] for r in doc["runs"]] == [False, False, False, False, True, False]
+    assert doc["runs"][5]["outcome"] == "diverged" and doc["runs"][4]["group"] == "α = 0.3, 100 steps"
+
+
+def test_each_alpha_is_judged_on_its_best_coherent_group():
+    def run(steps, start, i, final):
+        return gd.Run(0.01, start, steps, final, "fprime", chain=i, index=i)
+
+    short = [run(100, s, i, 5.0) for i, s in enumerate(np.linspace(-4, 19, 20))]
+    long = [run(1000, s, 20 + i, 0.0 if s < 3 else 10.0) for i, s in enumerate(np.linspace(-4, 19, 30))]
+    single = [run(37, 2.0, 99, 0.0)]
+    groups = gd.candidate_groups(short + long + single)
+    labels = [label for label, _ in groups]
+    # The whole set first; a single hand-picked start is never judged on its own.
+    assert labels == ["all 51 runs", "the 20 runs of α = 0.01, 100 steps", "the 30 runs of α = 0.01, 1000 steps"]
+    assert gd.candidate_groups(long) == [("all 30 runs", long)]

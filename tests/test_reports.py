@@ -70,3 +70,31 @@ def test_all_writers_write_their_files(tmp_path):
     with open(tmp_path / "gradebook.csv") as fh:
         row = next(csv.DictReader(fh))
     assert (row["student"], row["p1"], row["p5"], row["total"], row["pending"]) == ("alice", "0", "3", "3", "5")
+
+
+def _thirds_report() -> StudentReport:
+    items = tuple(
+        ItemScore(f"p5-{k}", "part", 14.833333 / 3, 5.0, Status.FAILED, "", "public") for k in range(3)
+    )
+    return StudentReport("bob", "hw1", (ProblemResult("p5", "Conv", items, ("conv1D.py",)),))
+
+
+def test_scores_are_rounded_to_2_decimals_in_tables_markdown_and_gradebook_but_exact_in_json(tmp_path):
+    from grader.reports.base import points
+    from grader.summary import summary_table
+
+    report = _thirds_report()
+    assert [points(v) for v in (14.833333, 14.6324, 12.0, 7.5, -0.0)] == ["14.83", "14.63", "12", "7.5", "0"]
+    text = render(report)
+    assert "**Score: 14.83 / 15**" in text and "— 14.83 / 15" in text and ": 4.94 / 5 —" in text
+    assert "14.8333" not in text and "4.9444" not in text
+    table = summary_table([report])
+    assert "14.83" in table and "14.8333" not in table
+    for writer in WRITERS:
+        writer.write_student(report, tmp_path / "bob")
+        writer.write_class([report], tmp_path)
+    with open(tmp_path / "gradebook.csv", encoding="utf-8") as fh:
+        row = next(csv.DictReader(fh))
+    assert (row["p5"], row["total"]) == ("14.83", "14.83")
+    data = json.loads((tmp_path / "bob" / "report.json").read_text(encoding="utf-8"))
+    assert data["score"] == round(3 * (14.833333 / 3), 6)  # exact (to the models' 6 decimals)

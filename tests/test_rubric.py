@@ -133,3 +133,51 @@ def test_sizes(text, size):
 def test_bad_durations(bad):
     with pytest.raises(ValueError):
         parse_duration(bad)
+
+
+# -- requires ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "requires,reason",
+    [
+        ('["q1-nope"]', "problem q1, item q1-three: requires unknown item 'q1-nope' (items of this problem: q1-one, q1-three)"),
+        ('["q2a"]', "item q1-three: requires unknown item 'q2a'"),  # another problem's item
+        ('["q1-three"]', "item q1-three: requires forms a cycle: q1-three → q1-three"),
+        ('["q1-one", "q1-one"]', "item q1-three: requires lists an item twice"),
+        ('"q1-one"', "item q1-three: requires must be a list of strings"),
+    ],
+)
+def test_requires_is_validated_at_load(tmp_path, requires, reason):
+    text = GOOD.replace('visibility = "hidden"', f'visibility = "hidden"\n  requires = {requires}')
+    with pytest.raises(RubricError) as err:
+        load_rubric(write(tmp_path, text))
+    assert str(err.value).startswith(str(tmp_path / "r.toml") + ": ")
+    assert reason in str(err.value)
+
+
+def test_requires_cycle_through_two_items_is_refused(tmp_path):
+    text = GOOD.replace('  test = "test_one"\n', '  test = "test_one"\n  requires = ["q1-three"]\n').replace(
+        'visibility = "hidden"', 'visibility = "hidden"\n  requires = ["q1-one"]'
+    )
+    with pytest.raises(RubricError, match="requires forms a cycle: q1-one → q1-three → q1-one"):
+        load_rubric(write(tmp_path, text))
+
+
+def test_requires_policy_must_be_known_and_needs_requires(tmp_path):
+    bad = GOOD.replace('visibility = "hidden"', 'visibility = "hidden"\n  requires = ["q1-one"]\n  requires_policy = "half"')
+    with pytest.raises(RubricError, match="item q1-three: requires_policy must be 'pass' or 'scale', got 'half'"):
+        load_rubric(write(tmp_path, bad))
+    alone = GOOD.replace('visibility = "hidden"', 'visibility = "hidden"\n  requires_policy = "scale"')
+    with pytest.raises(RubricError, match="item q1-three: requires_policy is set but requires is empty"):
+        load_rubric(write(tmp_path, alone))
+
+
+def test_requires_loads_and_hw1_makes_the_choice_explicit(tmp_path):
+    text = GOOD.replace('visibility = "hidden"', 'visibility = "hidden"\n  requires = ["q1-one"]\n  requires_policy = "scale"')
+    item = load_rubric(write(tmp_path, text)).item("q1-three")
+    assert (item.requires, item.requires_policy) == (("q1-one",), "scale")
+    hw1 = load_rubric(ROOT / "rubrics" / "hw1.toml")
+    for iid, policy in (("p5-no-dense", "scale"), ("p5-adjoint", "pass"), ("p5-shapes", "pass")):
+        assert hw1.item(iid).requires == ("p5-forward", "p5-transpose")
+        assert hw1.item(iid).requires_policy == policy
+    raw = (ROOT / "rubrics" / "hw1.toml").read_text(encoding="utf-8")
+    assert raw.count('requires_policy = "') == 3  # written out, so a TA sees and can change it

@@ -4,7 +4,7 @@ import pytest
 
 from grader.models import ManualScore, Outcome, Status
 from grader.rubric import Deduction, Item
-from grader.scoring import score_manual_item, score_test_item
+from grader.scoring import apply_requires, score_manual_item, score_test_item, score_unavailable_items
 
 
 def item(points=4.0, feedback="the rule"):
@@ -70,3 +70,61 @@ def test_manual_item_pending_until_scored_then_lists_deductions():
 def test_points_are_mean_credit_times_points(credits, expected):
     outcomes = [case(Status.PASSED if c == 1 else Status.FAILED, credit=c, case=str(i)) for i, c in enumerate(credits)]
     assert score_test_item(item(), outcomes).score == expected
+
+
+# -- requires and problem-wide reasons ---------------------------------------------------
+def _req_items(policy="pass"):
+    forward = Item("fwd", "A @ x", 4.0, "test", "test_f", "public", "")
+    back = Item("back", "A.T @ y", 4.0, "test", "test_b", "public", "")
+    ban = Item("ban", "no dense", 8.0, "test", "test_ban", "public", "", requires=("fwd", "back"), requires_policy=policy)
+    shapes = Item("shape", "shapes", 1.0, "test", "test_s", "public", "", requires=("ban",))
+    return [forward, back, ban, shapes]
+
+
+def _scores(items, credits):
+    out = []
+    for it in items:
+        c = credits[it.id]
+        out.append(score_test_item(it, [case(Status.PASSED, credit=c, test=it.test)]))
+    return out
+
+
+def test_requires_pass_gives_nothing_and_skips_with_what_is_missing():
+    items = _req_items("pass")
+    scores = apply_requires(items, _scores(items, {"fwd": 0.0, "back": 1.0, "ban": 1.0, "shape": 1.0}))
+    by = {s.id: s for s in scores}
+    assert (by["ban"].score, by["ban"].status) == (0.0, Status.SKIPPED)
+    assert "counts only when fwd passes (fwd: failed, 0 / 4)" in by["ban"].feedback
+    # Requirements chain: shapes needs the ban, which is now skipped.
+    assert (by["shape"].score, by["shape"].status) == (0.0, Status.SKIPPED) and "ban: skipped" in by["shape"].feedback
+    assert (by["fwd"].score, by["back"].score) == (0.0, 4.0)
+
+
+def test_requires_scale_multiplies_by_the_weakest_required_credit():
+    items = _req_items("scale")
+    scores = apply_requires(items, _scores(items, {"fwd": 0.75, "back": 1.0, "ban": 1.0, "shape": 1.0}))
+    ban = {s.id: s for s in scores}["ban"]
+    assert ban.score == 6.0 and ban.status is Status.FAILED
+    assert "scaled by the credit of fwd" in ban.feedback and "×0.75" in ban.feedback
+
+
+def test_requires_met_changes_nothing():
+    items = _req_items("pass")
+    before = _scores(items, {"fwd": 1.0, "back": 1.0, "ban": 1.0, "shape": 1.0})
+    assert apply_requires(items, before) == tuple(before)
+
+
+def test_an_item_that_earned_nothing_keeps_its_own_status():
+    items = _req_items("pass")
+    scores = _scores(items, {"fwd": 0.0, "back": 1.0, "ban": 0.0, "shape": 1.0})
+    ban = {s.id: s for s in apply_requires(items, scores)}["ban"]
+    assert ban.status is Status.FAILED  # e.g. the dense matrix was found: that verdict stays the telling one
+
+
+def test_a_reason_for_a_whole_problem_is_said_once():
+    items = [Item(f"i{k}", "d", 1.0, "test", f"test_{k}", "hidden" if k == 0 else "public", "") for k in range(4)]
+    scored = score_unavailable_items(items, Status.ERROR, "Missing file: conv1D.py.")
+    assert [s.feedback for s in scored.values()] == [
+        "Not run: see i1.", "Missing file: conv1D.py.", "Not run: see i1.", "Not run: see i1.",
+    ]
+    assert {s.status for s in scored.values()} == {Status.ERROR}

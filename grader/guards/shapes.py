@@ -53,6 +53,9 @@ class Site:
     code: str
     """The source line, stripped (shortened if long)."""
 
+    kind: str = ""
+    """The expression's node type: ``Call``, ``BinOp``, ``UnaryOp``, ``Compare``, ``Subscript`` or ``Attribute``."""
+
     @property
     def where(self) -> str:
         """``file:line``."""
@@ -105,7 +108,7 @@ class ExpressionWatch:
         # Nodes other transformers made may lack positions; give them their parent's.
         return _Wrap(self, filename).visit(ast.fix_missing_locations(tree))
 
-    def add_site(self, filename: str, line: int, function: str) -> int:
+    def add_site(self, filename: str, line: int, function: str, kind: str = "") -> int:
         """Registers a site and returns its index."""
         try:
             rel = Path(filename).resolve().relative_to(self.root.resolve()).as_posix()
@@ -114,7 +117,7 @@ class ExpressionWatch:
         code = linecache.getline(filename, line).strip()
         if len(code) > 100:
             code = code[:97] + "..."
-        self.sites.append(Site(rel, line, function, code))
+        self.sites.append(Site(rel, line, function, code, kind))
         return len(self.sites) - 1
 
     def import_hook(self) -> "StudentImports":
@@ -185,7 +188,7 @@ class _Wrap(ast.NodeTransformer):
     # -- wrapped expressions ------------------------------------------------
     def _wrap(self, node: ast.expr) -> ast.expr:
         function = ".".join(self.scope) or "<module>"
-        site = self.watch.add_site(self.filename, node.lineno, function)
+        site = self.watch.add_site(self.filename, node.lineno, function, type(node).__name__)
         call = ast.Call(
             func=ast.Name(HOOK, ast.Load()),
             args=[node, ast.Constant(site)],

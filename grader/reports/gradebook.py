@@ -7,10 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from grader.models import StudentReport
-
-
-def _fmt(value: float) -> str:
-    return f"{value:g}"
+from grader.reports.base import points as _fmt
 
 
 class GradebookCsv:

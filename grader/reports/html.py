@@ -18,6 +18,7 @@ import jinja2
 
 from grader.models import ItemScore, ProblemResult, Status, StudentReport
 from grader.reports import figures
+from grader.reports.base import points
 
 _TEMPLATES = Path(__file__).with_name("templates")
 
@@ -55,7 +56,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["pts"] = lambda value: f"{value:g}"
+    env.filters["pts"] = points
     return env
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from grader.models import ItemScore, Status, StudentReport, WrittenAnswer
+from grader.reports.base import points
 
 _ICONS = {
     Status.PASSED: "passed",
@@ -21,10 +22,10 @@ _ICONS = {
 def render(report: StudentReport) -> str:
     """The student's report as Markdown; hidden items show no details."""
     lines = [f"# {report.assignment}: feedback for {report.student}", ""]
-    total = f"**Score: {report.score:g} / {report.max_score:g}**"
+    total = f"**Score: {points(report.score)} / {points(report.max_score)}**"
     if report.pending_points:
         total += (
-            f" — {report.pending_points:g} points are not graded yet (manual items); "
+            f" — {points(report.pending_points)} points are not graded yet (manual items); "
             "this score covers the autograded part only."
         )
     lines += [total, ""]
@@ -35,7 +36,7 @@ def render(report: StudentReport) -> str:
     for flag in report.flags:
         lines.append(f"> Marked for review by a TA: {flag}")
     for problem in report.problems:
-        lines += ["", f"## {problem.id}: {problem.title} — {problem.score:g} / {problem.max_score:g}", ""]
+        lines += ["", f"## {problem.id}: {problem.title} — {points(problem.score)} / {points(problem.max_score)}", ""]
         if problem.files:
             lines.append("Graded file(s): " + ", ".join(f"`{f}`" for f in problem.files))
             lines.append("")
@@ -49,7 +50,7 @@ def render(report: StudentReport) -> str:
 
 
 def _item(item: ItemScore) -> list[str]:
-    head = f"- **{item.id}** {item.description}: {item.score:g} / {item.max_score:g}"
+    head = f"- **{item.id}** {item.description}: {points(item.score)} / {points(item.max_score)}"
     if item.visibility == "hidden":
         return [f"{head} (hidden check: details are released after the deadline)"]
     lines = [f"{head} — {_ICONS[item.status]}"]

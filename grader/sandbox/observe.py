@@ -4,11 +4,14 @@ Used by child plugins (see ``rubrics/hw1/p4_observe_plugin.py``) for problems
 that are graded by watching the student's own experiment rather than by
 calling a required function:
 
-* every call of the watched functions (e.g. ``f`` and ``fprime``) is recorded
-  with its argument copied at call time and its result;
+* every call of the watched gradient (e.g. ``fprime``) is followed as it
+  happens: the GD chains are rebuilt online (``grader/sandbox/chains.py``),
+  keeping per chain its start, last iterate, step, step count and a bounded
+  trajectory sample, so memory is O(chains), not O(calls); calls of the
+  other watched functions (``f``) are counted;
 * assignments of the form ``x = x - <expr>`` / ``x -= <expr>`` inside loops are
-  recorded as ``(old, new)`` pairs, so an update is observable even when the
-  student inlined the derivative;
+  followed the same way with the assignment's derivative, so an update is
+  observable even when the student inlined it;
 * figures passed to ``plt.show()`` and image files the script writes (any
   name) are saved to an artifacts folder the judge chose;
 * stdout/stderr are captured up to a bound;
@@ -26,13 +29,13 @@ import ast
 import functools
 import sys
 import time
-from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from grader.sandbox import headless
+from grader.sandbox.chains import _NOTHING, ChainBuilder
 from grader.sandbox.imports import StudentImports
 from grader.sandbox.scripts import (
     BoundedWriter,
@@ -48,151 +51,123 @@ from grader.sandbox.scripts import (
 HOOK = "__grader_observe__"
 
 
-#: Loop updates stop being recorded once the watched functions were called this often
+#: Loop updates stop being followed once the watched functions were called this often
 #: (they are only a fallback for an inlined derivative; this keeps observation cheap).
 _UPDATES_NEEDED_BELOW = 2000
 
 
 class Recorder:
-    """Records calls of watched functions and loop updates into flat arrays.
+    """Follows the GD chains in the calls of the watched gradient and in loop updates, as they happen.
+
+    Each stream (the calls of a watched function named in ``gradients``, or
+    the updates ``x = x - …`` of one loop line) feeds a
+    :class:`~grader.sandbox.chains.ChainBuilder`, so memory grows with the
+    number of chains, never with the number of calls. Calls of other watched
+    functions are only counted.
 
     Args:
-        max_values: how many floats (arguments plus results) to keep; later
-            calls still run but are not recorded (``truncated`` is set).
+        gradients: watched names whose calls are gradient evaluations (e.g. ``fprime``).
+        gradient: the assignment's gradient, used to follow loop updates of an inlined derivative.
+        max_runs: runs followed at most per stream (see ``ChainBuilder``).
     """
 
-    def __init__(self, max_values: int = 1_000_000) -> None:
-        self.max_values = max_values
-        self.names: list[str] = []
-        self._codes_by_name: dict[str, int] = {}
-        self.codes = array("i")
-        self.sizes = array("i")
-        self.args = array("d")
-        self.results = array("d")
-        self.truncated = False
-        self._used = [0, 0]  # arguments recorded: [watched calls, loop updates]
-        self._fast_updates: dict[str, object] = {}
+    def __init__(self, gradients=("fprime",), gradient=None, max_runs: int = 100_000) -> None:
+        self.gradients = set(gradients)
+        self.gradient = gradient
+        self.max_runs = max_runs
+        self.builders: dict[str, ChainBuilder] = {}
+        self.counts: dict[str, list[int]] = {}
         self.originals: dict[str, object] = {}
+        self._gradient_builders: list[ChainBuilder] = []
 
-    def _code(self, name: str) -> int:
-        code = self._codes_by_name.get(name)
-        if code is None:
-            code = self._codes_by_name[name] = len(self.names)
-            self.names.append(name)
-        return code
+    def _builder(self, name: str) -> ChainBuilder:
+        builder = self.builders.get(name)
+        if builder is None:
+            builder = self.builders[name] = ChainBuilder(self.max_runs)
+        return builder
 
     def wrap(self, name: str, func):
-        """Returns ``func`` wrapped so each call is recorded under ``name``."""
+        """Returns ``func`` wrapped so each call is observed under ``name``."""
         if not callable(func) or getattr(func, "__grader_observed__", False):
             return func
         self.originals.setdefault(name, func)
-        code = self._code(name)
-        record = self._record
-        fast = self._fast_scalar(code, self.max_values // 3, 0)
+        if name not in self.gradients:
+            count = self.counts.setdefault(name, [0])
 
-        @functools.wraps(func)
-        def observed(*args, **kwargs):
-            if len(args) == 1 and not kwargs:
-                arg = args[0]
-                if type(arg) is float or type(arg) is np.float64:
-                    result = func(arg)
-                    fast(arg, result)
-                    return result
-                arg = _copy_numeric(arg)
-            else:
-                arg = None
+            @functools.wraps(func)
+            def counted(*args, **kwargs):
+                count[0] += 1
+                return func(*args, **kwargs)
+
+            counted.__grader_observed__ = True
+            return counted
+        builder = self._builder(name)
+        feed = builder.feed
+        self._gradient_builders.append(builder)
+
+        def other(x, rest, kwargs):
+            """Any call but fprime(one float): arrays, lists, several arguments."""
+            args = (() if x is _NOTHING else (x,)) + rest
+            arg = _copy_numeric(args[0]) if len(args) == 1 and not kwargs else None
             result = func(*args, **kwargs)
             if arg is not None:
-                record(code, arg, result)
+                _feed_general(feed, arg, result)
             return result
 
+        observed = functools.wraps(func)(builder.scalar_calls(func, other))
         observed.__grader_observed__ = True
         return observed
 
-    def _fast_scalar(self, code: int, limit: int, budget: int):
-        """A recorder for the common case (a Python or numpy float), with bound methods kept in locals."""
-        args_append, results_append = self.args.append, self.results.append
-        sizes_append, codes_append = self.sizes.append, self.codes.append
-        used = self._used
-
-        def fast(arg, result) -> None:
-            if used[budget] >= limit:
-                if not budget:
-                    self.truncated = True
-                return
-            used[budget] += 1
-            try:
-                res = float(result)
-            except (TypeError, ValueError):
-                res = float("nan")
-            args_append(arg)
-            results_append(res)
-            sizes_append(1)
-            codes_append(code)
-
-        return fast
-
     def assign(self, key: str, old, new):
-        """Records one ``old -> new`` loop update of a float (or float array) and returns ``new``."""
-        if self._used[0] > _UPDATES_NEEDED_BELOW:
-            return new  # the watched function is called in a loop: updates are redundant
+        """Follows one ``old -> new`` loop update of a float (or float array) and returns ``new``."""
+        if self.gradient is None or any(b.calls > _UPDATES_NEEDED_BELOW for b in self._gradient_builders):
+            return new  # the watched gradient is called in a loop: updates are redundant
         kind = type(new)
         if (kind is float or kind is np.float64) and (type(old) is float or type(old) is np.float64):
-            fast = self._fast_updates.get(key)
-            if fast is None:
-                fast = self._fast_updates[key] = self._fast_scalar(self._code("=" + key), self.max_values // 6, 1)
-            fast(old, new)
+            x = float(old)
+            self._builder("=" + key).feed_scalar(x, _as_float(self.gradient(x)))
         elif isinstance(new, (np.floating, np.ndarray)):
             arg = _copy_numeric(old)
             if arg is not None:
-                self._record(self._code("=" + key), arg, new, update=True)
+                with np.errstate(all="ignore"):
+                    grad = self.gradient(arg)
+                _feed_general(self._builder("=" + key).feed, arg, grad)
         return new
 
-    def _record(self, code: int, arg, result, update: bool = False) -> None:
-        # Loop updates are only a fallback; their own smaller budget keeps them
-        # from crowding out the watched calls.
-        size = 1 if isinstance(arg, float) else arg.size
-        limit = self.max_values // 6 if update else self.max_values // 3
-        if self._used[update] + size > limit:
-            self.truncated = self.truncated or not update
-            return
-        self._used[update] += size
-        if isinstance(arg, float):
-            try:
-                res = float(result)
-            except (TypeError, ValueError):
-                res = float("nan")
-            self.args.append(arg)
-            self.results.append(res)
-        else:
-            try:
-                res_arr = np.asarray(result, dtype=float).ravel()
-            except (TypeError, ValueError):
-                res_arr = np.full(size, np.nan)
-            if res_arr.size != size:
-                res_arr = np.full(size, np.nan)
-            self.args.frombytes(arg.tobytes())
-            self.results.frombytes(np.ascontiguousarray(res_arr).tobytes())
-        # Codes last: an interrupted record is then dropped by ``snapshot``.
-        self.sizes.append(size)
-        self.codes.append(code)
-
     def snapshot(self) -> dict:
-        """The records as plain data (numpy arrays), consistent even after an interrupt."""
-        n = len(self.codes)
-        sizes = np.frombuffer(self.sizes, dtype=np.int32)[:n].copy()
-        total = int(sizes.sum())
-        while total > min(len(self.args), len(self.results)) and n:
-            n -= 1
-            total -= int(sizes[n])
+        """What was observed, as plain data: the runs of each stream and the call counts."""
+        calls = {name: count[0] for name, count in self.counts.items()}
+        for name, builder in self.builders.items():
+            if not name.startswith("="):
+                calls[name] = builder.calls
         return {
-            "names": list(self.names),
-            "codes": np.frombuffer(self.codes, dtype=np.int32)[:n].copy(),
-            "sizes": sizes[:n],
-            "args": np.frombuffer(self.args, dtype=np.float64)[:total].copy(),
-            "results": np.frombuffer(self.results, dtype=np.float64)[:total].copy(),
-            "truncated": self.truncated,
+            "streams": {name: builder.runs_data() for name, builder in self.builders.items()},
+            "calls": calls,
         }
+
+
+def _as_float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _feed_general(feed, arg, result) -> None:
+    """Feeds a non-fast-path evaluation: a float, or a flat array with a result of the same size."""
+    if isinstance(arg, float):
+        feed(arg, _as_float(result))
+        return
+    try:
+        res = np.asarray(result, dtype=float).ravel()
+    except (TypeError, ValueError):
+        res = np.full(arg.size, np.nan)
+    if res.size != arg.size:
+        res = np.full(arg.size, np.nan)
+    if arg.size == 1:
+        feed(float(arg[0]), float(res[0]))
+    else:
+        feed(arg, res.copy())
 
 
 def _copy_numeric(value):
@@ -332,12 +307,18 @@ def observe(
     names: list[str],
     seconds: float,
     artifacts: Path,
-    max_values: int = 1_000_000,
+    max_runs: int = 100_000,
     max_output: int = 20_000,
+    gradients=("fprime",),
+    gradient=None,
 ) -> tuple[Observation, Recorder, FigureSaver]:
-    """Runs ``scripts`` in order as ``__main__`` within one time budget, watching ``names``."""
+    """Runs ``scripts`` in order as ``__main__`` within one time budget, watching ``names``.
+
+    Calls of the names in ``gradients`` are followed as GD chains; loop
+    updates are followed with ``gradient`` (the assignment's derivative) when given.
+    """
     artifacts.mkdir(parents=True, exist_ok=True)
-    recorder = Recorder(max_values)
+    recorder = Recorder(gradients, gradient, max_runs)
     transformers = [ObserveTransformer(names)]
     hook = StudentImports(student_root, transformers, namespace={HOOK: recorder})
     saver = FigureSaver(artifacts, student_root)

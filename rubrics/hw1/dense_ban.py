@@ -4,22 +4,26 @@ The handout's rule: "You may not create a (n−r+1)×n numpy array (nor a
 n×(n−r+1) numpy array)". :func:`run_guards` measures the student's operator
 in a fresh child (``p5_dense_plugin.py`` holds the child's side) in phases:
 
-1. **timing probe** at growing n up to the guard size (also the warm-up); very
-   slow code gets a smaller guard size, never below ``n_min``;
-2. **memory guard**: tracemalloc peak of one construction, one ``A @ x`` and
-   one ``A.T @ y`` must stay below ``memory_per_n·n + memory_slack`` bytes;
-3. **shape guard**: the file is loaded again with every expression watched;
-   any ndarray with 2 or more dimensions and at least (n−r+1)·n/2 entries
-   (so the banned (n−r+1, n) and (n, n−r+1) shapes, views included) is a
-   violation, as is a scipy.sparse matrix of that shape if the rubric sets
-   ``forbid_sparse``;
-4. **process guard**: the judge resets the child's resident peak, caps its
+1. **watched run**: the file is loaded again with every expression watched
+   and the products run at growing n, counting the work exactly (values the
+   student's expressions produce and the elements they hold: the plugin's
+   ``WorkCount``). At ``shape_n`` this is also the **shape guard**: any
+   ndarray with 2 or more dimensions and at least (n−r+1)·n/2 entries (so the
+   banned (n−r+1, n) and (n, n−r+1) shapes, views included) is a violation,
+   as is a scipy.sparse matrix of that shape if the rubric sets
+   ``forbid_sparse``. The counts pick the other guards' sizes (costly code
+   gets a smaller n, never below ``n_min``) and give the **growth** verdict:
+   the slope of log(work) against log(n) says whether the work grows like
+   n·r or like n². No decision uses the clock, so the verdicts are the same
+   on every run, on any machine, under any load;
+2. **memory guard** (after one plain warm-up round): tracemalloc peak of one
+   construction, one ``A @ x`` and one ``A.T @ y`` must stay below
+   ``memory_per_n·n + memory_slack`` bytes;
+3. **process guard**: the judge resets the child's resident peak, caps its
    address space at what it maps now plus ``cap_headroom``, runs the same
    products, and reads the resident peak from ``/proc``: growth above
    ``memory_per_n·n + rss_slack``, a MemoryError at the cap or the process
-   dying there is a violation;
-5. **growth**: more timings at larger n, and the slope of log(time) against
-   log(n) says whether the work grows like n·r or like n².
+   dying there is a violation.
 
 Each guard's verdict is ``clean``, ``dense``, ``error`` (the guard could not
 measure) or ``timeout``. The ban is broken when any guard says ``dense``.
@@ -44,9 +48,6 @@ RULE = (
 
 GUARDS = ("shape", "memory", "process")
 
-#: Timings shorter than this are too noisy to fit a growth exponent to.
-RELIABLE_SECONDS = 1e-3
-
 
 @dataclass
 class Verdict:
@@ -67,13 +68,13 @@ class Verdict:
 
 @dataclass
 class Growth:
-    """How the time of one construction + A @ x + A.T @ y grows with n."""
+    """How the work of one construction + A @ x + A.T @ y grows with n (counted, not timed)."""
 
-    points: list[tuple[int, float]]
-    """(n, seconds) measured."""
+    points: list[tuple[int, int]]
+    """(n, work) counted: elements of the values the student's expressions produced."""
 
     slope: float | None
-    """Fitted exponent of time ~ n^slope over the largest sizes, if measurable."""
+    """Fitted exponent of work ~ n^slope over the largest sizes, if measurable."""
 
     threshold: float
     """Slopes above this count as n²."""
@@ -85,24 +86,21 @@ class Growth:
     def status(self) -> str:
         """``linear`` (like n·r), ``quadratic`` (like n²) or ``unknown``."""
         if self.slope is None:
-            # Too fast to time reliably even at a large n: n² work is not that fast.
-            return "linear" if self.points and max(n for n, _ in self.points) >= 4000 else "unknown"
+            return "unknown"
         return "linear" if self.slope <= self.threshold else "quadratic"
 
     def message(self) -> str:
-        timings = ", ".join(f"n={n}: {s * 1000:.3g} ms" for n, s in self.points)
+        counted = ", ".join(f"n={n}: {_count(w)}" for n, w in self.points)
         if self.status == "unknown":
-            text = "The growth of the work could not be measured"
-        elif self.slope is None:
-            text = "The work grows like n·r: too fast to time even at the largest n"
+            text = "The growth of the work could not be measured (fewer than two sizes ran)"
         elif self.status == "linear":
-            text = f"The work grows like n·r: time ∝ n^{self.slope:.2f}"
+            text = f"The work grows like n·r: work ∝ n^{self.slope:.2f}"
         else:
             text = (
-                f"The work grows like n²: time ∝ n^{self.slope:.2f} (above n^{self.threshold:g}); "
+                f"The work grows like n²: work ∝ n^{self.slope:.2f} (above n^{self.threshold:g}); "
                 "each output should cost O(r), not O(n)"
             )
-        detail = f" ({timings})" if timings else ""
+        detail = f" (elements your expressions produced for Convolution1d(k), A @ x and A.T @ y: {counted})" if counted else ""
         note = f" {self.note}" if self.note else ""
         return f"{text}{detail}.{note}"
 
@@ -197,6 +195,14 @@ def inputs(n: int, r: int, seed: int, integer: bool = False) -> tuple[np.ndarray
     return k, rng.standard_normal(n), rng.standard_normal(n - r + 1)
 
 
+def _count(value: float) -> str:
+    """A count as a short string: 950, 12.3k, 4.1M."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:g}"
+
+
 def mib(nbytes: float) -> str:
     """Bytes as a short human string (KiB below 1 MiB)."""
     if abs(nbytes) < 1 << 20:
@@ -222,8 +228,7 @@ def run_guards(
     config = session.request({"op": "p5_dense_config"})
     stem = Path(path).stem
     r = int(config["r"])
-    target = int(config["n"])
-    growth_max = float(config["growth_max_seconds"])
+    shape_n = int(config["shape_n"])
 
     def load() -> None:
         session.load(path, required)
@@ -236,26 +241,28 @@ def run_guards(
     notes: list[str] = []
     growth_note = ""
 
-    # 1. timing probe (and warm-up) up to the guard size
-    sizes = sorted({s for s in config["growth_sizes"] if s < target} | {target})
+    # 1. watched run: exact work counts at growing n, and the shape guard at shape_n
     try:
-        probe = _call(session, {"op": "p5_dense_time", "module": stem, "sizes": sizes, "r": r, "seed": 1,
-                                "max_seconds": max(growth_max, float(config["pair_seconds"]))})
+        watched = _call(session, {"op": "p5_dense_watch", "path": path, "required": required, "n": shape_n,
+                                  "r": r, "seed": 3, "sizes": list(config["growth_sizes"])})
     except _Failed as failed:
         return _all_failed(config, _status(failed), str(failed))
-    points = [(p["n"], p["seconds"]) for p in probe["points"]]
-    if probe["error"] is not None and not points:
-        return _all_failed(config, "error", f"Your operator raised an error: {probe['error']['message']}")
-    if probe["error"] is not None:
-        growth_note = f"Stopped at n={probe['error']['n']}: {probe['error']['message']}"
-    n = choose_size(points, config)
-    shape_n = min(int(config["shape_n"]), n)
+    work = [(int(p["n"]), int(p["calls"]), int(p["elements"])) for p in watched["work"]]
+    error = watched.get("work_error")
+    if error is not None and not work:
+        return _all_failed(config, "error", f"Your operator raised an error: {error['message']}")
+    if error is not None:
+        growth_note = f"Stopped at n={error['n']}: {error['message']}"
+    verdicts["shape"] = shape_verdict(watched, shape_n, r, config)
+    n = choose_size(work, config, "guard_max_calls")
+    n_memory = min(n, choose_size(work, config, "memory_max_calls"))
     products, products_status = "ok", "ok"
 
-    # 2. memory guard, at a size where tracemalloc's overhead on this code fits the budget
+    # 2. memory guard, at a size where tracemalloc's overhead on this much work stays small
     try:
         load()
-        n_memory = _memory_size(session, stem, r, points, n, config)
+        # One plain round first: imports inside methods, caches and first-call costs are not the product's.
+        _call(session, {"op": "p5_dense_run", "module": stem, "n": min(config["growth_sizes"] or [n]), "r": r, "seed": 1})
         bound = int(config["memory_per_n"]) * n_memory + int(config["memory_slack"])
         measured = _call(session, {"op": "p5_dense_memory", "module": stem, "n": n_memory, "r": r, "seed": 2,
                                    "bound": bound})
@@ -269,54 +276,16 @@ def run_guards(
     except _Failed as failed:
         verdicts["memory"] = _failed("memory", failed)
 
-    # 3. shape guard (before the cap: loading runs the file again, script code and all if needed)
-    try:
-        watched = _call(session, {"op": "p5_dense_shape", "path": path, "required": required,
-                                  "n": shape_n, "r": r, "seed": 3})
-        verdicts["shape"] = shape_verdict(watched, shape_n, r, config)
-    except _Failed as failed:
-        verdicts["shape"] = _failed("shape", failed)
-
-    # 4. process guard (last of the guards: it caps the address space for good)
+    # 3. process guard (last: it caps the address space for good)
     try:
         load()
         verdicts["process"] = process_guard(session, stem, n, r, config)
     except _Failed as failed:
         verdicts["process"] = _failed("process", failed)
 
-    # 5. growth: larger sizes while one round is predicted to stay within growth_max_seconds
-    larger = [s for s in config["growth_sizes"] if s > max(p[0] for p in points)]
-    if larger and probe["error"] is None and points[-1][1] <= growth_max:
-        try:
-            load()
-            previous = [{"n": a, "seconds": b} for a, b in points]
-            more = _call(session, {"op": "p5_dense_time", "module": stem, "sizes": larger, "r": r, "seed": 4,
-                                   "max_seconds": growth_max, "previous": previous})
-            points = [(p["n"], p["seconds"]) for p in more["points"]]
-            if more["error"] is not None:
-                growth_note = f"Stopped at n={more['error']['n']}: {more['error']['message']}"
-        except _Failed as failed:
-            growth_note = f"Stopped: {failed}"
+    points = [(size, elements) for size, _, elements in work]
     growth = Growth(points, fit_slope(points), float(config["growth_threshold"]), growth_note)
     return DenseReport(n, r, shape_n, verdicts, growth, products, products_status, notes)
-
-
-def _memory_size(session: ChildSession, stem: str, r: int, points: list[tuple[int, float]], n: int, config: dict) -> int:
-    """The memory guard's size: ``n``, or smaller where tracemalloc slows this code too much.
-
-    tracemalloc costs little for numpy-heavy code and up to 30× for code that
-    makes a Python object per arithmetic step, so the slowdown is measured at
-    the smallest probed size and the plain timings are scaled by it.
-    """
-    n_min, budget = int(config["n_min"]), float(config["pair_seconds"])
-    if not points:
-        return n
-    small, plain = points[0]
-    trial = _call(session, {"op": "p5_dense_memory", "module": stem, "n": small, "r": r, "seed": 5,
-                            "bound": 1 << 62})
-    factor = max(1.0, trial.get("seconds", 0.0) / plain) if plain > 0 else 1.0
-    fitting = [size for size, seconds in points if n_min <= size <= n and seconds * factor <= budget]
-    return max(fitting) if fitting else min(n, n_min)
 
 
 def _status(failed: _Failed) -> str:
@@ -336,39 +305,52 @@ def _all_failed(config: dict, status: str, message: str, products: str = "error"
 
 
 # -- decisions (pure functions of what the child measured) --------------------
-def choose_size(points: list[tuple[int, float]], config: dict) -> int:
-    """The guard size: the configured n, or a smaller one where one round would take too long."""
-    target, n_min, budget = int(config["n"]), int(config["n_min"]), float(config["pair_seconds"])
-    measured = dict(points)
-    if target in measured and measured[target] <= budget:
-        return target
-    if not points:
+def choose_size(work: list[tuple[int, int, int]], config: dict, budget_key: str = "guard_max_calls") -> int:
+    """A guard size: the configured n, or half of it and so on while the counted work is over budget.
+
+    ``work`` holds (n, calls, elements) counted by the watched run; a size
+    not counted is extrapolated from the last two counts (at least linearly).
+    Both budgets must hold: ``config[budget_key]`` watched values (Python-level
+    steps) and ``guard_max_elements`` elements (numpy work). Never below
+    ``n_min``. Counts, not timings: the same code gets the same size on every
+    machine.
+    """
+    target, n_min = int(config["n"]), int(config["n_min"])
+    budgets = ((1, float(config[budget_key])), (2, float(config.get("guard_max_elements", float("inf")))))
+    if not work:
         return n_min
-    slope = 2.0
-    if len(points) >= 2 and points[-2][1] > 0 and points[-1][0] > points[-2][0]:
-        (n1, t1), (n2, t2) = points[-2:]
-        slope = max(1.0, math.log(t2 / t1) / math.log(n2 / n1))
-    n_last, t_last = points[-1]
     candidate = target
     while candidate > n_min:
-        predicted = measured.get(candidate, t_last * (candidate / n_last) ** slope)
-        if predicted <= budget:
+        if all(_extrapolate(work, candidate, column) <= budget for column, budget in budgets):
             return candidate
         candidate //= 2
     return n_min
 
 
-def fit_slope(points: list[tuple[int, float]]) -> float | None:
-    """Exponent of time ~ n^slope: the median slope of the last three doublings.
+def _extrapolate(work: list[tuple[int, int, int]], n: int, column: int) -> float:
+    """Column ``column`` of ``work`` at size ``n``: counted, or extrapolated from the last two sizes."""
+    for row in work:
+        if row[0] == n:
+            return row[column]
+    slope = 2.0
+    if len(work) >= 2:
+        before, last = work[-2], work[-1]
+        if before[column] > 0 and last[column] > 0 and last[0] > before[0]:
+            slope = max(1.0, math.log(last[column] / before[column]) / math.log(last[0] / before[0]))
+    return work[-1][column] * (n / work[-1][0]) ** slope
 
-    Only timings of at least :data:`RELIABLE_SECONDS` count (shorter ones are
-    mostly interpreter overhead and timer noise); the median keeps one noisy
-    size from deciding. None when fewer than two timings count.
+
+def fit_slope(points: list[tuple[int, int]]) -> float | None:
+    """Exponent of work ~ n^slope: the median slope of the last three doublings.
+
+    The counts are exact, so no size is noisy; the median keeps a constant
+    start-up cost (which flattens the smallest sizes) or one odd size from
+    deciding. None when fewer than two sizes were counted.
     """
-    usable = [(n, t) for n, t in points if t >= RELIABLE_SECONDS]
+    usable = [(n, w) for n, w in points if w > 0]
     slopes = [
-        math.log(t2 / t1) / math.log(n2 / n1)
-        for (n1, t1), (n2, t2) in zip(usable, usable[1:])
+        math.log(w2 / w1) / math.log(n2 / n1)
+        for (n1, w1), (n2, w2) in zip(usable, usable[1:])
         if n2 > n1
     ][-3:]
     if not slopes:

@@ -1,19 +1,22 @@
 """Problem 4 logic: the assignment's f, and GD runs rebuilt from observed evaluations.
 
-Runs in the judge on plain numbers the child recorded. A run is a chain
+Runs in the judge on plain numbers the child sent. A run is a chain
 x₀, x₁, … with x_{k+1} = x_k − α·g(x_k) for a constant α, where g(x_k) is what
 the student's ``fprime`` returned (or, for an inlined derivative, the
-assignment's f′). Extra calls interleaved with the chain (printing fprime(x),
-plotting) are skipped; array arguments give one run per element.
+assignment's f′). The child rebuilds the chains online
+(``grader/sandbox/chains.py``): extra calls interleaved with a chain
+(printing fprime(x), plotting) are skipped; array arguments give one run per
+element.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit
+
 
 #: The three learning rates of the assignment.
 TARGET_ALPHAS = (0.01, 0.3, 4.0)
@@ -87,166 +90,107 @@ class Run:
     source: str
     """``fprime`` or the update line, e.g. ``wideMinima.py:12:x``."""
 
+    chain: int = 0
+    """Which observed chain it belongs to: the elements of one vectorized call share a chain."""
+
+    vectorized: bool = False
+    """Whether its chain ran several starts as one array."""
+
+    index: int = 0
+    """Its position in the stream's arrays (for the trajectory sample)."""
+
     @property
     def outcome(self) -> str:
         """Class of the final iterate."""
         return classify(self.final)
 
-
-@dataclass(eq=False)  # identity: chains hold arrays
-class _Chain:
-    xs: list = field(default_factory=list)
-    gs: list = field(default_factory=list)
-    alpha: object = None
-
-
-def _same(a, b) -> bool:
-    if isinstance(a, float):
-        return isinstance(b, float) and (a == b or (math.isnan(a) and math.isnan(b)))
-    return not isinstance(b, float) and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+    @property
+    def group(self) -> str:
+        """The coherent group it belongs to: its vectorized call, or its α and length."""
+        if self.vectorized:
+            return f"call {self.chain + 1} (α = {self.alpha:g}, {self.steps} steps)"
+        return f"α = {self.alpha:g}, {self.steps} steps"
 
 
-def _matches(chain: _Chain, x) -> bool:
-    p, g, a = chain.xs[-1], chain.gs[-1], chain.alpha
-    if isinstance(p, float):
-        if not isinstance(x, float):
-            return False
-        pred = p - a * g
-        if not (math.isfinite(pred) and math.isfinite(x)):
-            return not math.isfinite(x) and not (math.isfinite(p) and math.isfinite(g))
-        return abs(x - pred) <= 1e-9 * max(1.0, abs(p)) + 1e-6 * abs(a * g)
-    if isinstance(x, float) or x.shape != p.shape:
-        return False
-    with np.errstate(all="ignore"):
-        pred = p - a * g
-        ok = np.abs(x - pred) <= 1e-9 * np.maximum(1.0, np.abs(p)) + 1e-6 * np.abs(a * g)
-        bad = ~np.isfinite(pred)
-    return bool(np.all(ok | (bad & ~np.isfinite(x))))
-
-
-def _pair_alpha(p, g, x):
-    """α with x = p − α·g, or None if no plausible constant step links them."""
-    with np.errstate(all="ignore"):
-        if isinstance(p, float):
-            if not isinstance(x, float) or g == 0 or not math.isfinite(g):
-                return None
-            a = (p - x) / g
-            return a if math.isfinite(a) and 1e-8 <= abs(a) <= 1e4 else None
-        if isinstance(x, float) or x.shape != p.shape:
-            return None
-        a = (p - x) / g
-        good = np.isfinite(a) & (np.abs(a) >= 1e-8) & (np.abs(a) <= 1e4)
-        if not good.any():
-            return None
-        if not good.all():
-            a = np.where(good, a, np.median(a[good]))
-        return a
-
-
-def build_runs(args, results, sizes, source: str, window: int = 12) -> list[Run]:
-    """Rebuilds GD chains from a stream of evaluations ``g = fprime(x)`` in call order.
-
-    Args:
-        args, results: flat arrays of the arguments and results.
-        sizes: elements per call (1 for a scalar call).
-        source: label stored in each run.
-    """
-    confirmed: list[_Chain] = []  # most recently extended first
-    tentative: list[_Chain] = []  # chains of 1 or 2 points, oldest first
-    offset = 0
-    previous = None  # the argument of the previous call
-    for size in sizes:
-        size = int(size)
-        if size == 1:
-            x, g = float(args[offset]), float(results[offset])
-        else:
-            x, g = args[offset : offset + size], results[offset : offset + size]
-        offset += size
-        # A converged chain's step can repeat x exactly, so the chain is tried
-        # before an exact repeat counts as an extra call (a repeat in the
-        # converged tail may thus count as a step; it changes no outcome).
-        hit = next((c for c in confirmed[:window] if _matches(c, x)), None)
-        if hit is not None:
-            hit.xs.append(x)
-            hit.gs.append(g)
-            previous = x
-            if confirmed[0] is not hit:
-                confirmed.remove(hit)
-                confirmed.insert(0, hit)
-            continue
-        if (previous is not None and _same(previous, x)) or any(_same(c.xs[-1], x) for c in confirmed[:window]):
-            previous = x
-            continue  # the same point evaluated again (printing, a tolerance test)
-        previous = x
-        hit = next((c for c in reversed(tentative) if len(c.xs) == 2 and _matches(c, x)), None)
-        if hit is not None:
-            tentative.remove(hit)
-            hit.xs.append(x)
-            hit.gs.append(g)
-            confirmed.insert(0, hit)
-            continue
-        pairs = []
-        for c in tentative[-window:]:
-            if len(c.xs) == 1:
-                a = _pair_alpha(c.xs[0], c.gs[0], x)
-                if a is not None:
-                    pairs.append(_Chain([c.xs[0], x], [c.gs[0], g], a))
-        tentative.extend(pairs)
-        tentative.append(_Chain([x], [g]))
-        del tentative[: max(0, len(tentative) - 4 * window)]
-    return [run for chain in confirmed for run in _split(chain, source)]
-
-
-def _split(chain: _Chain, source: str) -> list[Run]:
-    steps = len(chain.xs)
-    with np.errstate(all="ignore"):
-        final = chain.xs[-1] - chain.alpha * chain.gs[-1]
-    if isinstance(chain.xs[0], float):
-        return [Run(float(chain.alpha), chain.xs[0], steps, float(final), source)]
-    alphas = np.broadcast_to(chain.alpha, chain.xs[0].shape)
+def runs_from_stream(data: dict, source: str) -> list[Run]:
+    """The runs of one stream of the observer's answer (``Recorder.snapshot()["streams"][name]``)."""
+    chains = np.asarray(data["chain"], dtype=np.int64)
+    sizes = np.bincount(chains) if chains.size else np.empty(0, dtype=np.int64)
+    alpha, start, last, steps = (np.asarray(data[k]) for k in ("alpha", "start", "last", "steps"))
     return [
-        Run(float(alphas[i]), float(chain.xs[0][i]), steps, float(final[i]), source)
-        for i in range(chain.xs[0].size)
+        Run(float(alpha[i]), float(start[i]), int(steps[i]), float(last[i]), source, int(chains[i]),
+            bool(sizes[chains[i]] > 1), i)
+        for i in range(chains.size)
     ]
 
 
-def runs_from_record(record: dict) -> tuple[list[Run], str]:
-    """All runs in a ``p4_observe`` answer, and how they were observed.
+def runs_from_record(record: dict) -> tuple[list[Run], str, dict | None]:
+    """All runs in a ``p4_observe`` answer, how they were observed, and that stream's data.
 
     Uses the calls of ``fprime``; when they form no chain (derivative inlined),
-    uses the recorded loop updates ``x = x − …`` with the assignment's f′.
+    uses the loop updates ``x = x − …`` followed with the assignment's f′.
     """
-    names = record["names"]
-    codes = np.asarray(record["codes"])
-    sizes = np.asarray(record["sizes"])
-    args = np.asarray(record["args"])
-    results = np.asarray(record["results"])
-    starts = np.concatenate([[0], np.cumsum(sizes)])
-    streams: dict[str, list[int]] = {}
-    for i, code in enumerate(codes):
-        streams.setdefault(names[int(code)], []).append(i)
-
-    def stream(name):
-        idx = streams.get(name, [])
-        if not idx:
-            return np.empty(0), np.empty(0), np.empty(0, dtype=int)
-        a = np.concatenate([args[starts[i] : starts[i + 1]] for i in idx])
-        r = np.concatenate([results[starts[i] : starts[i + 1]] for i in idx])
-        return a, r, sizes[idx]
-
-    runs = build_runs(*stream("fprime"), "fprime")
-    if runs:
-        return runs, "fprime"
-    for name in names:
+    streams = record.get("streams", {})
+    if "fprime" in streams:
+        runs = runs_from_stream(streams["fprime"], "fprime")
+        if runs:
+            return runs, "fprime", streams["fprime"]
+    for name, data in streams.items():
         if not name.startswith("="):
             continue
-        old, _new, sz = stream(name)
-        grads = fprime_starter(old)
-        runs = build_runs(old, grads, sz, name[1:])
+        runs = runs_from_stream(data, name[1:])
         if runs:
             where = name[1:].rsplit(":", 1)
-            return runs, f"the update of {where[1]} at {where[0]}"
-    return [], ""
+            return runs, f"the update of {where[1]} at {where[0]}", data
+    return [], "", None
+
+
+def candidate_groups(runs: list[Run], min_size: int = 3) -> list[tuple[str, list[Run]]]:
+    """The coherent groups a verdict may be based on, the whole set first.
+
+    A group is the runs of one vectorized call, or the runs of one α and one
+    length. Groups smaller than ``min_size`` (a single hand-picked start) are
+    reported but never judged on their own.
+    """
+    found: dict[str, list[Run]] = {}
+    for run in runs:
+        found.setdefault(run.group, []).append(run)
+    groups = [(f"all {len(runs)} runs", runs)]
+    if len(found) > 1:
+        groups += [(f"the {len(g)} runs of {label}", g) for label, g in found.items() if len(g) >= min_size]
+    return groups
+
+
+def runs_json(runs: list[Run], data: dict | None, judged: dict[int, set[int]] | None = None) -> dict:
+    """The ``runs.json`` artifact (schema 1, see docs/p4.md) for the report."""
+    judged = judged or {}
+    chosen = set().union(*judged.values()) if judged else set()
+    offsets = np.asarray(data["trajectory_offsets"]) if data else None
+    out = []
+    for run in runs:
+        trajectory: list = []
+        if data is not None:
+            lo, hi = int(offsets[run.index]), int(offsets[run.index + 1])
+            where = np.asarray(data["trajectory_steps"][lo:hi])
+            values = np.asarray(data["trajectory_values"][lo:hi])
+            trajectory = [[int(k), _json_float(v)] for k, v in zip(where, values)]
+        out.append({
+            "alpha": _json_float(run.alpha),
+            "start": _json_float(run.start),
+            "last": _json_float(run.final),
+            "steps": run.steps,
+            "outcome": {"not converged": "other"}.get(run.outcome, run.outcome),
+            "group": run.group,
+            "judged": run.index in chosen,
+            "trajectory": trajectory,
+        })
+    return {"schema": 1, "runs": out}
+
+
+def _json_float(value) -> float | None:
+    """A float JSON can hold (inf and nan become None)."""
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 def group_by_alpha(runs: list[Run]) -> dict[float, list[Run]]:

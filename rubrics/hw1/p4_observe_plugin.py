@@ -9,16 +9,34 @@ Loaded in the child (trusted) through the rubric's ``plugins``. It adds the op
 which runs ``script`` as ``__main__``, then every other ``.py`` file of the
 student's folder that imports it (``from wideMinima import f, fprime``), all
 within ``seconds``, watching ``f`` and ``fprime``; then evaluates the student's
-own ``f`` and ``fprime`` at the ``probe`` points. The answer holds the recorded
-calls as flat arrays (see :meth:`grader.sandbox.observe.Recorder.snapshot`).
+own ``f`` and ``fprime`` at the ``probe`` points. The answer holds the GD runs
+rebuilt online from the calls of ``fprime`` (and from loop updates, for an
+inlined derivative) as flat arrays, see
+:meth:`grader.sandbox.observe.Recorder.snapshot`; ``max_runs`` (default
+100 000) bounds the runs followed per stream.
 """
 
+import math
 import re
 from pathlib import Path
+
+import numpy as np
 
 from grader.sandbox import headless, observe
 
 WATCHED = ("f", "fprime")
+GRADIENTS = ("fprime",)
+
+
+def assignment_fprime(x):
+    """The assignment's f′ (floats through ``math``, fast; arrays through numpy), inf/nan instead of errors."""
+    if isinstance(x, float):
+        z = -3.0 * (x - 3.0)
+        s = 0.0 if z > 700.0 else 1.0 / (1.0 + math.exp(z))
+        return (1 - s) * 20 * x + s * (x - 10) + 3 * s * (1 - s) * (((x - 10) * (x - 10) / 2 + 50) - 10 * x * x)
+    with np.errstate(all="ignore"):
+        s = 1 / (1 + np.exp(-3 * (x - 3)))
+        return (1 - s) * 20 * x + s * (x - 10) + 3 * s * (1 - s) * (((x - 10) ** 2 / 2 + 50) - 10 * x**2)
 
 
 def _importers(root: Path, module: str) -> list[str]:
@@ -47,7 +65,9 @@ def _observe(child, request):
         list(WATCHED),
         float(request["seconds"]),
         Path(request["artifacts"]),
-        max_values=int(request.get("max_values", 1_000_000)),
+        max_runs=int(request.get("max_runs", 100_000)),
+        gradients=GRADIENTS,
+        gradient=assignment_fprime,
     )
     points = [float(x) for x in request.get("probe", [])]
     probes = {

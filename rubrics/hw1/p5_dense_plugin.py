@@ -5,24 +5,23 @@ its options come from the rubric (defaults in :data:`DEFAULTS`). The judge's
 side, which decides and words the verdicts, is ``dense_ban.py``. Ops:
 
 * ``p5_dense_config`` → the options in force;
-* ``p5_dense_time`` {module, sizes, r, seed, max_seconds, previous} → seconds
-  of one construction plus one ``A @ x`` and one ``A.T @ y`` at each size,
-  stopping before a size predicted to take longer than ``max_seconds``;
 * ``p5_dense_memory`` {module, n, r, seed, bound} → tracemalloc peak of the
   same, and the student line that allocated most of it when over ``bound``;
 * ``p5_dense_run`` {module, n, r, seed} → the same products, plainly (the
   judge watches the process from outside meanwhile);
 * ``p5_dense_trim`` → returns freed heap memory to the kernel;
-* ``p5_dense_shape`` {path, required, n, r, seed} → loads the file again with
-  every expression watched and reports each array of a banned shape or size.
+* ``p5_dense_watch`` {path, required, n, r, seed, sizes, max_calls,
+  max_elements} → loads the file again with every expression watched; runs
+  the products at each of ``sizes`` counting the work (watched values and the
+  elements they hold, see :class:`WorkCount`), and at ``n`` also reports each
+  array of a banned shape or size. Counting is exact, so the judge's
+  decisions on it are the same on every machine and under any load.
 
 Only what the classes do when these ops call them is measured: loading runs
 definitions (or the whole file without ``__main__``) before anything is armed.
 """
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 
@@ -32,15 +31,21 @@ from grader.sandbox import loader
 
 #: Options a rubric may set (``plugins = [{ path = ..., options = { ... } }]``).
 DEFAULTS = {
-    # Size of the memory and process guards; slow code falls back towards n_min.
+    # Size of the memory and process guards; costly code falls back towards n_min.
     "n": 4000,
     "n_min": 1000,
     "r": 5,
     # Size of the shape guard (its check does not depend on n; watched code is slower).
     "shape_n": 1000,
-    # Target seconds for one construction + A @ x + A.T @ y at a guard's size
-    # (plain for the process guard, under tracemalloc for the memory guard).
-    "pair_seconds": 1.0,
+    # Work budgets, in watched values per construction + A @ x + A.T @ y (each
+    # value one expression of the student's code evaluated; see WorkCount):
+    # the process guard's size is the largest one predicted to stay under
+    # guard_max_calls; the memory guard's under memory_max_calls (tracemalloc
+    # slows code that makes a Python object per step up to 30×).
+    "guard_max_calls": 1_500_000,
+    "memory_max_calls": 200_000,
+    # ... and no size predicted to make the student's numpy code produce more elements than this.
+    "guard_max_elements": 200_000_000,
     # Memory bound: memory_per_n * n + memory_slack bytes (64 float64 per entry of x).
     "memory_per_n": 512,
     "memory_slack": 1 << 20,
@@ -48,11 +53,13 @@ DEFAULTS = {
     "rss_slack": 8 << 20,
     # Address space the process guard allows above what the child maps before the products.
     "cap_headroom": 96 << 20,
-    # Sizes timed for the growth report; a size predicted to take longer than
-    # growth_max_seconds (for one round) is skipped, with all larger ones.
-    "growth_sizes": [500, 1000, 2000, 4000, 8000, 16000],
-    "growth_max_seconds": 1.0,
-    # Exponents of time ~ n^e above this are reported as n² work.
+    # Sizes at which the work is counted for the growth report (shape_n among them
+    # or not, it is always run); a size predicted to exceed watch_max_calls values
+    # or watch_max_elements elements is skipped, with all larger ones.
+    "growth_sizes": [125, 250, 500, 1000, 2000, 4000],
+    "watch_max_calls": 2_500_000,
+    "watch_max_elements": 100_000_000,
+    # Exponents of work ~ n^e above this are reported as n² work.
     "growth_threshold": 1.5,
     # A scipy.sparse matrix of the banned shape is allowed unless this is true.
     "forbid_sparse": False,
@@ -67,11 +74,10 @@ def register(registry, **options):
         raise ValueError(f"p5_dense_plugin: unknown option(s) {', '.join(unknown)}")
     config = {**DEFAULTS, **options}
     registry.add_op("p5_dense_config", lambda child, request: dict(config))
-    registry.add_op("p5_dense_time", _op_time)
     registry.add_op("p5_dense_memory", _op_memory)
     registry.add_op("p5_dense_run", _op_run)
     registry.add_op("p5_dense_trim", lambda child, request: process.release_free_memory())
-    registry.add_op("p5_dense_shape", lambda child, request: _op_shape(child, request, config))
+    registry.add_op("p5_dense_watch", lambda child, request: _op_watch(child, request, config))
 
 
 # -- running the student's operator ------------------------------------------
@@ -140,62 +146,17 @@ def _outputs(value) -> dict:
 
 
 # -- ops ----------------------------------------------------------------------
-def _op_time(child, request):
-    """Times the products at growing sizes, skipping sizes predicted to take over ``max_seconds``."""
-    module = _module(child, request)
-    r, seed, limit = int(request["r"]), int(request.get("seed", 0)), float(request["max_seconds"])
-    points: list[dict] = list(request.get("previous", []))
-    if not points and request["sizes"]:
-        # One untimed round first: imports inside methods, caches and first-call costs.
-        warm = _Products(module, int(request["sizes"][0]), r, seed, integer=bool(request.get("integer", False)))
-        try:
-            warm()
-        except Exception as exc:  # noqa: BLE001 - student code: reported
-            return {"points": [], "error": {**_error(exc, child, warm), "n": warm.n}}
-    for n in request["sizes"]:
-        n = int(n)
-        if points and _predicted(points, n) > limit:
-            break
-        products = _Products(module, n, r, seed + n, integer=bool(request.get("integer", False)))
-        times: list[float] = []
-        try:
-            # The best of a few runs: two unless they are slow, more while they are quick.
-            while not times or (len(times) < 2 and sum(times) < 0.25) or (len(times) < 5 and sum(times) < 0.05):
-                start = time.perf_counter()
-                products()
-                times.append(time.perf_counter() - start)
-        except Exception as exc:  # noqa: BLE001 - student code: reported
-            return {"points": points, "error": {**_error(exc, child, products), "n": n}}
-        points.append({"n": n, "seconds": min(times)})
-        if min(times) > limit:
-            break
-    return {"points": points, "error": None}
-
-
-def _predicted(points: list[dict], n: int) -> float:
-    """Time at ``n`` extrapolated from the last two points (at least linear; quadratic from one point)."""
-    last = points[-1]
-    slope = 2.0
-    if len(points) >= 2:
-        before = points[-2]
-        if before["seconds"] > 0 and last["n"] > before["n"]:
-            slope = max(1.0, np.log(last["seconds"] / before["seconds"]) / np.log(last["n"] / before["n"]))
-    return last["seconds"] * (n / last["n"]) ** slope
-
-
 def _op_memory(child, request):
     module = _module(child, request)
     n, r, seed = int(request["n"]), int(request["r"]), int(request.get("seed", 0))
     bound = int(request["bound"])
     products = _Products(module, n, r, seed, integer=bool(request.get("integer", False)))
-    start = time.perf_counter()
     result = memory.measure_peak(products, child.student_root)
     answer = {
         "peak": result.peak_bytes,
         "stopped": result.stopped,
         "site": None,
         "site_bytes": 0,
-        "seconds": time.perf_counter() - start,
     }
     if not result.stopped and (result.peak_bytes > bound or result.error is not None):
         # Over the bound (or failed, perhaps at the memory cap): run again to find the line.
@@ -227,9 +188,71 @@ def _op_run(child, request):
     return {"error": None, **outputs}
 
 
-def _op_shape(child, request, config):
+class WorkCount:
+    """Counts the work the student's watched expressions do: a deterministic measure.
+
+    ``calls`` is the number of values the watched expressions produced (one
+    per operator, call, comparison, subscript or attribute read evaluated:
+    what a Python loop costs). ``elements`` adds the size of each value an
+    expression *computed*: for a call, an operator or a comparison, an array
+    that owns its data counts its entries (numpy had to produce them), a 2-D
+    or larger view counts its entries too (whatever consumes it reads them:
+    ``as_strided(...) @ x``), a 1-D view counts 1 (``x[i:i+r]`` costs nothing
+    to make), a list or tuple its length, anything else 1. A read of what
+    exists already counts 1, however large: an attribute (``self.A``) or a
+    subscript that shares memory (a slice); a subscript that copies (fancy
+    indexing) counts its entries. Neither count depends on the machine's
+    speed or load.
+
+    Args:
+        sites: the watch's site table (a site's node kind decides what counts).
+    """
+
+    __slots__ = ("calls", "elements", "_kinds")
+
+    def __init__(self, sites=()) -> None:
+        self.calls = 0
+        self.elements = 0
+        # Sites registered later (a file imported during the products) count as computations.
+        self._kinds = [s.kind for s in sites]
+
+    def __call__(self, value, site) -> None:
+        self.calls += 1
+        kind = self._kinds[site] if site < len(self._kinds) else ""
+        if kind == "Attribute":
+            self.elements += 1
+            return
+        vtype = type(value)
+        if vtype is np.ndarray:
+            if value.flags.owndata or (value.ndim >= 2 and kind != "Subscript"):
+                self.elements += max(1, value.size)
+            else:
+                self.elements += 1
+        elif vtype is list or vtype is tuple:
+            self.elements += max(1, len(value))
+        else:
+            self.elements += 1
+
+
+def _predicted(points: list[dict], n: int, key: str) -> float:
+    """``key`` at ``n`` extrapolated from the last two points (at least linear; quadratic from one point)."""
+    last = points[-1]
+    slope = 2.0
+    if len(points) >= 2:
+        before = points[-2]
+        if before[key] > 0 and last[key] > 0 and last["n"] > before["n"]:
+            slope = max(1.0, float(np.log(last[key] / before[key]) / np.log(last["n"] / before["n"])))
+    return last[key] * (n / last["n"]) ** slope
+
+
+def _op_watch(child, request, config):
+    """Loads the file with every expression watched; counts the work at each size, checks shapes at ``n``."""
     root = child.student_root
     n, r, seed = int(request["n"]), int(request["r"]), int(request.get("seed", 0))
+    integer = bool(request.get("integer", False))
+    sizes = sorted({int(s) for s in request.get("sizes", [])} | {n})
+    max_calls = int(request.get("max_calls", config["watch_max_calls"]))
+    max_elements = int(request.get("max_elements", config["watch_max_elements"]))
     m = n - r + 1
     watch = ExpressionWatch(root)
     watch.install()
@@ -276,18 +299,47 @@ def _op_shape(child, request, config):
             if len(shape) >= 2 and (tuple(shape) in banned or np.prod(shape) >= big):
                 record(value, site, "sparse", _sparse_bytes(value))
 
+    work: list[dict] = []
+    answer: dict = {"error": None, "violations": violations, "work": work, "work_error": None}
     with imports.installed():
         try:
             loaded = loader.load(path, path.stem, request.get("required", []), root, [watch.transform], "auto")
         except loader.StudentCodeError as exc:
-            return {"error": {"message": str(exc), "where": exc.where, "step": "loading", "memory_error": False}}
-        products = _Products(loaded.module, n, r, seed, integer=bool(request.get("integer", False)))
-        try:
-            with watch.armed(inspect):
-                value = products()
-        except Exception as exc:  # noqa: BLE001 - student code: reported
-            return {"error": _error(exc, child, products), "violations": violations, "sites": len(watch.sites)}
-    return {"error": None, "violations": violations, "sites": len(watch.sites), **_outputs(value)}
+            answer["error"] = {"message": str(exc), "where": exc.where, "step": "loading", "memory_error": False}
+            return answer
+        for size in sizes:
+            if size != n and work and (
+                _predicted(work, size, "calls") > max_calls or _predicted(work, size, "elements") > max_elements
+            ):
+                if size > n:
+                    break
+                continue  # a smaller size too costly to count: only the shape check still runs
+            products = _Products(loaded.module, size, r, seed + size, integer=integer)
+            count = WorkCount(watch.sites)
+            if size == n:
+                products = _Products(loaded.module, size, r, seed, integer=integer)
+
+                def both(value, site, count=count):
+                    count(value, site)
+                    inspect(value, site)
+
+                checker = both
+            else:
+                checker = count
+            try:
+                with watch.armed(checker):
+                    value = products()
+            except Exception as exc:  # noqa: BLE001 - student code: reported
+                error = {**_error(exc, child, products), "n": size}
+                answer["work_error"] = error
+                if size <= n:  # the shape check at n did not run (or did not finish)
+                    answer["error"] = error
+                break
+            work.append({"n": size, "calls": count.calls, "elements": count.elements})
+            if size == n:
+                answer.update(_outputs(value))
+    answer["sites"] = len(watch.sites)
+    return answer
 
 
 def _sparse_bytes(value) -> int:

@@ -6,6 +6,7 @@ in the child (``p4_observe`` op of ``p4_observe_plugin.py``); every call of
 compared with the reference GD from the same starts, α and step counts.
 """
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -25,23 +26,53 @@ MARGIN_SECONDS = 4.0
 class Observed:
     """The observation of one student, shared by all tests."""
 
-    def __init__(self, record: dict):
+    def __init__(self, record: dict, artifacts: Path):
         self.record = record
-        self.runs, self.how = gd.runs_from_record(record)
+        self.artifacts = artifacts
+        self.runs, self.how, self.stream = gd.runs_from_record(record)
         self.stopped = any(s["status"] == "stopped" for s in record["scripts"])
         self.errors = [s["message"] for s in record["scripts"] if s["status"] in ("error", "exit")]
-        self.fprime_calls = sum(1 for c in record["codes"] if record["names"][int(c)] == "fprime")
+        self.fprime_calls = int(record.get("calls", {}).get("fprime", 0))
+        self.any_calls = sum(int(v) for v in record.get("calls", {}).values()) + sum(
+            int(d.get("calls", 0)) for name, d in record.get("streams", {}).items() if name.startswith("=")
+        )
+        self.context_given = False
+        self.judged: dict[float, set[int]] = {}  # per target α, the runs (indices) its verdict used
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the observer reached its bound on runs followed (later runs were not followed)."""
+        return bool(self.stream and self.stream.get("full"))
 
     def context(self) -> list[str]:
-        """Lines every test's feedback starts with."""
+        """Lines about the whole observation (time limit, failures, bounds), given to the first test that asks.
+
+        They concern the problem, not one item, so a report says them once.
+        """
+        if self.context_given:
+            return []
+        self.context_given = True
         lines = []
         if self.stopped:
             seconds = sum(s["seconds"] for s in self.record["scripts"])
             lines.append(f"Your script was stopped at the time limit (after {seconds:.0f} s); the runs observed until then were graded.")
         lines += [f"Your script failed: {m}" for m in self.errors]
-        if self.record["truncated"]:
-            lines.append("Your script made so many calls that only the first ones were recorded.")
+        if self.bounded:
+            lines.append(
+                f"Your script ran more than {self.stream['max_runs']} GD runs: the first {self.stream['max_runs']} were "
+                "followed, each from its start to its last step; runs that started later were not followed."
+            )
         return lines
+
+    def write_artifacts(self, artifacts: Path | None = None) -> None:
+        """``runs.md`` (a table for the TA) and ``runs.json`` (schema in docs/p4.md) beside the figures."""
+        artifacts = artifacts or self.artifacts
+        if not self.runs:
+            return
+        artifacts.mkdir(parents=True, exist_ok=True)
+        (artifacts / "runs.md").write_text(gd.table(self.runs, self.how) + "\n", encoding="utf-8")
+        data = gd.runs_json(self.runs, self.stream, self.judged)
+        (artifacts / "runs.json").write_text(json.dumps(data, allow_nan=False), encoding="utf-8")
 
 
 def observed(student) -> Observed:
@@ -51,10 +82,8 @@ def observed(student) -> Observed:
         record = student.request(
             {"op": "p4_observe", "script": student.files[0], "seconds": seconds, "artifacts": str(artifacts), "probe": PROBE_POINTS}
         )
-        obs = Observed(record)
-        if obs.runs:
-            artifacts.mkdir(parents=True, exist_ok=True)
-            (artifacts / "runs.md").write_text(gd.table(obs.runs, obs.how) + "\n", encoding="utf-8")
+        obs = Observed(record, artifacts)
+        obs.write_artifacts(artifacts)
         student.cache["p4"] = obs
     return student.cache["p4"]
 
@@ -64,7 +93,7 @@ def require_runs(obs: Observed, note, flag) -> None:
         note(line)
     if obs.runs:
         return
-    if obs.errors and not obs.record["codes"].size:
+    if obs.errors and not obs.any_calls:
         raise StudentError(obs.errors[0])
     if obs.fprime_calls:
         raise AssertionError(
@@ -166,43 +195,80 @@ def _alpha_runs(obs, target, note, flag):
     runs = gd.runs_for(obs.runs, target)
     if not runs:
         seen = ", ".join(f"{a:g}" for a in groups) or "none"
-        raise AssertionError(f"No run with α = {target:g} was observed (observed α: {seen}).")
-    note(gd.describe(target, runs))
+        why = " Your script was stopped at the time limit before it got there." if obs.stopped else ""
+        raise AssertionError(f"No run with α = {target:g} was observed (observed α: {seen}).{why}")
+    note(gd.describe(target, runs) + " (each followed from its start to its last step)")
     return runs
+
+
+def _judge_best(obs, target, runs, judge, note, credit):
+    """Judges every coherent group of the α's runs and keeps the best: exploration is reported, not penalized.
+
+    ``judge(group)`` returns (credit fraction, problems). The whole set is
+    tried first, so splitting never lowers a verdict; a smaller group is
+    judged only when it does better. The feedback names the group used.
+    """
+    groups = gd.candidate_groups(runs)
+    verdicts = [(judge(group), label, group) for label, group in groups]
+    (best, problems), label, group = max(verdicts, key=lambda v: v[0][0])  # first (largest) on ties
+    obs.judged[target] = {r.index for r in group}
+    obs.write_artifacts()  # again: runs.json marks the runs each verdict used
+    if len(groups) > 1 or len({r.group for r in runs}) > 1:
+        others = sorted({r.group for r in runs if r.index not in obs.judged[target]})
+        whole = f" with α = {target:g}" if group is runs else ""
+        note(f"Judged on {label}{whole}"
+             + (f"; also observed (reported, not graded): {'; '.join(others)}." if others else "."))
+    credit(best)
+    assert not problems, "; ".join(problems)
 
 
 def test_alpha_small(student, credit, note, flag):
     obs = observed(student)
     runs = _alpha_runs(obs, 0.01, note, flag)
-    agree = gd.agreement(runs)
-    converged = [r for r, ok in zip(runs, agree) if ok and r.outcome in ("sharp", "wide")]
-    reached = {r.outcome for r in converged}
-    long_enough = len(converged) / len(runs)
-    credit(0.5 * long_enough + 0.5 * (reached == {"sharp", "wide"}))
-    problems = []
-    if long_enough < 1:
-        few = min(r.steps for r in runs)
-        problems.append(
-            f"{len(runs) - len(converged)} of {len(runs)} runs did not converge (as few as {few} steps); "
-            "with α = 0.01 the wide minimum needs several hundred iterations"
-        )
-    if reached != {"sharp", "wide"}:
-        missing = " and ".join(sorted({"sharp", "wide"} - reached))
-        problems.append(f"no run reached the {missing} minimum; with random starts α = 0.01 reaches both")
-    assert not problems, "; ".join(problems)
+
+    def judge(group):
+        agree = gd.agreement(group)
+        converged = [r for r, ok in zip(group, agree) if ok and r.outcome in ("sharp", "wide")]
+        reached = {r.outcome for r in converged}
+        long_enough = len(converged) / len(group)
+        problems = []
+        if long_enough < 1:
+            few = min(r.steps for r in group)
+            problems.append(
+                f"{len(group) - len(converged)} of {len(group)} runs did not converge (as few as {few} steps); "
+                "with α = 0.01 the wide minimum needs several hundred iterations"
+            )
+        if reached != {"sharp", "wide"}:
+            missing = " and ".join(sorted({"sharp", "wide"} - reached))
+            problems.append(f"no run reached the {missing} minimum; with random starts α = 0.01 reaches both")
+        return 0.5 * long_enough + 0.5 * (reached == {"sharp", "wide"}), problems
+
+    _judge_best(obs, 0.01, runs, judge, note, credit)
 
 
 def test_alpha_mid(student, credit, note, flag):
     obs = observed(student)
     runs = _alpha_runs(obs, 0.3, note, flag)
-    wide = sum(r.outcome == "wide" for r in runs)
-    credit(wide / len(runs))
-    assert wide == len(runs), f"{len(runs) - wide} of {len(runs)} runs with α = 0.3 did not end at the wide minimum (≈ 10)"
+
+    def judge(group):
+        wide = sum(r.outcome == "wide" for r in group)
+        problems = [] if wide == len(group) else [
+            f"{len(group) - wide} of {len(group)} runs with α = 0.3 did not end at the wide minimum (≈ 10)"
+        ]
+        return wide / len(group), problems
+
+    _judge_best(obs, 0.3, runs, judge, note, credit)
 
 
 def test_alpha_large(student, credit, note, flag):
     obs = observed(student)
     runs = _alpha_runs(obs, 4.0, note, flag)
-    stuck = sum(r.outcome in ("diverged", "not converged") for r in runs)
-    credit(min(1.0, stuck / len(runs) / 0.5))
-    assert stuck * 2 >= len(runs), f"{len(runs) - stuck} of {len(runs)} runs with α = 4 converged; α = 4 must fail to converge for most starts"
+
+    def judge(group):
+        stuck = sum(r.outcome in ("diverged", "not converged") for r in group)
+        problems = [] if stuck * 2 >= len(group) else [
+            f"{len(group) - stuck} of {len(group)} runs with α = 4 converged; α = 4 must fail to converge for most starts"
+        ]
+        return min(1.0, stuck / len(group) / 0.5), problems
+
+    _judge_best(obs, 4.0, runs, judge, note, credit)

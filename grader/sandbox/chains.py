@@ -1,0 +1,380 @@
+"""Rebuilds gradient-descent chains online, as a student's script calls ``fprime``.
+
+Runs in the child, fed one evaluation ``g = fprime(x)`` at a time (a float,
+or a flat float64 array: one run per element). A chain is x₀, x₁, … with
+x_{k+1} = x_k − α·g(x_k) for a constant α (one α per element for arrays).
+Only a summary is kept per chain (start, last iterate and gradient, α, step
+count and a bounded trajectory sample), so memory grows with the number of
+chains, not of calls: a scalar loop of 10⁷ calls costs a few hundred bytes.
+
+Calls that do not extend a chain (printing ``fprime(x)``, a plot over a
+``linspace``, a tolerance test at the same x) are skipped. A new chain needs
+three points: two evaluations give a candidate α, the third confirms it. The
+number of runs followed is bounded (``max_runs`` elements); chains that start
+after that are not followed (the answer says so), so every run reported was
+seen in full.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: Marks "no argument given" in a wrapper (None could be a student's argument).
+_NOTHING = object()
+
+#: How many recently extended chains a call is compared with when no exact prediction matches.
+WINDOW = 12
+
+#: Trajectory sample per chain: the first DENSE steps, then at most SPREAD more, evenly spaced.
+DENSE = 32
+SPREAD = 31  # with the last iterate: at most 64 points
+
+
+class Chain:
+    """One chain's summary (a float chain, or an array chain with one run per element)."""
+
+    __slots__ = ("start", "x", "g", "alpha", "steps", "index", "dense", "spread", "stride", "sampled", "scalar")
+
+    def __init__(self, x, g, sampled: bool) -> None:
+        self.start = x
+        self.x = x
+        self.g = g
+        self.alpha = None
+        self.steps = 1  # evaluations in the chain; the run's last iterate is x − α·g
+        self.index = -1  # order among confirmed chains (the "call" of a vectorized run)
+        self.sampled = sampled
+        self.dense: list = [(0, x)] if sampled else []
+        self.spread: list = []
+        self.stride = 1
+        self.scalar = isinstance(x, float)
+
+    def extend(self, x, g) -> None:
+        """Appends the evaluation at the next iterate."""
+        step = self.steps
+        if self.sampled and (step < DENSE or step % self.stride == 0):
+            self.sample(step, x)
+        self.x = x
+        self.g = g
+        self.steps = step + 1  # last: an interrupt in between leaves a consistent chain
+
+    def sample(self, step: int, x) -> None:
+        """Keeps (step, x) in the trajectory sample: dense first, then thinned to stay bounded."""
+        if step < DENSE:
+            self.dense.append((step, x))
+            return
+        self.spread.append((step, x))
+        if len(self.spread) > SPREAD:
+            self.spread = self.spread[::2]
+            self.stride *= 2
+
+    @property
+    def size(self) -> int:
+        """Runs in this chain (array elements)."""
+        return 1 if isinstance(self.x, float) else int(self.x.size)
+
+    def predicted(self):
+        """The next iterate the chain expects."""
+        if self.scalar:
+            return self.x - self.alpha * self.g  # Python floats: inf or nan, never a warning
+        with np.errstate(all="ignore"):
+            return self.x - self.alpha * self.g
+
+    def matches(self, x) -> bool:
+        """Whether ``x`` is this chain's next iterate (within rounding of how the student wrote the update)."""
+        p, g, a = self.x, self.g, self.alpha
+        if isinstance(p, float):
+            if not isinstance(x, float):
+                return False
+            pred = p - a * g
+            if not (math.isfinite(pred) and math.isfinite(x)):
+                return not math.isfinite(x) and not (math.isfinite(p) and math.isfinite(g))
+            return abs(x - pred) <= 1e-9 * max(1.0, abs(p)) + 1e-6 * abs(a * g)
+        if isinstance(x, float) or x.shape != p.shape:
+            return False
+        with np.errstate(all="ignore"):
+            pred = p - a * g
+            if (x == pred).all():
+                return True  # the common case once α is snapped (see _snap): one comparison
+            ok = np.abs(x - pred) <= 1e-9 * np.maximum(1.0, np.abs(p)) + 1e-6 * np.abs(a * g)
+            bad = ~np.isfinite(pred)
+        return bool(np.all(ok | (bad & ~np.isfinite(x))))
+
+    def trajectory(self) -> list:
+        """The sampled (step, iterate) points, the last iterate included."""
+        points = list(self.dense) + list(self.spread)
+        if not self.sampled:
+            points = [(0, self.start)]
+        last = self.predicted()
+        if not points or points[-1][0] != self.steps:
+            points.append((self.steps, last))
+        return points
+
+
+def _as_float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float):
+        return isinstance(b, float) and (a == b or (math.isnan(a) and math.isnan(b)))
+    return not isinstance(b, float) and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+
+
+def _snap(a, p, g, x):
+    """α as the student most likely wrote it: (p − x)/g rounded to 12 significant digits, if that reproduces x.
+
+    Recovering the literal (0.01, not 0.010000000000000002, one α for a whole
+    array rather than one per element) lets the next prediction p − α·g
+    equal the student's iterate exactly, which is the observer's fast path.
+    """
+    if isinstance(a, float):
+        r = float(f"{a:.12g}")
+        return r if p - r * g == x else a
+    r = float(f"{float(np.median(a)):.12g}")
+    pred = p - r * g
+    ok = np.abs(x - pred) <= 1e-9 * np.maximum(1.0, np.abs(p)) + 1e-6 * np.abs(r * g)
+    return r if bool(np.all(ok)) else a
+
+
+def _pair_alpha(p, g, x):
+    """α with x = p − α·g, or None if no plausible constant step links them."""
+    if isinstance(p, float):
+        if not isinstance(x, float) or g == 0 or not math.isfinite(g):
+            return None
+        a = (p - x) / g
+        return _snap(a, p, g, x) if math.isfinite(a) and 1e-8 <= abs(a) <= 1e4 else None
+    with np.errstate(all="ignore"):
+        if isinstance(x, float) or x.shape != p.shape:
+            return None
+        a = (p - x) / g
+        good = np.isfinite(a) & (np.abs(a) >= 1e-8) & (np.abs(a) <= 1e4)
+        if not good.any():
+            return None
+        if not good.all():
+            a = np.where(good, a, np.median(a[good]))
+        return _snap(a, p, g, x)
+
+
+class ChainBuilder:
+    """Follows the chains of one stream of evaluations.
+
+    Args:
+        max_runs: runs (array elements) followed at most; then :attr:`full` is set and later chains are not followed.
+        max_samples: floats kept in trajectory samples at most; later chains keep only start and end.
+    """
+
+    def __init__(self, max_runs: int = 100_000, max_samples: int = 500_000) -> None:
+        self.max_runs = max_runs
+        self.samples_left = max_samples
+        self.chains: list[Chain] = []  # confirmed, in order of confirmation
+        self.runs = 0
+        self.full = False  # the bound was reached: later chains were not followed
+        self.unfollowed = 0  # evaluations after that which extended no followed chain
+        self.calls = 0
+        self._recent: list[Chain] = []  # most recently extended first, at most WINDOW
+        self._by_pred: dict[float, Chain] = {}  # scalar chains by their exact next iterate
+        self._tentative: list[Chain] = []  # chains of 1 or 2 points, oldest first
+        self._previous = None
+        self._last: Chain | None = None  # the chain extended by the previous call
+
+    # -- the hot path ---------------------------------------------------------------
+    def feed_scalar(self, x: float, g: float) -> None:
+        """One scalar evaluation (both plain floats). The common case, a loop extending one chain, is kept short."""
+        self.calls += 1
+        c = self._last
+        if c is not None and c.scalar:
+            p = c.x
+            a = c.alpha
+            pred = p - a * c.g
+            if x == pred or (
+                (x - x == 0 and pred - pred == 0 and abs(x - pred) <= 1e-9 * max(1.0, abs(p)) + 1e-6 * abs(a * c.g))
+                # a diverged chain goes on through inf and nan (as Chain.matches decides)
+                or (x - x != 0 and not (p - p == 0 and c.g - c.g == 0))
+            ):
+                step = c.steps
+                if c.sampled and (step < DENSE or step % c.stride == 0):
+                    c.sample(step, x)
+                c.x = x
+                c.g = g
+                c.steps = step + 1
+                self._previous = x
+                return
+            if x == self._previous:
+                return  # the same point evaluated again (a tolerance test before the update)
+        self._feed(x, g)
+
+    def scalar_calls(self, func, other):
+        """A wrapper of the gradient ``func`` that feeds each call with one float argument to this builder.
+
+        The step that extends the chain of the previous call (the common case
+        once α is snapped) is inlined here, one frame less per GD step; every
+        other float call goes through :meth:`feed_scalar`; ``other(x, rest,
+        kwargs)`` handles every other call (arrays, several arguments).
+        """
+        feed_scalar = self.feed_scalar
+        f64 = np.float64
+        builder = self
+
+        def observed(x=_NOTHING, *rest, **kwargs):
+            if rest or kwargs or x is _NOTHING:
+                return other(x, rest, kwargs)
+            kind = type(x)
+            if kind is not float and kind is not f64:
+                return other(x, rest, kwargs)
+            result = func(x)
+            rkind = type(result)
+            g = result if rkind is float else float(result) if rkind is f64 else _as_float(result)
+            if kind is not float:
+                x = float(x)
+            c = builder._last
+            if c is not None and c.scalar and x == c.x - c.alpha * c.g:
+                step = c.steps
+                if c.sampled and (step < DENSE or step % c.stride == 0):
+                    c.sample(step, x)
+                c.x = x
+                c.g = g
+                c.steps = step + 1
+                builder._previous = x
+                builder.calls += 1
+                return result
+            feed_scalar(x, g)
+            return result
+
+        return observed
+
+    def feed(self, x, g) -> None:
+        """One evaluation: floats, or flat float64 arrays of equal size (copies the caller will not change)."""
+        self.calls += 1
+        c = self._last
+        if c is not None and not c.scalar and not isinstance(x, float) and c.matches(x):
+            c.extend(x, g)
+            self._previous = x
+            return
+        self._feed(x, g)
+
+    # -- the general case (a port of matching by prediction, repeats and pairing) ----
+    def _feed(self, x, g) -> None:
+        scalar = isinstance(x, float)
+        hit = None
+        if scalar:
+            hit = self._by_pred.get(x)
+            if hit is not None and not hit.matches(x):
+                hit = None
+        if hit is None:
+            hit = next((c for c in self._recent if c.matches(x)), None)
+        if hit is not None:
+            self._extend(hit, x, g)
+            return
+        # A converged chain's step can repeat x exactly, so the chains are tried
+        # before an exact repeat counts as an extra call.
+        if (self._previous is not None and _same(self._previous, x)) or any(_same(c.x, x) for c in self._recent):
+            self._previous = x
+            return  # the same point evaluated again (printing, a tolerance test)
+        self._previous = x
+        self._follow(None)
+        if self.full:
+            self.unfollowed += 1
+        tentative = self._tentative
+        hit = next((c for c in reversed(tentative) if c.steps == 2 and c.matches(x)), None)
+        if hit is not None:
+            tentative.remove(hit)
+            self._confirm(hit, x, g)
+            return
+        pairs = []
+        for c in tentative[-WINDOW:]:
+            if c.steps == 1:
+                a = _pair_alpha(c.x, c.g, x)
+                if a is not None:
+                    pair = Chain(c.x, c.g, sampled=False)
+                    pair.alpha = a
+                    pair.extend(x, g)
+                    pairs.append(pair)
+        tentative.extend(pairs)
+        tentative.append(Chain(x, g, sampled=False))
+        del tentative[: max(0, len(tentative) - 4 * WINDOW)]
+
+    def _extend(self, chain: Chain, x, g) -> None:
+        if chain.scalar:
+            self._by_pred.pop(chain.predicted(), None)
+        chain.extend(x, g)
+        self._follow(chain)
+        self._previous = x
+        recent = self._recent
+        if not recent or recent[0] is not chain:
+            if chain in recent:
+                recent.remove(chain)
+            recent.insert(0, chain)
+            del recent[WINDOW:]
+
+    def _follow(self, chain: Chain | None) -> None:
+        """Makes ``chain`` the one the fast path tries first; the previous one is indexed by its prediction."""
+        last = self._last
+        if last is not None and last is not chain and last.scalar:
+            nxt = last.predicted()
+            if nxt - nxt == 0:  # finite: a nan key could never be found (nor removed) again
+                self._by_pred[nxt] = last
+        self._last = chain
+
+    def _confirm(self, pair: Chain, x, g) -> None:
+        """A pair (x₀, x₁ with α) whose prediction ``x`` just came true becomes a followed chain."""
+        size = 1 if isinstance(x, float) else int(x.size)
+        if self.runs + size > self.max_runs:
+            self.full = True
+            return
+        self.runs += size
+        floats = size * (DENSE + SPREAD + 2)
+        sampled = floats <= self.samples_left
+        if sampled:
+            self.samples_left -= floats
+        chain = Chain(pair.start, pair.g, sampled)
+        chain.alpha = pair.alpha
+        chain.extend(pair.x, pair.g)
+        chain.index = len(self.chains)
+        self.chains.append(chain)
+        self._extend(chain, x, g)
+
+    # -- the answer ----------------------------------------------------------------
+    def runs_data(self) -> dict:
+        """Every followed run as plain data: flat arrays, one entry per run (array elements split)."""
+        alpha, start, last, steps, chain_ids = [], [], [], [], []
+        t_offsets, t_steps, t_values = [0], [], []
+        for chain in self.chains:
+            n = chain.size
+            with np.errstate(all="ignore"):
+                a = np.broadcast_to(np.asarray(chain.alpha, dtype=float), (n,))
+                final = np.atleast_1d(np.asarray(chain.predicted(), dtype=float))
+            alpha.append(a)
+            start.append(np.atleast_1d(np.asarray(chain.start, dtype=float)))
+            last.append(final)
+            steps.append(np.full(n, chain.steps, dtype=np.int64))
+            chain_ids.append(np.full(n, chain.index, dtype=np.int64))
+            points = chain.trajectory()
+            values = np.array([np.atleast_1d(np.asarray(v, dtype=float)) for _, v in points])  # (points, n)
+            where = np.array([s for s, _ in points], dtype=np.int64)
+            for i in range(n):
+                t_steps.append(where)
+                t_values.append(values[:, i])
+                t_offsets.append(t_offsets[-1] + len(where))
+
+        def cat(parts, dtype):
+            return np.concatenate(parts).astype(dtype) if parts else np.empty(0, dtype=dtype)
+
+        return {
+            "alpha": cat(alpha, float),
+            "start": cat(start, float),
+            "last": cat(last, float),
+            "steps": cat(steps, np.int64),
+            "chain": cat(chain_ids, np.int64),
+            "trajectory_offsets": np.asarray(t_offsets, dtype=np.int64),
+            "trajectory_steps": cat(t_steps, np.int64),
+            "trajectory_values": cat(t_values, float),
+            "calls": self.calls,
+            "full": self.full,
+            "unfollowed": self.unfollowed,
+            "max_runs": self.max_runs,
+        }
