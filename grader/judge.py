@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from grader.pytest_plugin import GradingPlugin
-from grader.sandbox.session import ChildSession, Limits
+from grader.sandbox.outside.session import ChildSession, Limits
 from grader.suite_api import StudentHandle
 
 

@@ -18,7 +18,7 @@ from grader.judge import Job, job_to_json
 from grader.models import ManualScore, Outcome, ProblemResult, Status
 from grader.notebooks import NotebookError
 from grader.rubric import Problem, Rubric
-from grader.sandbox import limits
+from grader.sandbox.outside import limits
 from grader.submission import Submission, prepare
 
 #: Extra seconds the judge gets beyond the student's budget (pytest start-up, reference work).

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.sandbox.remote import wrap
-from grader.sandbox.session import ChildSession, Limits, StudentError, StudentTimeout
+from grader.sandbox.outside.remote import wrap
+from grader.sandbox.outside.session import ChildSession, Limits, StudentError, StudentTimeout
 
 
 def session(tmp_path, source, wall=10.0, memory=2 << 30, name="mod.py"):

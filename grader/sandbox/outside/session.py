@@ -20,9 +20,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox import limits, protocol
+from grader.sandbox.outside import limits
+from grader.sandbox import protocol
 
-_CHILD_SCRIPT = Path(__file__).with_name("child.py")
+_CHILD_SCRIPT = Path(__file__).resolve().parents[1] / "inside" / "child.py"
 
 
 class StudentFailure(Exception):
