@@ -13,6 +13,7 @@ from grader.models import ManualScore, ProblemResult, StudentReport
 from grader.reports import WRITERS
 from grader.rubric import Rubric
 from grader.runner import grade_problem
+from grader.sandbox.outside import confine
 from grader.submission import Submission
 from grader.summary import summary_table
 
@@ -38,6 +39,9 @@ def main(
     submissions, known = manual.known_students(path, rubric)
     scores = manual.load_scores(manual_csv, rubric, known) if manual_csv is not None else {}
     ctx.say(f"Grading {len(submissions)} submission(s) for {rubric.id} with {jobs} job(s)")
+    warning = confine.probe().warning()
+    if warning:
+        ctx.warn(warning)  # once per run: every child of this run is confined the same way
     reports = grade_all(submissions, rubric, out, jobs, ctx, scores)
     for writer in WRITERS:
         writer.write_class(reports, out)
@@ -61,6 +65,7 @@ def grade_all(
     results: dict[tuple[str, str], ProblemResult] = {}
     reports: list[StudentReport] = []
     remaining = {s.student: len(rubric.problems) for s in submissions}
+    layers = confine.probe().active + ("rlimits",)
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             futures = {
@@ -78,6 +83,7 @@ def grade_all(
                         student=submission.student,
                         assignment=rubric.id,
                         problems=tuple(results[(submission.student, p.id)] for p in rubric.problems),
+                        sandbox=layers,
                     )
                     for writer in WRITERS:
                         writer.write_student(report, out / submission.student)

@@ -73,6 +73,7 @@ def run(job: Job) -> dict:
         limits=Limits(wall_seconds=job.wall_seconds, memory_bytes=job.memory_bytes),
         scratch=scratch / "child",
         plugins=[(p, o) for p, o in job.plugins],
+        artifacts=scratch / "artifacts",
     )
     handle = StudentHandle(
         session=session,
