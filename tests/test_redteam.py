@@ -35,6 +35,7 @@ from pathlib import Path
 import pytest
 
 import redteam_cases
+from proc_scan import live_processes
 from grader import grade
 from grader.context import Context
 from grader.rubric import load_rubric
@@ -117,24 +118,6 @@ def _hashes(folder: Path) -> dict[str, str]:
     return out
 
 
-def _survivors(token: str) -> list[str]:
-    """Live processes of a job uid, or with the run's token in their command line."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if "\nState:\tZ" in status:
-            continue
-        uid = int(status.split("\nUid:\t", 1)[1].split()[0])
-        if uid >= users.BASE_ID or token.encode() in cmdline:
-            found.append(f"{entry.name} uid={uid} {cmdline[:80]!r}")
-    return found
-
 
 def _grade(class_dir: Path, out: Path, work: Path) -> tuple[list, str]:
     stdout, stderr = io.StringIO(), io.StringIO()
@@ -181,7 +164,7 @@ def batch(tmp_path_factory):
         "changed": {k: sorted(set(before[k].items()) ^ set(after[k].items())) for k in before},
         "home_new": sorted(set(os.listdir(home)) - home_before),
         "tmp_new": sorted(set(os.listdir("/tmp")) - tmp_before),
-        "survivors": _survivors(token),
+        "survivors": live_processes(token, min_uid=users.BASE_ID),
         "received": list(listeners.received),
     }
 
@@ -283,7 +266,7 @@ def test_degraded_sandbox_warns_and_rlimits_still_hold(tmp_path, monkeypatch):
     class_dir = tmp_path / "class"
     (class_dir / HONEST).mkdir(parents=True)
     shutil.copyfile(ROOT / "submissions" / "full_marks" / "conv1D.py", class_dir / HONEST / "conv1D.py")
-    for case in ("allocate_6gib", "segfault_ctypes"):
+    for case in ("allocate_6gib", "segfault_ctypes", "kill_parent"):
         (class_dir / case).mkdir()
         (class_dir / case / "conv1D.py").write_text(redteam_cases.source(case, "degraded", 1, 1, "/nonexistent"))
     (tmp_path / "work").mkdir()
@@ -297,6 +280,10 @@ def test_degraded_sandbox_warns_and_rlimits_still_hold(tmp_path, monkeypatch):
     by_student = {r.student: r for r in reports}
     honest = next(p for p in by_student[HONEST].problems if p.id == "p5")
     assert honest.score == pytest.approx(20)
-    for case in ("allocate_6gib", "segfault_ctypes"):
+    for case in ("allocate_6gib", "segfault_ctypes", "kill_parent"):
         p5 = next(p for p in by_student[case].problems if p.id == "p5")
         assert p5.score == 0 and not any("Internal grader error" in i.feedback for i in p5.items)
+    # Unconfined, the child's parent is the judge: killing it is the student's doing, flagged for the TA.
+    killed = next(p for p in by_student["kill_parent"].problems if p.id == "p5")
+    assert any(f.startswith("judge-killed") for f in killed.flags), killed.flags
+    assert all("Your code stopped the grading" in i.feedback for i in killed.items)
