@@ -250,6 +250,7 @@ def plan_for(
     outbox: tuple[Path, Path] | None = None,
     owner_pid: int | None = None,
     info: SandboxInfo | None = None,
+    tmp_files: tuple[tuple[str, str], ...] = (),
 ) -> Plan:
     """Builds the plan for one job with every layer :func:`probe` found.
 
@@ -262,6 +263,7 @@ def plan_for(
         outbox: ``(host_dir, path_inside)`` for files the judge collects.
         owner_pid: the process that owns the job (its pid picks the job's uid); default: this one.
         info: the layers to use; default :func:`probe`.
+        tmp_files: ``(host file, path under /tmp)`` copied into the child's private ``/tmp``.
     """
     info = info or probe()
     layers = frozenset(info.active)
@@ -270,9 +272,10 @@ def plan_for(
         if os.geteuid() == 0:
             rlimits = dataclasses.replace(rlimits, max_processes=None)  # not enforced for root
         else:
-            # RLIMIT_NPROC counts every task of the uid: leave room for the TA's own.
+            # RLIMIT_NPROC counts every task of the uid: leave room for the TA's own
+            # (and leave it alone where they cannot be counted: no /proc, e.g. macOS).
             busy = processes.threads_of_user(os.getuid())
-            rlimits = dataclasses.replace(rlimits, max_processes=busy + rlimits.max_processes)
+            rlimits = dataclasses.replace(rlimits, max_processes=busy + rlimits.max_processes if busy else None)
     package_dir = Path(__file__).resolve().parents[2]
     view = None
     owned: tuple[str, ...] = ()
@@ -283,6 +286,7 @@ def plan_for(
             readable=tuple(Path(p).resolve() for p in readable),
             outbox=outbox,
             user=(uid, gid) if "users" in layers else (os.getuid(), os.getgid()),
+            tmp_files=tmp_files,
         )
     if "users" in layers and outbox is not None:
         owned = (str(outbox[1]),)  # the path the child sees (after pivot_root the host path is gone)

@@ -67,8 +67,30 @@ def child_environment(sandboxed: bool = False) -> dict[str, str]:
         }
     )
     if sandboxed:
-        env.update({"HOME": "/tmp", "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp/.matplotlib"})
+        env.update({"HOME": "/tmp", "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp/" + MATPLOTLIB_DIR})
     return env
+
+
+#: Where a sandboxed child's matplotlib keeps its config and caches, under its private /tmp.
+MATPLOTLIB_DIR = ".matplotlib"
+
+
+def matplotlib_font_caches() -> tuple[tuple[str, str], ...]:
+    """The grader's own matplotlib font lists, as ``(host file, path under /tmp)``.
+
+    A sandboxed child starts with an empty ``/tmp``; without these it would
+    rebuild the font list (a good part of a second) at every start, and a
+    submission that crashes on every call restarts many times per problem.
+    Found without importing matplotlib.
+    """
+    folder = os.environ.get("MPLCONFIGDIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "matplotlib"
+    )
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.startswith("fontlist") and n.endswith(".json"))
+    except OSError:
+        return ()
+    return tuple((os.path.join(folder, n), f"{MATPLOTLIB_DIR}/{n}") for n in names)
 
 
 def kill_tree(proc: subprocess.Popen, supervised: bool = False, grace: float = 10.0) -> None:
