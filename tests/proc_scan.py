@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def live_processes(token: str | None = None, min_uid: int | None = None) -> list[str]:
-    """Live (not zombie) processes with ``token`` as a command-line argument, or with a uid >= ``min_uid``.
+def live_processes(*tokens: str) -> list[str]:
+    """Live (not zombie) processes with any of ``tokens`` in their command line or working directory.
 
     Pids a sandboxed child saw mean nothing here (it had its own PID
-    namespace), so processes are found by what they are, not by pid.
+    namespace), and uids are shared with other graders running on the same
+    machine, so processes are found by what they are: a run's unique token, or
+    the run's own working folder (every child's command line names its
+    working copy).
     """
     found = []
     for entry in Path("/proc").iterdir():
@@ -22,8 +25,11 @@ def live_processes(token: str | None = None, min_uid: int | None = None) -> list
             continue
         if "\nState:\tZ" in status:
             continue
+        try:
+            cwd = str(entry.joinpath("cwd").readlink())
+        except OSError:
+            cwd = ""
         uid = int(status.split("\nUid:\t", 1)[1].split()[0])
-        by_token = token is not None and any(token.encode() in a for a in args)
-        if by_token or (min_uid is not None and uid >= min_uid):
-            found.append(f"{entry.name} uid={uid} {b' '.join(args)[:80]!r}")
+        if any(t.encode() in a for t in tokens for a in args) or any(t in cwd for t in tokens):
+            found.append(f"{entry.name} uid={uid} cwd={cwd} {b' '.join(args)[:100]!r}")
     return found

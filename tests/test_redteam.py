@@ -11,7 +11,9 @@ and for the machine as a whole:
   and never "internal grader error";
 * nothing outside its working copy changed: class folder, reports,
   ``$HOME``, ``rubrics/``, ``reference/``, the grader, ``/tmp``;
-* no process it started survives; nothing reached the listeners.
+* no process it started survives (found by the run's token or working
+  folder, not by uid: other graders may run on the machine); nothing reached
+  the listeners.
 
 ``test_degraded_sandbox_warns`` grades with the sandbox forced down to
 rlimits only and checks that the run says so, and that rlimits alone still
@@ -39,7 +41,7 @@ from proc_scan import live_processes
 from grader import grade
 from grader.context import Context
 from grader.rubric import load_rubric
-from grader.sandbox.outside import confine, users
+from grader.sandbox.outside import confine
 
 ROOT = Path(__file__).resolve().parents[1]
 RUBRIC = load_rubric(ROOT / "rubrics" / "hw1.toml")
@@ -164,7 +166,7 @@ def batch(tmp_path_factory):
         "changed": {k: sorted(set(before[k].items()) ^ set(after[k].items())) for k in before},
         "home_new": sorted(set(os.listdir(home)) - home_before),
         "tmp_new": sorted(set(os.listdir("/tmp")) - tmp_before),
-        "survivors": live_processes(token, min_uid=users.BASE_ID),
+        "survivors": live_processes(token, str(work)),
         "received": list(listeners.received),
     }
 
