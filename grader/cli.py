@@ -19,6 +19,7 @@ from grader.intake.layouts import LAYOUT_NAMES
 from grader.intake.roster import RosterError
 from grader.manual import ManualScoresError
 from grader.rubric import RubricError, find_default_rubric, load_rubric
+from grader.sandbox.outside import confine
 from grader.similarity import command as similarity
 from grader.submission import SubmissionError
 
@@ -30,7 +31,7 @@ class _DefaultToRun(click.Group):
     """A group where an unknown first word is a path for the ``run`` command."""
 
     def parse_args(self, ctx, args):
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version", "--sandbox-info"):
             args = ["run", *args]
         return super().parse_args(ctx, args)
 
@@ -62,8 +63,16 @@ _layout_option = click.option(
 )
 
 
+def _sandbox_info(ctx: click.Context, _param, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(confine.probe().describe())
+        ctx.exit(ExitCode.OK)
+
+
 @click.group(cls=_DefaultToRun, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mfdnn-grader")
+@click.option("--sandbox-info", is_flag=True, is_eager=True, expose_value=False, callback=_sandbox_info,
+              help="Print which isolation layers student code gets on this machine, and exit.")
 def main() -> None:
     """Autograder for HW1 of Mathematical Foundations of Deep Neural Networks.
 
@@ -78,6 +87,7 @@ def main() -> None:
     grade export gradescope --out autograder.zip
     grade export student-kit --out kit/
     grade similarity submissions/ which submissions share more than the starter
+    grade --sandbox-info          which isolation layers student code gets here
     """
 
 

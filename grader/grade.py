@@ -18,6 +18,7 @@ from grader.reports import WRITERS
 from grader.rubric import Rubric
 from grader.runner import grade_problem
 from grader.similarity.command import after_grading as similarity_report
+from grader.sandbox.outside import confine
 from grader.submission import Submission
 from grader.summary import summary_table
 
@@ -62,6 +63,9 @@ def main(
         known |= {student_id(p) for p in missing}
         scores = manual.load_scores(manual_csv, rubric, known) if manual_csv is not None else {}
         ctx.say(f"Grading {len(submissions)} submission(s) for {rubric.id} with {jobs} job(s)")
+        warning = confine.probe().warning()
+        if warning:
+            ctx.warn(warning)  # once per run: every child of this run is confined the same way
         reports = grade_all(submissions, rubric, out, jobs, ctx, scores)
         if similarity:
             similarity_report(submissions=submissions, rubric=rubric, out=out, ctx=ctx)
@@ -94,6 +98,7 @@ def grade_all(
     reports: list[StudentReport] = []
     remaining = {s.student: len(rubric.problems) for s in submissions}
     progress = ctx.progress(len(submissions))
+    layers = confine.probe().active + ("rlimits",)
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             futures = {
@@ -114,6 +119,7 @@ def grade_all(
                         warnings=submission.notes,
                         name=submission.name,
                         email=submission.email,
+                        sandbox=layers,
                     )
                     report = late.apply(report, submission, rubric.late)
                     for writer in WRITERS:

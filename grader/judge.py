@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from grader.pytest_plugin import GradingPlugin
-from grader.sandbox.session import ChildSession, Limits
+from grader.sandbox.outside.session import ChildSession, Limits
 from grader.suite_api import StudentHandle
 
 
@@ -73,6 +73,7 @@ def run(job: Job) -> dict:
         limits=Limits(wall_seconds=job.wall_seconds, memory_bytes=job.memory_bytes),
         scratch=scratch / "child",
         plugins=[(p, o) for p, o in job.plugins],
+        artifacts=scratch / "artifacts",
     )
     handle = StudentHandle(
         session=session,

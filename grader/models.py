@@ -201,6 +201,9 @@ class StudentReport:
     email: str = ""
     """The student's e-mail (roster or export), if known."""
 
+    sandbox: tuple[str, ...] = field(default=())
+    """Isolation layers that confined this student's code (``rlimits`` always; see ``grade --sandbox-info``)."""
+
     @property
     def score(self) -> float:
         """Total points earned, after adjustments."""

@@ -28,7 +28,7 @@ import json
 
 import nbformat
 
-from grader.sandbox.loader import strip_magics
+from grader.sandbox.inside.loader import strip_magics
 
 
 class NotebookError(ValueError):

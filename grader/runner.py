@@ -18,7 +18,7 @@ from grader.judge import Job, job_to_json
 from grader.models import ManualScore, Outcome, ProblemResult, Status
 from grader.reports.sources import attach_sources
 from grader.rubric import Problem, Rubric
-from grader.sandbox import limits
+from grader.sandbox.outside import judge_death, limits
 from grader.submission import FileProblem, Submission, prepare
 
 #: Extra seconds the judge gets beyond the student's budget (pytest start-up, reference work).
@@ -76,13 +76,13 @@ def _grade_problem(submission, problem, rubric, workroot, report_dir, ctx, manua
         )
         return _unavailable(problem, manual_scores, Status.ERROR, reason, files, prepared.notes)
 
-    outcomes, notes = _run_judge(submission, problem, rubric, workroot, report_dir, ctx)
+    outcomes, notes, judge_flags = _run_judge(submission, problem, rubric, workroot, report_dir, ctx)
     if outcomes is None:
         scored = {**manual_scores, **scoring.score_unavailable_items(problem.items, Status.ERROR, notes[-1])}
     else:
         scored = {**manual_scores, **{i.id: scoring.score_test_item(i, outcomes) for i in problem.items if i.kind == "test"}}
     items = scoring.apply_requires(problem.items, [scored[i.id] for i in problem.items])
-    flags = tuple(dict.fromkeys(f for o in outcomes or () for f in o.flags))
+    flags = tuple(dict.fromkeys([*judge_flags, *(f for o in outcomes or () for f in o.flags)]))
     return ProblemResult(
         problem.id, problem.title, tuple(items), files, tuple(prepared.notes) + tuple(notes), flags
     )
@@ -96,8 +96,8 @@ def _unavailable(problem, manual_scores, status, reason, files=(), notes=()) -> 
 
 def _run_judge(
     submission: Submission, problem: Problem, rubric: Rubric, workroot: Path, report_dir: Path, ctx: Context
-) -> tuple[list[Outcome] | None, list[str]]:
-    """Runs the judge process; returns its outcomes (None if it failed) and notes."""
+) -> tuple[list[Outcome] | None, list[str], tuple[str, ...]]:
+    """Runs the judge process; returns its outcomes (None if it failed), notes and review flags."""
     scratch = workroot / "judge"
     scratch.mkdir(parents=True, exist_ok=True)
     job = Job(
@@ -158,11 +158,10 @@ def _run_judge(
         kept = report_dir / f"{problem.id}-judge.log"
         shutil.copyfile(log_path, kept)
         log_path = kept
-        ctx.warn(f"grader: judge for {submission.student}/{problem.id} failed (exit {proc.returncode}); log: {log_path}")
-        return None, [
-            "Internal grader error: this problem could not be checked (not your code's fault); "
-            f"the TA will look at it. (judge exit {proc.returncode}, log {log_path})"
-        ]
+        death = judge_death.classify(proc.returncode, stopped_by_runner=not finished, log=str(log_path))
+        cause = "killed while student code ran" if death.student_caused else "failed"
+        ctx.warn(f"grader: judge for {submission.student}/{problem.id} {cause} (exit {proc.returncode}); log: {log_path}")
+        return None, [death.message], death.flags
     result = json.loads(raw)
     _keep_artifacts(scratch / "artifacts", report_dir / problem.id)
     outcomes = [
@@ -181,14 +180,14 @@ def _run_judge(
     output = result.get("output", "").strip()
     if output:
         notes.append("Your code printed (while the grader called it):\n" + output[:2000])
-    return outcomes, notes
+    return outcomes, notes, ()
 
 
 def _keep_artifacts(source: Path, target: Path) -> None:
     """Copies what the suite left in the judge's artifacts folder (figures, tables) beside the report."""
     if not source.is_dir():
         return
-    files = [p for p in sorted(source.iterdir()) if p.is_file()]
+    files = [p for p in sorted(source.iterdir()) if p.is_file() and not p.is_symlink()]
     if files:
         target.mkdir(parents=True, exist_ok=True)
         for path in files:

@@ -13,7 +13,7 @@ import pytest
 from grader import submission as submission_module
 from grader.notebooks import NotebookError, notebook_for_problem, notebook_to_script
 from grader.rubric import load_rubric
-from grader.sandbox import loader
+from grader.sandbox.inside import loader
 from grader.submission import FileProblem, Submission, choose, decode_source, prepare
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ from grader.content import load_content_module
 from grader.context import Context
 from grader.rubric import load_rubric
 from grader.runner import grade_problem
-from grader.sandbox.chains import ChainBuilder
+from grader.sandbox.inside.chains import ChainBuilder
 from grader.submission import Submission
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,7 +145,7 @@ def test_script_past_the_time_limit_is_graded_on_what_it_showed(tmp_path):
 
 # -- online observation: complete, O(chains) memory (issue 9) -------------------------
 def _recorder():
-    from grader.sandbox.observe import Recorder
+    from grader.sandbox.inside.observe import Recorder
 
     return Recorder(gradients=("fprime",))
 

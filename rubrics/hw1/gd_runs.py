@@ -4,7 +4,7 @@ Runs in the judge on plain numbers the child sent. A run is a chain
 x₀, x₁, … with x_{k+1} = x_k − α·g(x_k) for a constant α, where g(x_k) is what
 the student's ``fprime`` returned (or, for an inlined derivative, the
 assignment's f′). The child rebuilds the chains online
-(``grader/sandbox/chains.py``): extra calls interleaved with a chain
+(``grader/sandbox/inside/chains.py``): extra calls interleaved with a chain
 (printing fprime(x), plotting) are skipped; array arguments give one run per
 element.
 """

@@ -12,7 +12,7 @@ within ``seconds``, watching ``f`` and ``fprime``; then evaluates the student's
 own ``f`` and ``fprime`` at the ``probe`` points. The answer holds the GD runs
 rebuilt online from the calls of ``fprime`` (and from loop updates, for an
 inlined derivative) as flat arrays, see
-:meth:`grader.sandbox.observe.Recorder.snapshot`; ``max_runs`` (default
+:meth:`grader.sandbox.inside.observe.Recorder.snapshot`; ``max_runs`` (default
 100 000) bounds the runs followed per stream.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.sandbox import headless, observe
+from grader.sandbox.inside import headless, observe
 
 WATCHED = ("f", "fprime")
 GRADIENTS = ("fprime",)

@@ -6,6 +6,11 @@ pair that only the two of them hold, and waits for each answer with the
 problem's remaining wall-clock budget. A child that overruns is killed with
 everything it started; a child that dies is described, and the next request
 starts a fresh one.
+
+Every child is confined by :func:`grader.sandbox.outside.confine.confine`
+before the interpreter even starts (filesystem view, no network, its own PID
+namespace, its own uid, rlimits: whatever :func:`~grader.sandbox.outside.confine.probe`
+found this machine allows).
 """
 
 from __future__ import annotations
@@ -20,9 +25,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox import limits, protocol
+import functools
+import shutil
 
-_CHILD_SCRIPT = Path(__file__).with_name("child.py")
+from grader.sandbox import protocol
+from grader.sandbox.outside import confine, filesystem, limits, processes
+
+_CHILD_SCRIPT = Path(__file__).resolve().parents[1] / "inside" / "child.py"
 
 
 class StudentFailure(Exception):
@@ -71,6 +80,16 @@ class Limits:
     output_bytes: int = 64 * 1024
     """How much of the student's stdout/stderr is kept for the report."""
 
+    max_processes: int = 64
+    """Processes and threads the child may have at once (``RLIMIT_NPROC``)."""
+
+    max_open_files: int = 256
+    """Open file descriptors (``RLIMIT_NOFILE``)."""
+
+#: What the judge copies out of a child's outbox, at most (figures are small).
+OUTBOX_MAX_FILES = 64
+OUTBOX_MAX_BYTES = 32 * 1024 * 1024
+
 
 @dataclass
 class _Running:
@@ -78,6 +97,7 @@ class _Running:
     req_fd: int
     resp_fd: int
     generation: int
+    student_pid: int | None = None
 
 
 @dataclass
@@ -88,12 +108,18 @@ class ChildSession:
         workdir: the student's working copy (the child's cwd).
         limits: the problem's limits.
         scratch: a folder of the judge's for the child's captured output.
+        plugins: ``(path, options)`` of trusted child plugins loaded in every child.
+        artifacts: the judge's folder for figures; the child sees a private
+            outbox at this path, copied in (regular files only) on :meth:`close`.
+        sandbox: the OS layers to use (default: all this machine allows).
     """
 
     workdir: Path
     limits: Limits
     scratch: Path
     plugins: list[tuple[str, dict]] = field(default_factory=list)
+    artifacts: Path | None = None
+    sandbox: confine.SandboxInfo | None = None
     _running: _Running | None = None
     _deadline: float | None = None
     _generation: int = 0
@@ -124,7 +150,7 @@ class ChildSession:
         self.scratch.mkdir(parents=True, exist_ok=True)
         out = open(self.scratch / "stdout.txt", "ab")
         err = open(self.scratch / "stderr.txt", "ab")
-        cpu = self.limits.cpu_seconds or int(self.limits.wall_seconds) + 5
+        plan = self._plan()
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-I", str(_CHILD_SCRIPT), str(req_r), str(resp_w), str(self.workdir)],
@@ -133,9 +159,16 @@ class ChildSession:
                 stdout=out,
                 stderr=err,
                 pass_fds=(req_r, resp_w),
-                env=limits.child_environment(),
-                preexec_fn=limits.preexec(self.limits.memory_bytes, cpu),
+                env=limits.child_environment(sandboxed="filesystem" in plan.layers),
+                preexec_fn=functools.partial(confine.confine, plan),
             )
+        except subprocess.SubprocessError as exc:
+            # Raised in the forked process before student code ran: a machine problem.
+            os.close(req_w)
+            os.close(resp_r)
+            said = (self.scratch / "stderr.txt").read_text(errors="replace").strip().splitlines()
+            detail = said[-1].removeprefix("grader: ") if said and said[-1].startswith("grader: ") else str(exc)
+            raise GraderError(f"could not start the sandboxed child: {detail}") from None
         finally:
             out.close()
             err.close()
@@ -147,10 +180,68 @@ class ChildSession:
             self._roundtrip({"op": "plugin", "path": path, "options": options})
         return self._running
 
+    def _plan(self) -> confine.Plan:
+        if self.sandbox is None:
+            self.sandbox = confine.probe()
+        cpu = self.limits.cpu_seconds or int(self.limits.wall_seconds) + 5
+        outbox = None
+        if self.artifacts is not None and "filesystem" in self.sandbox.active:
+            host = self.scratch / "outbox"
+            host.mkdir(parents=True, exist_ok=True)
+            outbox = (host, Path(self.artifacts).resolve())
+        elif self.artifacts is not None:
+            Path(self.artifacts).mkdir(parents=True, exist_ok=True)
+            outbox = (Path(self.artifacts), Path(self.artifacts))
+        return confine.plan_for(
+            workdir=self.workdir,
+            rlimits=limits.Rlimits(
+                memory_bytes=self.limits.memory_bytes,
+                cpu_seconds=cpu,
+                max_processes=self.limits.max_processes,
+                max_open_files=self.limits.max_open_files,
+            ),
+            scratch=self.scratch,
+            readable=tuple(Path(p) for p, _ in self.plugins),
+            outbox=outbox,
+            info=self.sandbox,
+            tmp_files=limits.matplotlib_font_caches(),
+        )
+
+    def _collect_outbox(self) -> None:
+        """Copies what the child left for the judge: regular files only, bounded, never over the judge's own."""
+        outbox = self.scratch / "outbox"
+        if self.artifacts is None or not outbox.is_dir():
+            return
+        target = Path(self.artifacts)
+        target.mkdir(parents=True, exist_ok=True)
+        budget = OUTBOX_MAX_BYTES
+        for path in sorted(outbox.iterdir())[:OUTBOX_MAX_FILES]:
+            if path.name.startswith(".") or not filesystem.is_regular_file(path) or (target / path.name).exists():
+                continue
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+            except OSError:
+                continue
+            with os.fdopen(fd, "rb") as src:
+                data = src.read(budget + 1)
+            if len(data) > budget:
+                continue
+            budget -= len(data)
+            (target / path.name).write_bytes(data)
+        shutil.rmtree(outbox, ignore_errors=True)
+
     @property
     def pid(self) -> int | None:
         """The running child's process id (None when no child runs), for guards that watch it from outside."""
-        return self._running.proc.pid if self._running is not None else None
+        running = self._running
+        if running is None:
+            return None
+        if self.sandbox is not None and "processes" in self.sandbox.active:
+            # proc.pid is the namespace's supervisor; student code runs two forks below it.
+            if running.student_pid is None:
+                running.student_pid = processes.student_pid(running.proc.pid)
+            return running.student_pid
+        return running.proc.pid
 
     def sibling(self, name: str, memory_bytes: int | None = None) -> "ChildSession":
         """A second child for the same student's working copy, with the same plugins.
@@ -164,7 +255,8 @@ class ChildSession:
             self._deadline = time.monotonic() + self.limits.wall_seconds
         limits = self.limits if memory_bytes is None else replace(self.limits, memory_bytes=memory_bytes)
         other = ChildSession(
-            workdir=self.workdir, limits=limits, scratch=self.scratch.parent / name, plugins=list(self.plugins)
+            workdir=self.workdir, limits=limits, scratch=self.scratch.parent / name, plugins=list(self.plugins),
+            artifacts=self.artifacts, sandbox=self.sandbox,
         )
         other._deadline = self._deadline
         self._siblings.append(other)
@@ -178,6 +270,7 @@ class ChildSession:
         running = self._stop()
         if running is not None:
             self.events.append(_exit_description(running.proc.returncode) or "child finished")
+        self._collect_outbox()
 
     def _stop(self) -> _Running | None:
         """Detaches the running child, closes its channel and kills its group; returns it."""
@@ -189,7 +282,7 @@ class ChildSession:
                 os.close(fd)
             except OSError:
                 pass
-        limits.kill_tree(running.proc)
+        limits.kill_tree(running.proc, supervised="processes" in (self.sandbox.active if self.sandbox else ()))
         return running
 
     def __enter__(self) -> "ChildSession":

@@ -5,7 +5,7 @@ that are graded by watching the student's own experiment rather than by
 calling a required function:
 
 * every call of the watched gradient (e.g. ``fprime``) is followed as it
-  happens: the GD chains are rebuilt online (``grader/sandbox/chains.py``),
+  happens: the GD chains are rebuilt online (``grader/sandbox/inside/chains.py``),
   keeping per chain its start, last iterate, step, step count and a bounded
   trajectory sample, so memory is O(chains), not O(calls); calls of the
   other watched functions (``f``) are counted;
@@ -34,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.sandbox import headless
-from grader.sandbox.chains import _NOTHING, ChainBuilder
-from grader.sandbox.imports import StudentImports
-from grader.sandbox.scripts import (
+from grader.sandbox.inside import headless
+from grader.sandbox.inside.chains import _NOTHING, ChainBuilder
+from grader.sandbox.inside.imports import StudentImports
+from grader.sandbox.inside.scripts import (
     BoundedWriter,
     Clock,
     FigureSaver,
@@ -61,7 +61,7 @@ class Recorder:
 
     Each stream (the calls of a watched function named in ``gradients``, or
     the updates ``x = x - …`` of one loop line) feeds a
-    :class:`~grader.sandbox.chains.ChainBuilder`, so memory grows with the
+    :class:`~grader.sandbox.inside.chains.ChainBuilder`, so memory grows with the
     number of chains, never with the number of calls. Calls of other watched
     functions are only counted.
 
