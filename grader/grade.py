@@ -9,6 +9,7 @@ from pathlib import Path
 
 from grader import manual
 from grader.context import Context
+from grader.judge_pool import JudgePool, suite_helpers
 from grader.models import ManualScore, ProblemResult, StudentReport
 from grader.reports import WRITERS
 from grader.rubric import Rubric
@@ -61,11 +62,13 @@ def grade_all(
     results: dict[tuple[str, str], ProblemResult] = {}
     reports: list[StudentReport] = []
     remaining = {s.student: len(rubric.problems) for s in submissions}
+    judges = JudgePool(jobs, ctx.python, tmp / "workers", preload=suite_helpers(rubric.problems))
     try:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        with judges, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             futures = {
                 pool.submit(
-                    grade_problem, s, p, rubric, tmp / s.student / p.id, out / s.student, ctx, manual.get(s.student)
+                    grade_problem, s, p, rubric, tmp / s.student / p.id, out / s.student, ctx,
+                    manual.get(s.student), judges,
                 ): (s, p)
                 for s, p in tasks
             }

@@ -1,7 +1,8 @@
 """The judge: runs one problem's suite against one student, in its own process.
 
-The grader starts ``python -m grader.judge RESULT_FD`` with a :class:`Job` as
-JSON on stdin. The judge runs the rubric's pytest suite; the suite reaches the
+The grader forks it from a pre-imported worker (:mod:`grader.judge_worker`);
+``python -m grader.judge RESULT_FD`` with a :class:`Job` as JSON on stdin
+runs the same judge in a fresh interpreter. The judge runs the rubric's pytest suite; the suite reaches the
 student's code only through the child that :class:`ChildSession` starts, so
 student code can neither see nor patch the assertions. The outcomes go back as
 one JSON document on ``RESULT_FD``, a pipe only the grader and the judge hold.
@@ -106,13 +107,16 @@ def run(job: Job) -> dict:
     }
 
 
-def main(argv: list[str]) -> int:
-    """Entry point: reads the job from stdin, writes the result to ``argv[1]``'s fd."""
-    result_fd = int(argv[1])
-    job = Job(**json.loads(sys.stdin.read()))
+def write_result(job: Job, result_fd: int) -> None:
+    """Runs the job and writes its result as one JSON document to ``result_fd`` (then closes it)."""
     result = run(job)
     with os.fdopen(result_fd, "w", encoding="utf-8") as channel:
         json.dump(result, channel)
+
+
+def main(argv: list[str]) -> int:
+    """Entry point: reads the job from stdin, writes the result to ``argv[1]``'s fd."""
+    write_result(Job(**json.loads(sys.stdin.read())), int(argv[1]))
     return 0
 
 
