@@ -77,12 +77,15 @@ def main() -> None:
 @click.option("--keep-workdirs", is_flag=True, help="Keep the students' working copies for debugging.")
 @click.option("--manual", "manual_csv", type=click.Path(path_type=Path), default=None,
               help="The TA's manual-scores CSV to merge (see `grade manual-template`).")
+@click.option("--no-cache", is_flag=True,
+              help="Regrade everything instead of reusing unchanged results from OUT/.cache.")
 def run_command(
-    path: Path, rubric: Path | None, out: Path, jobs: int | None, keep_workdirs: bool, manual_csv: Path | None
+    path: Path, rubric: Path | None, out: Path, jobs: int | None, keep_workdirs: bool, manual_csv: Path | None,
+    no_cache: bool,
 ) -> None:
     """Grade PATH: a class folder, or one student's folder."""
     _invoke(grade.main, rubric=rubric, path=path, out=out, jobs=jobs or default_jobs(),
-            ctx=Context(keep_workdirs=keep_workdirs), manual_csv=manual_csv)
+            ctx=Context(keep_workdirs=keep_workdirs), manual_csv=manual_csv, cache=not no_cache)
 
 
 @main.command("verify")

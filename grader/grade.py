@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from grader import manual
+from grader.cache import ResultCache
 from grader.context import Context
 from grader.judge_pool import JudgePool, suite_helpers
 from grader.models import ManualScore, ProblemResult, StudentReport
@@ -26,11 +27,13 @@ def main(
     jobs: int,
     ctx: Context,
     manual_csv: Path | None = None,
+    cache: bool = True,
 ) -> list[StudentReport]:
     """Grades every submission under ``path`` and writes reports to ``out``.
 
     Args:
         manual_csv: the TA's manual-scores CSV to merge (validated before any grading).
+        cache: reuse results from ``out/.cache`` whose inputs did not change (False: regrade all).
 
     Raises:
         SubmissionError: ``path`` holds nothing to grade.
@@ -39,7 +42,10 @@ def main(
     submissions, known = manual.known_students(path, rubric)
     scores = manual.load_scores(manual_csv, rubric, known) if manual_csv is not None else {}
     ctx.say(f"Grading {len(submissions)} submission(s) for {rubric.id} with {jobs} job(s)")
-    reports = grade_all(submissions, rubric, out, jobs, ctx, scores)
+    results = ResultCache(out / ".cache", rubric, ctx.warn) if cache else None
+    reports = grade_all(submissions, rubric, out, jobs, ctx, scores, results)
+    if results is not None and results.hits:
+        ctx.say(f"Reused {results.hits} cached result(s) from {results.folder} (--no-cache regrades all)")
     for writer in WRITERS:
         writer.write_class(reports, out)
     ctx.say("")
@@ -55,6 +61,7 @@ def grade_all(
     jobs: int,
     ctx: Context,
     manual: dict[str, dict[str, ManualScore]],
+    cache: ResultCache | None = None,
 ) -> list[StudentReport]:
     """Grades (student, problem) pairs in parallel; a student's report is written when complete."""
     tmp = Path(tempfile.mkdtemp(prefix="grader-", dir=ctx.tmp_root))
@@ -67,8 +74,8 @@ def grade_all(
         with judges, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             futures = {
                 pool.submit(
-                    grade_problem, s, p, rubric, tmp / s.student / p.id, out / s.student, ctx,
-                    manual.get(s.student), judges,
+                    _grade_one, s, p, rubric, tmp / s.student / p.id, out / s.student, ctx,
+                    manual.get(s.student), judges, cache,
                 ): (s, p)
                 for s, p in tasks
             }
@@ -90,6 +97,15 @@ def grade_all(
         if not ctx.keep_workdirs:
             shutil.rmtree(tmp, ignore_errors=True)
     return sorted(reports, key=lambda r: r.student)
+
+
+def _grade_one(submission, problem, rubric, workroot, report_dir, ctx, manual, judges, cache) -> ProblemResult:
+    def grade() -> ProblemResult:
+        return grade_problem(submission, problem, rubric, workroot, report_dir, ctx, manual, judges)
+
+    if cache is None:
+        return grade()
+    return cache.through(submission.student, submission.folder, problem, manual, report_dir, grade)
 
 
 def _progress_line(report: StudentReport) -> str:

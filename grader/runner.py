@@ -21,6 +21,9 @@ from grader.submission import Submission, prepare
 #: Extra seconds the judge gets beyond the student's budget (pytest start-up, reference work).
 JUDGE_SLACK_SECONDS = 60.0
 
+#: How the note of a problem the grader could not check begins (such results are never cached).
+INTERNAL_ERROR = "Internal grader error"
+
 
 def grade_problem(
     submission: Submission,
@@ -137,7 +140,7 @@ def _run_judge(
         log_path = kept
         ctx.warn(f"grader: judge for {submission.student}/{problem.id} failed (exit {run.returncode}); log: {log_path}")
         return None, [
-            "Internal grader error: this problem could not be checked (not your code's fault); "
+            f"{INTERNAL_ERROR}: this problem could not be checked (not your code's fault); "
             f"the TA will look at it. (judge exit {run.returncode}, log {log_path})"
         ]
     result = json.loads(raw)
