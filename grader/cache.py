@@ -208,7 +208,7 @@ def result_from_dict(data: dict) -> ProblemResult:
     fields = {k: v for k, v in data.items() if k not in ("items", "answers")}
     for name in ("files", "notes", "flags"):
         if name in fields:
-            if not isinstance(fields[name], list) or not all(isinstance(x, str) for x in fields[name]):
+            if not isinstance(fields[name], (list, tuple)) or not all(isinstance(x, str) for x in fields[name]):
                 raise TypeError(f"{name} must be a list of strings")
             fields[name] = tuple(fields[name])
     for item in items:

@@ -14,13 +14,14 @@ import click
 
 from grader import grade, manual, verify
 from grader.context import Context, default_jobs
+from grader.dask_grading import DaskSchedulerError
 from grader.exitcodes import ExitCode
 from grader.manual import ManualScoresError
 from grader.rubric import RubricError, find_default_rubric, load_rubric
 from grader.submission import SubmissionError
 
 #: Errors that are the user's input, not a grader bug: one line, exit 2.
-USAGE_ERRORS: tuple[type[Exception], ...] = (RubricError, SubmissionError, ManualScoresError)
+USAGE_ERRORS: tuple[type[Exception], ...] = (RubricError, SubmissionError, ManualScoresError, DaskSchedulerError)
 
 
 class _DefaultToRun(click.Group):
@@ -79,13 +80,16 @@ def main() -> None:
               help="The TA's manual-scores CSV to merge (see `grade manual-template`).")
 @click.option("--no-cache", is_flag=True,
               help="Regrade everything instead of reusing unchanged results from OUT/.cache.")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:8786",
+              help="Grade on this Dask cluster (needs the [dask] extra); --jobs is then ignored.")
 def run_command(
     path: Path, rubric: Path | None, out: Path, jobs: int | None, keep_workdirs: bool, manual_csv: Path | None,
-    no_cache: bool,
+    no_cache: bool, scheduler: str | None,
 ) -> None:
     """Grade PATH: a class folder, or one student's folder."""
     _invoke(grade.main, rubric=rubric, path=path, out=out, jobs=jobs or default_jobs(),
-            ctx=Context(keep_workdirs=keep_workdirs), manual_csv=manual_csv, cache=not no_cache)
+            ctx=Context(keep_workdirs=keep_workdirs), manual_csv=manual_csv, cache=not no_cache,
+            scheduler=scheduler)
 
 
 @main.command("verify")

@@ -28,12 +28,14 @@ def main(
     ctx: Context,
     manual_csv: Path | None = None,
     cache: bool = True,
+    scheduler: str | None = None,
 ) -> list[StudentReport]:
     """Grades every submission under ``path`` and writes reports to ``out``.
 
     Args:
         manual_csv: the TA's manual-scores CSV to merge (validated before any grading).
         cache: reuse results from ``out/.cache`` whose inputs did not change (False: regrade all).
+        scheduler: a Dask scheduler's address (``tcp://HOST:8786``) to grade on; None grades here.
 
     Raises:
         SubmissionError: ``path`` holds nothing to grade.
@@ -41,9 +43,10 @@ def main(
     """
     submissions, known = manual.known_students(path, rubric)
     scores = manual.load_scores(manual_csv, rubric, known) if manual_csv is not None else {}
-    ctx.say(f"Grading {len(submissions)} submission(s) for {rubric.id} with {jobs} job(s)")
+    where = f"on the Dask cluster at {scheduler}" if scheduler else f"with {jobs} job(s)"
+    ctx.say(f"Grading {len(submissions)} submission(s) for {rubric.id} {where}")
     results = ResultCache(out / ".cache", rubric, ctx.warn) if cache else None
-    reports = grade_all(submissions, rubric, out, jobs, ctx, scores, results)
+    reports = grade_all(submissions, rubric, out, jobs, ctx, scores, results, scheduler)
     if results is not None and results.hits:
         ctx.say(f"Reused {results.hits} cached result(s) from {results.folder} (--no-cache regrades all)")
     for writer in WRITERS:
@@ -62,21 +65,37 @@ def grade_all(
     ctx: Context,
     manual: dict[str, dict[str, ManualScore]],
     cache: ResultCache | None = None,
+    scheduler: str | None = None,
 ) -> list[StudentReport]:
-    """Grades (student, problem) pairs in parallel; a student's report is written when complete."""
+    """Grades (student, problem) pairs in parallel; a student's report is written when complete.
+
+    Jobs run on ``jobs`` pre-imported judge workers here, or on the Dask
+    cluster at ``scheduler``; a job whose inputs are unchanged comes from ``cache``.
+    """
     tmp = Path(tempfile.mkdtemp(prefix="grader-", dir=ctx.tmp_root))
     tasks = [(s, p) for s in submissions for p in rubric.problems]
     results: dict[tuple[str, str], ProblemResult] = {}
     reports: list[StudentReport] = []
     remaining = {s.student: len(rubric.problems) for s in submissions}
-    judges = JudgePool(jobs, ctx.python, tmp / "workers", preload=suite_helpers(rubric.problems))
+    if scheduler:
+        from grader.dask_grading import DaskGrader
+
+        backend = DaskGrader(scheduler, rubric)
+        threads = backend.threads
+
+        def run(s, p, m):
+            return backend.grade(s, p, m, out / s.student)
+    else:
+        backend = JudgePool(jobs, ctx.python, tmp / "workers", preload=suite_helpers(rubric.problems))
+        threads = jobs
+
+        def run(s, p, m):
+            return grade_problem(s, p, rubric, tmp / s.student / p.id, out / s.student, ctx, m, backend)
+
     try:
-        with judges, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        with backend, ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
             futures = {
-                pool.submit(
-                    _grade_one, s, p, rubric, tmp / s.student / p.id, out / s.student, ctx,
-                    manual.get(s.student), judges, cache,
-                ): (s, p)
+                pool.submit(_grade_one, run, s, p, manual.get(s.student), out / s.student, cache): (s, p)
                 for s, p in tasks
             }
             for future in as_completed(futures):
@@ -99,13 +118,12 @@ def grade_all(
     return sorted(reports, key=lambda r: r.student)
 
 
-def _grade_one(submission, problem, rubric, workroot, report_dir, ctx, manual, judges, cache) -> ProblemResult:
-    def grade() -> ProblemResult:
-        return grade_problem(submission, problem, rubric, workroot, report_dir, ctx, manual, judges)
-
+def _grade_one(run, submission, problem, manual, report_dir, cache) -> ProblemResult:
     if cache is None:
-        return grade()
-    return cache.through(submission.student, submission.folder, problem, manual, report_dir, grade)
+        return run(submission, problem, manual)
+    return cache.through(
+        submission.student, submission.folder, problem, manual, report_dir, lambda: run(submission, problem, manual)
+    )
 
 
 def _progress_line(report: StudentReport) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from grader.pytest_plugin import GradingPlugin
+from grader.sandbox.launcher import ZygoteLauncher
 from grader.sandbox.session import ChildSession, Limits
 from grader.suite_api import StudentHandle
 
@@ -60,6 +62,9 @@ class Job:
     plugins: list[list] = field(default_factory=list)
     """``[path, options]`` pairs of child plugins to load in every child."""
 
+    zygote_fd: int | None = None
+    """The child zygote's socket, inherited from the judge worker (None: exec each child)."""
+
 
 def job_to_json(job: Job) -> str:
     """Serializes a job for the judge's stdin."""
@@ -74,6 +79,7 @@ def run(job: Job) -> dict:
         limits=Limits(wall_seconds=job.wall_seconds, memory_bytes=job.memory_bytes),
         scratch=scratch / "child",
         plugins=[(p, o) for p, o in job.plugins],
+        launcher=ZygoteLauncher(socket.socket(fileno=job.zygote_fd)) if job.zygote_fd is not None else None,
     )
     handle = StudentHandle(
         session=session,

@@ -76,6 +76,8 @@ def _run_judge(sock: socket.socket, job: dict, result_fd: int, log_fd: int) -> N
     code = 1
     try:
         sock.close()
+        if job.get("zygote_fd") is not None:
+            os.set_inheritable(job["zygote_fd"], False)
         os.setsid()  # its own group: a time limit kills it and what it started
         _die_with_parent()
         null = os.open(os.devnull, os.O_RDONLY)
@@ -139,8 +141,31 @@ def _kill_group(pid: int) -> None:
             pass
 
 
+class _Zygote:
+    """The worker's child zygote, restarted if it died; its socket is inherited by every judge."""
+
+    def __init__(self) -> None:
+        self.proc = None
+        self.sock = None
+
+    def fd(self) -> int | None:
+        from grader.sandbox.launcher import LaunchError, ZygoteLauncher
+
+        if self.proc is not None and self.proc.poll() is None:
+            return self.sock.fileno()
+        if self.sock is not None:
+            self.sock.close()
+        try:
+            self.proc, self.sock = ZygoteLauncher.spawn_zygote()
+        except LaunchError:
+            self.proc = self.sock = None  # judges exec each child instead
+            return None
+        return self.sock.fileno()
+
+
 def serve(sock: socket.socket) -> None:
     """Forks one judge per request until the grader closes the socket."""
+    zygote = _Zygote()
     while True:
         try:
             data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 2)
@@ -155,6 +180,7 @@ def serve(sock: socket.socket) -> None:
             sock.send(json.dumps({"error": "expected a run request with two descriptors"}).encode())
             continue
         result_fd, log_fd = fds
+        request["job"]["zygote_fd"] = zygote.fd()
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()

@@ -13,16 +13,13 @@ from __future__ import annotations
 import os
 import select
 import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox import limits, protocol
-
-_CHILD_SCRIPT = Path(__file__).with_name("child.py")
+from grader.sandbox import protocol
+from grader.sandbox.launcher import ExecLauncher, LaunchError
 
 
 class StudentFailure(Exception):
@@ -74,7 +71,7 @@ class Limits:
 
 @dataclass
 class _Running:
-    proc: subprocess.Popen
+    proc: object  # a Popen, or a launcher's Popen-like child
     req_fd: int
     resp_fd: int
     generation: int
@@ -101,6 +98,11 @@ class ChildSession:
     _load_failures: dict = field(default_factory=dict)
     _siblings: list = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    launcher: object = None
+    """How children start (:mod:`grader.sandbox.launcher`); None: a fresh ``python -I child.py``."""
+
+    def _launcher(self):
+        return self.launcher if self.launcher is not None else ExecLauncher()
 
     # -- lifecycle ------------------------------------------------------
     @property
@@ -126,16 +128,14 @@ class ChildSession:
         err = open(self.scratch / "stderr.txt", "ab")
         cpu = self.limits.cpu_seconds or int(self.limits.wall_seconds) + 5
         try:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", str(_CHILD_SCRIPT), str(req_r), str(resp_w), str(self.workdir)],
-                cwd=self.workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                pass_fds=(req_r, resp_w),
-                env=limits.child_environment(),
-                preexec_fn=limits.preexec(self.limits.memory_bytes, cpu),
+            proc = self._launcher().start(
+                workdir=self.workdir, req_fd=req_r, resp_fd=resp_w, stdout=out, stderr=err,
+                memory_bytes=self.limits.memory_bytes, cpu_seconds=cpu,
             )
+        except LaunchError as exc:
+            for fd in (req_w, resp_r):
+                os.close(fd)
+            raise GraderError(str(exc)) from None
         finally:
             out.close()
             err.close()
@@ -164,7 +164,8 @@ class ChildSession:
             self._deadline = time.monotonic() + self.limits.wall_seconds
         limits = self.limits if memory_bytes is None else replace(self.limits, memory_bytes=memory_bytes)
         other = ChildSession(
-            workdir=self.workdir, limits=limits, scratch=self.scratch.parent / name, plugins=list(self.plugins)
+            workdir=self.workdir, limits=limits, scratch=self.scratch.parent / name, plugins=list(self.plugins),
+            launcher=self.launcher,
         )
         other._deadline = self._deadline
         self._siblings.append(other)
@@ -189,7 +190,7 @@ class ChildSession:
                 os.close(fd)
             except OSError:
                 pass
-        limits.kill_tree(running.proc)
+        self._launcher().stop(running.proc)
         return running
 
     def __enter__(self) -> "ChildSession":

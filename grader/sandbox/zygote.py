@@ -1,0 +1,180 @@
+"""The child zygote: imports what student code needs once, then forks one fresh child per request.
+
+Started by :class:`grader.sandbox.launcher.ZygoteLauncher` as
+``python -I zygote.py SOCK_FD`` with the child environment. It imports numpy,
+scipy, matplotlib (Agg, pyplot) and the child's own modules, and **never runs
+student code**: it only forks. Each forked child applies the sandbox to
+itself (:func:`confine`) before it reads its first request, then serves one
+student's problem exactly as ``child.py`` does and exits. A child never
+serves a second student, so nothing one student's code changes in memory
+(patched numpy, module globals, ``sys.modules``) reaches the next one: the
+next child is forked from the zygote's untouched memory.
+
+Requests arrive on an ``AF_UNIX`` ``SOCK_SEQPACKET`` socket, one JSON object
+each, with six descriptors attached: the child's request pipe (read end),
+response pipe (write end), stdout and stderr files, a reply pipe (write end)
+and a lifeline pipe (read end). The zygote answers on the reply pipe, one
+JSON line ``{"pid": PID}`` and later ``{"exit": CODE}``, so a requester that
+died never leaves an answer for the next one. When the lifeline reaches
+end-of-file (the judge closed it, or died) the zygote kills the child's
+process group; it reaps every child itself, so a pid is never signalled
+after reuse.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from grader.sandbox import confine as confinement  # noqa: E402
+
+MAX_MESSAGE = 1 << 16
+
+
+def preimport() -> None:
+    """What every child would import anyway: numpy, scipy, matplotlib with pyplot (Agg), the child."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+    import numpy  # noqa: F401
+    import scipy  # noqa: F401
+    import scipy.linalg  # noqa: F401
+    import scipy.special  # noqa: F401
+
+    from grader.sandbox import child  # noqa: F401
+
+
+def _child(request: dict, fds: list[int], own: set[int]) -> None:
+    """In the forked child: confine, then serve; never returns."""
+    code = 1
+    try:
+        req_fd, resp_fd, out_fd, err_fd = fds[:4]
+        for fd in own | set(fds[4:]):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        confinement.confine(request["confine"], stdout_fd=out_fd, stderr_fd=err_fd, keep=(req_fd, resp_fd))
+        from grader.sandbox import child
+
+        child.serve_student(req_fd, resp_fd, Path(request["confine"]["workdir"]))
+        code = 0
+    except BaseException:  # noqa: BLE001 - the judge sees the exit status
+        pass
+    finally:
+        os._exit(code)
+
+
+class Zygote:
+    """The zygote's loop: spawns on request, kills on a closed lifeline, reaps and reports."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        # pid -> (pidfd, lifeline read end, reply write end)
+        self.children: dict[int, tuple[int, int, int]] = {}
+
+    def own_fds(self) -> set[int]:
+        fds = {self.sock.fileno()}
+        for pidfd, lifeline, reply in self.children.values():
+            fds.update((pidfd, lifeline, reply))
+        return fds
+
+    def spawn(self, request: dict, fds: list[int]) -> None:
+        if len(fds) != 6:
+            for fd in fds:
+                os.close(fd)
+            return
+        reply, lifeline = fds[4], fds[5]
+        pid = os.fork()
+        if pid == 0:
+            _child(request, fds, self.own_fds())
+        for fd in fds[:4]:
+            os.close(fd)
+        pidfd = os.pidfd_open(pid)
+        self.children[pid] = (pidfd, lifeline, reply)
+        self._reply(reply, {"pid": pid})
+
+    @staticmethod
+    def _reply(fd: int, message: dict) -> None:
+        try:
+            os.write(fd, (json.dumps(message) + "\n").encode())
+        except OSError:
+            pass  # the requester is gone; the child is still reaped
+
+    def kill(self, pid: int) -> None:
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def reap(self, pid: int) -> None:
+        pidfd, lifeline, reply = self.children.pop(pid)
+        _, status = os.waitpid(pid, 0)
+        # Whatever the child started in its group goes with it.
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self._reply(reply, {"exit": os.waitstatus_to_exitcode(status)})
+        for fd in (pidfd, lifeline, reply):
+            os.close(fd)
+
+    def serve(self) -> None:
+        while True:
+            by_fd = {}
+            for pid, (pidfd, lifeline, _) in self.children.items():
+                by_fd[pidfd] = ("exited", pid)
+                by_fd[lifeline] = ("lifeline", pid)
+            ready = select.select([self.sock, *by_fd], [], [])[0]
+            for fd in ready:
+                if fd is self.sock:
+                    try:
+                        data, fds, _, _ = socket.recv_fds(self.sock, MAX_MESSAGE, 6)
+                    except OSError:
+                        data, fds = b"", []
+                    if not data:
+                        self.shutdown()
+                        return
+                    self.spawn(json.loads(data), fds)
+                    continue
+                what, pid = by_fd[fd]
+                if pid not in self.children:
+                    continue
+                if what == "exited":
+                    self.reap(pid)
+                else:
+                    try:
+                        closed = os.read(fd, 1) == b""
+                    except OSError:
+                        closed = True
+                    if closed:
+                        self.kill(pid)
+                        self.reap(pid)
+
+    def shutdown(self) -> None:
+        for pid in list(self.children):
+            self.kill(pid)
+            self.reap(pid)
+
+
+def main(argv: list[str]) -> None:
+    """Entry point: ``zygote.py SOCK_FD``."""
+    confinement.die_with_parent()
+    sock = socket.socket(fileno=int(argv[1]))
+    preimport()
+    sock.send(b'{"ready": true}')
+    Zygote(sock).serve()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
