@@ -19,6 +19,7 @@ class Context:
         python: the interpreter used for judges and student children.
         tmp_root: parent folder for working copies (system default if None).
         keep_workdirs: leave working copies on disk for debugging.
+        timings: if a list, each judge run appends its timing record (benchmarks).
     """
 
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
@@ -26,6 +27,7 @@ class Context:
     python: str = sys.executable
     tmp_root: Path | None = None
     keep_workdirs: bool = False
+    timings: list | None = None
 
     def say(self, text: str) -> None:
         """Prints a progress line."""

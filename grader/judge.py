@@ -97,7 +97,9 @@ def run(job: Job) -> dict:
         "-p", "no:randomly",
         "--rootdir", str(Path(job.suite).parent),
         "--confcutdir", str(Path(job.suite).parent),
-        "-o", "python_files=*.py",
+        # Collect the suite whatever its name, but only it: a pattern like *.py would
+        # also assertion-rewrite (and recompile) every module the suite imports.
+        "-o", f"python_files={Path(job.suite).name}",
         "--tb=short",
     ]
     try:
@@ -110,6 +112,7 @@ def run(job: Job) -> dict:
         "load_notes": handle.load_notes,
         "output": session.captured_output(),
         "elapsed_budget": round(job.wall_seconds - session.remaining(), 3),
+        "student_seconds": round(session.total_busy_seconds(), 6),
     }
 
 

@@ -124,7 +124,8 @@ def _run_judge(
             for p, o in zip(problem.plugins, problem.plugin_options or ({},) * len(problem.plugins))
         ],
     )
-    deadline = time.monotonic() + problem.timeout + JUDGE_SLACK_SECONDS
+    started = time.monotonic()
+    deadline = started + problem.timeout + JUDGE_SLACK_SECONDS
     log_path = scratch / "judge.log"
     if judges is None:
         with JudgePool(1, ctx.python, workroot / "worker") as pool:
@@ -132,6 +133,13 @@ def _run_judge(
     else:
         run = judges.run(job_to_json(job), log_path, deadline)
     raw = run.raw
+    if ctx.timings is not None:
+        try:
+            student_seconds = float(json.loads(raw).get("student_seconds", 0.0)) if run.finished else None
+        except (ValueError, AttributeError):
+            student_seconds = None
+        ctx.timings.append({"student": submission.student, "problem": problem.id,
+                            "judge_seconds": time.monotonic() - started, "student_seconds": student_seconds})
     if not run.finished or run.returncode != 0 or not raw:
         # Keep the judge's log beside the report: the working copy is deleted.
         report_dir.mkdir(parents=True, exist_ok=True)

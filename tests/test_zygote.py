@@ -150,7 +150,7 @@ def test_through_the_grader_an_honest_student_after_a_patching_one_is_graded_cor
 @pytest.mark.slow
 def test_the_sandbox_tests_pass_with_every_child_forked_from_the_zygote():
     env = {**os.environ, "GRADER_TEST_CHILD_LAUNCHER": "zygote"}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-p", "no:cacheprovider",
                            "tests/test_sandbox.py", "tests/test_guards.py"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]

@@ -98,6 +98,8 @@ class ChildSession:
     _load_failures: dict = field(default_factory=dict)
     _siblings: list = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    busy_seconds: float = 0.0
+    """Wall time spent waiting for the child's answers (the student's code and in-child checks), for benchmarks."""
     launcher: object = None
     """How children start (:mod:`grader.sandbox.launcher`); None: a fresh ``python -I child.py``."""
 
@@ -171,10 +173,15 @@ class ChildSession:
         self._siblings.append(other)
         return other
 
+    def total_busy_seconds(self) -> float:
+        """:attr:`busy_seconds` of this session and its siblings."""
+        return self.busy_seconds + sum(o.total_busy_seconds() for o in self._siblings)
+
     def close(self) -> None:
         """Stops the child (and any sibling) and everything it started."""
         siblings, self._siblings = self._siblings, []
         for other in siblings:
+            self.busy_seconds += other.total_busy_seconds()
             other.close()
         running = self._stop()
         if running is not None:
@@ -214,6 +221,7 @@ class ChildSession:
     def _roundtrip(self, message: dict) -> Any:
         running = self._running
         assert running is not None
+        started = time.perf_counter()
         try:
             protocol.write_frame(running.req_fd, message)
             response = self._read(running)
@@ -226,6 +234,9 @@ class ChildSession:
                     f"descriptor it does not own: {exc})"
                 )
             raise StudentError(f"the student's process {described}", kind="crash") from None
+        finally:
+            if message.get("op") != "plugin":  # loading a trusted plugin is the grader's own time
+                self.busy_seconds += time.perf_counter() - started
         if response.get("ok"):
             return response.get("value")
         error = response.get("error") or {}
