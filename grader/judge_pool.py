@@ -48,9 +48,11 @@ class JudgeRun:
     """The judge's exit code (negative: killed by that signal; None: unknown, the worker failed)."""
 
 
-def worker_environment() -> dict[str, str]:
+def worker_environment(pycache: Path | None = None) -> dict[str, str]:
     """The judges' environment: the grader importable, no third-party pytest plugins, headless."""
+    extra = {"GRADER_JUDGE_PYCACHE": str(pycache)} if pycache is not None else {}
     return {
+        **extra,
         **os.environ,
         "PYTHONPATH": str(_PACKAGE_ROOT),
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
@@ -76,7 +78,7 @@ class _Worker:
                 stdin=subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),),
                 cwd=cwd,
-                env=worker_environment(),
+                env=worker_environment(cwd / "pycache"),
                 start_new_session=True,
             )
         finally:

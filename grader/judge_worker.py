@@ -28,6 +28,7 @@ only control messages.
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import os
 import select
@@ -69,6 +70,16 @@ def preload(paths: list[str]) -> None:
             load_content_module(path)
         except Exception:  # noqa: BLE001 - the forked judge loads it again and reports
             pass
+    # The suites' assertion-rewritten bytecode is cached outside the checkout, in the
+    # pool's folder, so only the first judge of a run compiles them.
+    prefix = os.environ.get("GRADER_JUDGE_PYCACHE")
+    if prefix:
+        sys.pycache_prefix = prefix
+        sys.dont_write_bytecode = False
+    # What is imported now is never garbage: a judge's collections skip it (and do not
+    # touch, so do not copy, the pages it shares with this worker).
+    gc.collect()
+    gc.freeze()
 
 
 def _run_judge(sock: socket.socket, job: dict, result_fd: int, log_fd: int) -> None:
