@@ -4,7 +4,8 @@ Generates a synthetic class (:mod:`synthetic_class`), grades it with the
 real HW1 rubric exactly as ``grade CLASS --no-cache --jobs N`` does (in this
 process, so per-job timings can be collected), and reports:
 
-* students per second, and the batch's wall time;
+* students per second, and the batch's wall time, and how close the wall time comes to
+  the sum of per-job times divided by the jobs (how well both cores are kept busy);
 * the grader's overhead per student-problem: the batch's wall time × N jobs
   / student-problems, minus the mean time the student's child spent
   answering (student code, with the in-child guards and observer); and the
@@ -251,6 +252,8 @@ def main() -> None:
     print(f"overhead per student-problem: {(capacity - student_mean) * 1000:.0f} ms "
           f"(wall × jobs / student-problems = {capacity * 1000:.0f} ms, minus student code); "
           f"per job, judge wall minus child time: {per_job * 1000:.0f} ms")
+    busy = sum(t["judge_seconds"] for t in graded["timings"]) / args.jobs
+    print(f"scheduling: wall / (sum of per-job times / jobs) = {graded['wall'] / busy:.2f} (issue's bound: 1.2)")
     print(f"peak memory: grader process {graded['peak_self'] / 2**20:.0f} MiB, "
           f"whole process tree {graded['peak_tree'] / 2**20:.0f} MiB")
     print(f"baseline (fresh pytest per student, {k} students, {args.jobs} at a time): {base_wall:.1f} s, "

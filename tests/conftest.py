@@ -24,31 +24,32 @@ def sample_class_graded(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def _zygote_launcher():
+def zygote_launcher():
+    """One child zygote for the test session (as each judge worker keeps one)."""
     from grader.sandbox.launcher import ZygoteLauncher
 
     proc, sock = ZygoteLauncher.spawn_zygote()
-    yield ZygoteLauncher(sock)
+    launcher = ZygoteLauncher(sock)
+    launcher.zygote_pid = proc.pid
+    yield launcher
     sock.close()
     proc.wait(timeout=30)
 
 
 @pytest.fixture(autouse=True)
 def _children_from_the_zygote(request, monkeypatch):
-    """With GRADER_TEST_CHILD_LAUNCHER=zygote, every ChildSession a test builds forks from one zygote."""
+    """Every ChildSession a test builds without a launcher forks from the session's zygote, as in grading.
+
+    ``GRADER_TEST_CHILD_LAUNCHER=exec`` runs them as fresh ``python -I child.py`` instead.
+    """
     import os
 
-    if os.environ.get("GRADER_TEST_CHILD_LAUNCHER") != "zygote":
+    if os.environ.get("GRADER_TEST_CHILD_LAUNCHER") == "exec":
         return
-    launcher = request.getfixturevalue("_zygote_launcher")
+    if "sandbox" not in request.module.__name__ and "guards" not in request.module.__name__ \
+            and "zygote" not in request.module.__name__ and "dense_ban" not in request.module.__name__:
+        return
+    launcher = request.getfixturevalue("zygote_launcher")
     from grader.sandbox.session import ChildSession
 
     monkeypatch.setattr(ChildSession, "_launcher", lambda self: self.launcher or launcher)
-
-
-def pytest_report_header(config):
-    import os
-
-    if os.environ.get("GRADER_TEST_CHILD_LAUNCHER") == "zygote":
-        return "zygote launcher in use: every ChildSession forks from one pre-imported zygote"
-    return None

@@ -6,8 +6,6 @@ import io
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,6 @@ import pytest
 from grader import grade
 from grader.context import Context
 from grader.rubric import load_rubric
-from grader.sandbox.launcher import ZygoteLauncher
 from grader.sandbox.remote import wrap
 from grader.sandbox.session import ChildSession, Limits, StudentError
 
@@ -63,12 +60,9 @@ def probe():
 '''
 
 
-@pytest.fixture(scope="module")
-def zygote():
-    proc, sock = ZygoteLauncher.spawn_zygote()
-    yield ZygoteLauncher(sock)
-    sock.close()
-    proc.wait(timeout=30)
+@pytest.fixture
+def zygote(zygote_launcher):
+    return zygote_launcher
 
 
 def _session(tmp_path, name, source, launcher, wall=20.0):
@@ -147,11 +141,21 @@ def test_through_the_grader_an_honest_student_after_a_patching_one_is_graded_cor
     assert scores == {"a_patches_everything": 0, "b_honest": 4}
 
 
-@pytest.mark.slow
-def test_the_sandbox_tests_pass_with_every_child_forked_from_the_zygote():
-    env = {**os.environ, "GRADER_TEST_CHILD_LAUNCHER": "zygote"}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-p", "no:cacheprovider",
-                           "tests/test_sandbox.py", "tests/test_guards.py"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert "zygote launcher in use" in proc.stdout
+def test_the_sandbox_tests_children_come_from_the_zygote(tmp_path, zygote_launcher):
+    """tests/conftest.py gives test_sandbox, test_guards and test_dense_ban's sessions the zygote."""
+    work = tmp_path / "w"
+    work.mkdir()
+    (work / "mod.py").write_text("import os\ndef parent():\n    return os.getppid()\n")
+    with ChildSession(work, Limits(wall_seconds=20, memory_bytes=2 << 30), tmp_path / "s") as s:
+        assert wrap(s, s.load("mod.py", ["parent"])["module"]).parent() == zygote_launcher.zygote_pid
+
+
+def test_the_exec_launcher_still_starts_a_fresh_interpreter(tmp_path):
+    from grader.sandbox.launcher import ExecLauncher
+
+    work = tmp_path / "w"
+    work.mkdir()
+    (work / "mod.py").write_text("import os, sys\ndef who():\n    return [os.getppid(), 'numpy' in sys.modules]\n")
+    with ChildSession(work, Limits(wall_seconds=20, memory_bytes=2 << 30), tmp_path / "s",
+                      launcher=ExecLauncher()) as s:
+        assert wrap(s, s.load("mod.py", ["who"])["module"]).who()[0] == os.getpid()

@@ -52,6 +52,14 @@ def preimport() -> None:
 
     from grader.sandbox import child  # noqa: F401
 
+    # The grader's child-side modules that the trusted plugins import (guards, observer).
+    for name in ("grader.guards.memory", "grader.guards.process", "grader.guards.shapes",
+                 "grader.sandbox.observe", "grader.sandbox.scripts", "grader.sandbox.imports"):
+        try:
+            __import__(name)
+        except ImportError:  # moved or renamed: the plugin imports it itself
+            pass
+
     # Never garbage: children's collections skip it and leave its pages shared.
     gc.collect()
     gc.freeze()
