@@ -65,7 +65,7 @@ def _timed(cmd: list[str]) -> float:
 def _guards_alone(student: Path, tmp: Path) -> float:
     """Wall time of one ``run_guards`` on a fresh child (what the guard items wait for)."""
     from grader.content import load_content_module
-    from grader.sandbox.session import ChildSession, Limits
+    from grader.sandbox.outside.session import ChildSession, Limits
 
     dense_ban = load_content_module(ROOT / "rubrics" / "hw1" / "dense_ban.py")
     work = tmp / "alone"

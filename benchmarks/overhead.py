@@ -62,7 +62,7 @@ def baseline_main(student: Path) -> int:
     """Runs the P5 suite in this process against a direct import of the student's file."""
     import pytest
 
-    from grader.sandbox import headless, loader
+    from grader.sandbox.inside import headless, loader
 
     headless.install()
 

@@ -2,7 +2,7 @@
 
 Usage: ``python benchmarks/p4_observe_overhead.py [student_folder ...]``.
 Prints, for each folder, the script's own run time, the time under
-observation (:func:`grader.sandbox.observe.observe`, watching f and fprime and
+observation (:func:`grader.sandbox.inside.observe.observe`, watching f and fprime and
 loop updates) and their ratio; the issue asks for a ratio below 2. Both are
 measured in a fresh interpreter with numpy and matplotlib already imported, so
 start-up is not counted.
@@ -27,7 +27,7 @@ import numpy as np, matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 sys.path.insert(0, sys.argv[1])
-from grader.sandbox import headless, observe
+from grader.sandbox.inside import headless, observe
 headless.install()
 plt.show = headless._fake_show
 folder, mode, script = Path(sys.argv[2]), sys.argv[3], sys.argv[4]

@@ -18,6 +18,7 @@ from grader.dask_grading import DaskSchedulerError
 from grader.exitcodes import ExitCode
 from grader.manual import ManualScoresError
 from grader.rubric import RubricError, find_default_rubric, load_rubric
+from grader.sandbox.outside import confine
 from grader.submission import SubmissionError
 
 #: Errors that are the user's input, not a grader bug: one line, exit 2.
@@ -28,7 +29,7 @@ class _DefaultToRun(click.Group):
     """A group where an unknown first word is a path for the ``run`` command."""
 
     def parse_args(self, ctx, args):
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version", "--sandbox-info"):
             args = ["run", *args]
         return super().parse_args(ctx, args)
 
@@ -54,8 +55,16 @@ _rubric_option = click.option(
 )
 
 
+def _sandbox_info(ctx: click.Context, _param, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(confine.probe().describe())
+        ctx.exit(ExitCode.OK)
+
+
 @click.group(cls=_DefaultToRun, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mfdnn-grader")
+@click.option("--sandbox-info", is_flag=True, is_eager=True, expose_value=False, callback=_sandbox_info,
+              help="Print which isolation layers student code gets on this machine, and exit.")
 def main() -> None:
     """Autograder for HW1 of Mathematical Foundations of Deep Neural Networks.
 
@@ -65,6 +74,7 @@ def main() -> None:
     grade verify                  check the reference solutions
     grade manual-template submissions/ --out scores.csv
     grade submissions/ --manual scores.csv
+    grade --sandbox-info          which isolation layers student code gets here
     """
 
 

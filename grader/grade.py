@@ -15,6 +15,7 @@ from grader.models import ManualScore, ProblemResult, StudentReport
 from grader.reports import WRITERS
 from grader.rubric import Rubric
 from grader.runner import grade_problem
+from grader.sandbox.outside import confine
 from grader.submission import Submission
 from grader.summary import summary_table
 
@@ -45,6 +46,9 @@ def main(
     scores = manual.load_scores(manual_csv, rubric, known) if manual_csv is not None else {}
     where = f"on the Dask cluster at {scheduler}" if scheduler else f"with {jobs} job(s)"
     ctx.say(f"Grading {len(submissions)} submission(s) for {rubric.id} {where}")
+    warning = confine.probe().warning()
+    if warning:
+        ctx.warn(warning)  # once per run: every child of this run is confined the same way
     results = ResultCache(out / ".cache", rubric, ctx.warn) if cache else None
     reports = grade_all(submissions, rubric, out, jobs, ctx, scores, results, scheduler)
     if results is not None and results.hits:
@@ -92,6 +96,7 @@ def grade_all(
         def run(s, p, m):
             return grade_problem(s, p, rubric, tmp / s.student / p.id, out / s.student, ctx, m, backend)
 
+    layers = confine.probe().active + ("rlimits",)
     try:
         with backend, ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
             futures = {
@@ -107,6 +112,7 @@ def grade_all(
                         student=submission.student,
                         assignment=rubric.id,
                         problems=tuple(results[(submission.student, p.id)] for p in rubric.problems),
+                        sandbox=layers,
                     )
                     for writer in WRITERS:
                         writer.write_student(report, out / submission.student)

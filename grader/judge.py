@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from grader.pytest_plugin import GradingPlugin
-from grader.sandbox.launcher import ZygoteLauncher
-from grader.sandbox.session import ChildSession, Limits
+from grader.sandbox.outside.launcher import ZygoteLauncher
+from grader.sandbox.outside.session import ChildSession, Limits
 from grader.suite_api import StudentHandle
 
 
@@ -79,6 +79,7 @@ def run(job: Job) -> dict:
         limits=Limits(wall_seconds=job.wall_seconds, memory_bytes=job.memory_bytes),
         scratch=scratch / "child",
         plugins=[(p, o) for p, o in job.plugins],
+        artifacts=scratch / "artifacts",
         launcher=ZygoteLauncher(socket.socket(fileno=job.zygote_fd)) if job.zygote_fd is not None else None,
     )
     handle = StudentHandle(

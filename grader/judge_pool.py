@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from grader.sandbox import limits
+from grader.sandbox.outside import limits
 
 #: The grader's own package root, put on the workers' path.
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]

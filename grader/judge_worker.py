@@ -70,6 +70,10 @@ def preload(paths: list[str]) -> None:
             load_content_module(path)
         except Exception:  # noqa: BLE001 - the forked judge loads it again and reports
             pass
+    # Which OS layers this machine allows is found once (forked trials), not by every judge.
+    from grader.sandbox.outside import confine
+
+    confine.probe()
     # The suites' assertion-rewritten bytecode is cached outside the checkout, in the
     # pool's folder, so only the first judge of a run compiles them.
     prefix = os.environ.get("GRADER_JUDGE_PYCACHE")
@@ -160,7 +164,7 @@ class _Zygote:
         self.sock = None
 
     def fd(self) -> int | None:
-        from grader.sandbox.launcher import LaunchError, ZygoteLauncher
+        from grader.sandbox.outside.launcher import LaunchError, ZygoteLauncher
 
         if self.proc is not None and self.proc.poll() is None:
             return self.sock.fileno()

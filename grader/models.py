@@ -161,6 +161,9 @@ class StudentReport:
     warnings: tuple[str, ...] = field(default=())
     """Submission-level notes (unexpected files, encodings fixed)."""
 
+    sandbox: tuple[str, ...] = field(default=())
+    """Isolation layers that confined this student's code (``rlimits`` always; see ``grade --sandbox-info``)."""
+
     @property
     def score(self) -> float:
         """Total points earned."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nbformat
 
-from grader.sandbox.loader import strip_magics
+from grader.sandbox.inside.loader import strip_magics
 
 
 class NotebookError(ValueError):

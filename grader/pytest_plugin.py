@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.sandbox.session import GraderError, StudentError, StudentTimeout
+from grader.sandbox.outside.session import GraderError, StudentError, StudentTimeout
 from grader.suite_api import StudentHandle, TestRecord, make_credit, make_flag, make_note
 
 #: Longest failure message kept per test, so one verbose assertion cannot bloat a report.

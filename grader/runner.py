@@ -16,6 +16,7 @@ from grader.judge_pool import JudgePool
 from grader.models import ManualScore, Outcome, ProblemResult, Status
 from grader.notebooks import NotebookError
 from grader.rubric import Problem, Rubric
+from grader.sandbox.outside import judge_death
 from grader.submission import Submission, prepare
 
 #: Extra seconds the judge gets beyond the student's budget (pytest start-up, reference work).
@@ -73,7 +74,7 @@ def _grade_problem(submission, problem, rubric, workroot, report_dir, ctx, manua
         )
         return _unavailable(problem, manual_scores, Status.ERROR, reason, files, prepared.notes)
 
-    outcomes, notes = _run_judge(submission, problem, rubric, workroot, report_dir, ctx, judges)
+    outcomes, notes, judge_flags = _run_judge(submission, problem, rubric, workroot, report_dir, ctx, judges)
     items = []
     for item in problem.items:
         if item.kind == "manual":
@@ -82,7 +83,7 @@ def _grade_problem(submission, problem, rubric, workroot, report_dir, ctx, manua
             items.append(scoring.score_unavailable(item, Status.ERROR, notes[-1]))
         else:
             items.append(scoring.score_test_item(item, outcomes))
-    flags = tuple(dict.fromkeys(f for o in outcomes or () for f in o.flags))
+    flags = tuple(dict.fromkeys([*judge_flags, *(f for o in outcomes or () for f in o.flags)]))
     return ProblemResult(
         problem.id, problem.title, tuple(items), files, tuple(prepared.notes) + tuple(notes), flags
     )
@@ -104,8 +105,8 @@ def _run_judge(
     report_dir: Path,
     ctx: Context,
     judges: JudgePool | None,
-) -> tuple[list[Outcome] | None, list[str]]:
-    """Runs the judge; returns its outcomes (None if it failed) and notes."""
+) -> tuple[list[Outcome] | None, list[str], tuple[str, ...]]:
+    """Runs the judge; returns its outcomes (None if it failed), notes and review flags."""
     scratch = workroot / "judge"
     scratch.mkdir(parents=True, exist_ok=True)
     job = Job(
@@ -146,11 +147,10 @@ def _run_judge(
         kept = report_dir / f"{problem.id}-judge.log"
         shutil.copyfile(log_path, kept)
         log_path = kept
-        ctx.warn(f"grader: judge for {submission.student}/{problem.id} failed (exit {run.returncode}); log: {log_path}")
-        return None, [
-            f"{INTERNAL_ERROR}: this problem could not be checked (not your code's fault); "
-            f"the TA will look at it. (judge exit {run.returncode}, log {log_path})"
-        ]
+        death = judge_death.classify(run.returncode, stopped_by_runner=not run.finished, log=str(log_path))
+        cause = "killed while student code ran" if death.student_caused else "failed"
+        ctx.warn(f"grader: judge for {submission.student}/{problem.id} {cause} (exit {run.returncode}); log: {log_path}")
+        return None, [death.message], death.flags
     result = json.loads(raw)
     _keep_artifacts(scratch / "artifacts", report_dir / problem.id)
     outcomes = [
@@ -169,14 +169,14 @@ def _run_judge(
     output = result.get("output", "").strip()
     if output:
         notes.append("Your code printed (while the grader called it):\n" + output[:2000])
-    return outcomes, notes
+    return outcomes, notes, ()
 
 
 def _keep_artifacts(source: Path, target: Path) -> None:
     """Copies what the suite left in the judge's artifacts folder (figures, tables) beside the report."""
     if not source.is_dir():
         return
-    files = [p for p in sorted(source.iterdir()) if p.is_file()]
+    files = [p for p in sorted(source.iterdir()) if p.is_file() and not p.is_symlink()]
     if files:
         target.mkdir(parents=True, exist_ok=True)
         for path in files:

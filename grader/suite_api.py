@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from grader.sandbox.remote import Remote, wrap
-from grader.sandbox.session import ChildSession
+from grader.sandbox.outside.remote import Remote, wrap
+from grader.sandbox.outside.session import ChildSession
 
 
 @dataclass

@@ -26,7 +26,7 @@ def sample_class_graded(tmp_path_factory):
 @pytest.fixture(scope="session")
 def zygote_launcher():
     """One child zygote for the test session (as each judge worker keeps one)."""
-    from grader.sandbox.launcher import ZygoteLauncher
+    from grader.sandbox.outside.launcher import ZygoteLauncher
 
     proc, sock = ZygoteLauncher.spawn_zygote()
     launcher = ZygoteLauncher(sock)
@@ -46,10 +46,7 @@ def _children_from_the_zygote(request, monkeypatch):
 
     if os.environ.get("GRADER_TEST_CHILD_LAUNCHER") == "exec":
         return
-    if "sandbox" not in request.module.__name__ and "guards" not in request.module.__name__ \
-            and "zygote" not in request.module.__name__ and "dense_ban" not in request.module.__name__:
-        return
     launcher = request.getfixturevalue("zygote_launcher")
-    from grader.sandbox.session import ChildSession
+    from grader.sandbox.outside.session import ChildSession
 
     monkeypatch.setattr(ChildSession, "_launcher", lambda self: self.launcher or launcher)

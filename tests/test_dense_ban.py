@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from grader.content import load_content_module
-from grader.sandbox.session import ChildSession, Limits
+from grader.sandbox.outside.session import ChildSession, Limits
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = Path(__file__).with_name("dense_cases")

@@ -247,7 +247,7 @@ def test_rubric_plugin_errors_name_the_problem(tmp_path, plugins, reason):
 
 
 def test_sibling_session_shares_the_budget_and_closes_with_its_parent(tmp_path):
-    from grader.sandbox.session import ChildSession, Limits
+    from grader.sandbox.outside.session import ChildSession, Limits
 
     (tmp_path / "work").mkdir()
     parent = ChildSession(tmp_path / "work", Limits(wall_seconds=30, memory_bytes=2 << 30), tmp_path / "child")

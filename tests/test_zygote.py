@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 import shutil
 from pathlib import Path
 
@@ -13,8 +14,8 @@ import pytest
 from grader import grade
 from grader.context import Context
 from grader.rubric import load_rubric
-from grader.sandbox.remote import wrap
-from grader.sandbox.session import ChildSession, Limits, StudentError
+from grader.sandbox.outside.remote import wrap
+from grader.sandbox.outside.session import ChildSession, Limits, StudentError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,20 +99,34 @@ def test_limits_apply_to_forked_children(tmp_path, zygote):
         assert "MemoryError" in str(info.value)
 
 
+def _running_with(marker: str) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                cmdline = Path(f"/proc/{name}/cmdline").read_bytes()
+                state = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if marker.encode() in cmdline and state not in ("Z", "X"):
+                found.append(int(name))
+    return found
+
+
 def test_a_killed_session_kills_the_forked_child_and_its_group(tmp_path, zygote):
+    marker = f"zygote-grandchild-{os.getpid()}-{tmp_path.name}"
     src = ("import subprocess, sys\n"
            "def spawn():\n"
-           "    return subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)']).pid\n")
+           f"    return subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)', '{marker}']).pid\n")
     s = _session(tmp_path, "group", src, zygote)
-    grandchild = wrap(s, s.load("mod.py", ["spawn"])["module"]).spawn()
-    child = s.pid
+    wrap(s, s.load("mod.py", ["spawn"])["module"]).spawn()
+    assert _running_with(marker), "the grandchild did not start"
     s.close()
-    for pid in (child, grandchild):
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-        except FileNotFoundError:
-            continue
-        assert state in ("Z", "X"), f"process {pid} survived its session"
+    for _ in range(100):
+        if not _running_with(marker):
+            break
+        time.sleep(0.05)
+    assert not _running_with(marker), "a process the student started survived its session"
 
 
 def _rubric(tmp_path) -> Path:
@@ -142,20 +157,25 @@ def test_through_the_grader_an_honest_student_after_a_patching_one_is_graded_cor
 
 
 def test_the_sandbox_tests_children_come_from_the_zygote(tmp_path, zygote_launcher):
-    """tests/conftest.py gives test_sandbox, test_guards and test_dense_ban's sessions the zygote."""
+    """tests/conftest.py gives every ChildSession a test builds (test_sandbox, test_isolation, test_guards…) the zygote."""
     work = tmp_path / "w"
     work.mkdir()
     (work / "mod.py").write_text("import os\ndef parent():\n    return os.getppid()\n")
     with ChildSession(work, Limits(wall_seconds=20, memory_bytes=2 << 30), tmp_path / "s") as s:
-        assert wrap(s, s.load("mod.py", ["parent"])["module"]).parent() == zygote_launcher.zygote_pid
+        wrap(s, s.load("mod.py", ["parent"])["module"]).parent()
+        forked = s._running.proc.pid  # the child the zygote forked (with the processes layer: its supervisor)
+        ppid = int(Path(f"/proc/{forked}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        assert ppid == zygote_launcher.zygote_pid
 
 
 def test_the_exec_launcher_still_starts_a_fresh_interpreter(tmp_path):
-    from grader.sandbox.launcher import ExecLauncher
+    from grader.sandbox.outside.launcher import ExecLauncher
 
     work = tmp_path / "w"
     work.mkdir()
-    (work / "mod.py").write_text("import os, sys\ndef who():\n    return [os.getppid(), 'numpy' in sys.modules]\n")
+    (work / "mod.py").write_text("def answer():\n    return 42\n")
     with ChildSession(work, Limits(wall_seconds=20, memory_bytes=2 << 30), tmp_path / "s",
                       launcher=ExecLauncher()) as s:
-        assert wrap(s, s.load("mod.py", ["who"])["module"]).who()[0] == os.getpid()
+        assert wrap(s, s.load("mod.py", ["answer"])["module"]).answer() == 42
+        forked = s._running.proc.pid
+        assert int(Path(f"/proc/{forked}/stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid()

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from grader.sandbox.imports import StudentImports
+from grader.sandbox.inside.imports import StudentImports
 
 #: Name of the hook in the student's namespace (reached through builtins).
 HOOK = "__grader_expr_watch__"

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from grader.models import SCHEMA_VERSION, StudentReport
+from grader.sandbox.outside.confine import LAYERS
 
 
 def report_to_dict(report: StudentReport) -> dict:
@@ -21,6 +22,7 @@ def report_to_dict(report: StudentReport) -> dict:
         "pending_points": report.pending_points,
         "warnings": list(report.warnings),
         "flags": list(report.flags),
+        "sandbox": sandbox_metadata(report.sandbox),
         "problems": [
             {
                 "id": p.id,
@@ -47,6 +49,11 @@ def report_to_dict(report: StudentReport) -> dict:
             for p in report.problems
         ],
     }
+
+
+def sandbox_metadata(layers: tuple[str, ...]) -> dict:
+    """Which isolation layers confined the student's code, and which were missing."""
+    return {"layers": list(layers), "missing": [layer for layer in LAYERS if layer not in layers]}
 
 
 class JsonReport:

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.guards import process
-from grader.sandbox.session import ChildSession, GraderError, StudentError, StudentTimeout
+from grader.sandbox.outside.session import ChildSession, GraderError, StudentError, StudentTimeout
 
 RULE = (
     "Rule: you may not create a (n−r+1)×n numpy array (nor a n×(n−r+1) one): "

@@ -10,13 +10,13 @@ which runs ``script`` as ``__main__``, then every other ``.py`` file of the
 student's folder that imports it (``from wideMinima import f, fprime``), all
 within ``seconds``, watching ``f`` and ``fprime``; then evaluates the student's
 own ``f`` and ``fprime`` at the ``probe`` points. The answer holds the recorded
-calls as flat arrays (see :meth:`grader.sandbox.observe.Recorder.snapshot`).
+calls as flat arrays (see :meth:`grader.sandbox.inside.observe.Recorder.snapshot`).
 """
 
 import re
 from pathlib import Path
 
-from grader.sandbox import headless, observe
+from grader.sandbox.inside import headless, observe
 
 WATCHED = ("f", "fprime")
 

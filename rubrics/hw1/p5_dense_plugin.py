@@ -28,7 +28,7 @@ import numpy as np
 
 from grader.guards import memory, process
 from grader.guards.shapes import ExpressionWatch
-from grader.sandbox import loader
+from grader.sandbox.inside import loader
 
 #: Options a rubric may set (``plugins = [{ path = ..., options = { ... } }]``).
 DEFAULTS = {

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.content import load_content_module
-from grader.sandbox.session import StudentError
+from grader.sandbox.outside.session import StudentError
 
 gd = load_content_module(Path(__file__).with_name("gd_runs.py"))
 

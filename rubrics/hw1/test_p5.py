@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from grader.content import load_content_module
-from grader.sandbox.session import (
+from grader.sandbox.outside.session import (
     GraderError,
     StudentError,
     StudentFailure,

@@ -17,8 +17,8 @@ import types
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.sandbox import loader
-from grader.sandbox.imports import compile_student
+from grader.sandbox.inside import loader
+from grader.sandbox.inside.imports import compile_student
 
 #: File signatures of the image formats a script may write with savefig.
 _IMAGE_MAGIC = (b"\x89PNG", b"%PDF", b"\xff\xd8\xff", b"GIF8", b"<?xml", b"<svg")

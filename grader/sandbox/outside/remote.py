@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from grader.sandbox import protocol
-from grader.sandbox.session import ChildSession, StudentError
+from grader.sandbox.outside.session import ChildSession, StudentError
 
 
 class StaleHandle(StudentError):

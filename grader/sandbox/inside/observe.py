@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.sandbox import headless
-from grader.sandbox.imports import StudentImports
-from grader.sandbox.scripts import (
+from grader.sandbox.inside import headless
+from grader.sandbox.inside.imports import StudentImports
+from grader.sandbox.inside.scripts import (
     BoundedWriter,
     Clock,
     FigureSaver,

@@ -6,12 +6,18 @@ pair that only the two of them hold, and waits for each answer with the
 problem's remaining wall-clock budget. A child that overruns is killed with
 everything it started; a child that dies is described, and the next request
 starts a fresh one.
+
+Every child is confined by :func:`grader.sandbox.outside.confine.confine`
+before the interpreter even starts (filesystem view, no network, its own PID
+namespace, its own uid, rlimits: whatever :func:`~grader.sandbox.outside.confine.probe`
+found this machine allows).
 """
 
 from __future__ import annotations
 
 import os
 import select
+import shutil
 import signal
 import time
 from dataclasses import dataclass, field, replace
@@ -19,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from grader.sandbox import protocol
-from grader.sandbox.launcher import ExecLauncher, LaunchError
+from grader.sandbox.outside import confine, filesystem, limits, processes
+from grader.sandbox.outside.launcher import ExecLauncher, LaunchError
 
 
 class StudentFailure(Exception):
@@ -68,6 +75,16 @@ class Limits:
     output_bytes: int = 64 * 1024
     """How much of the student's stdout/stderr is kept for the report."""
 
+    max_processes: int = 64
+    """Processes and threads the child may have at once (``RLIMIT_NPROC``)."""
+
+    max_open_files: int = 256
+    """Open file descriptors (``RLIMIT_NOFILE``)."""
+
+#: What the judge copies out of a child's outbox, at most (figures are small).
+OUTBOX_MAX_FILES = 64
+OUTBOX_MAX_BYTES = 32 * 1024 * 1024
+
 
 @dataclass
 class _Running:
@@ -75,6 +92,7 @@ class _Running:
     req_fd: int
     resp_fd: int
     generation: int
+    student_pid: int | None = None
 
 
 @dataclass
@@ -85,12 +103,18 @@ class ChildSession:
         workdir: the student's working copy (the child's cwd).
         limits: the problem's limits.
         scratch: a folder of the judge's for the child's captured output.
+        plugins: ``(path, options)`` of trusted child plugins loaded in every child.
+        artifacts: the judge's folder for figures; the child sees a private
+            outbox at this path, copied in (regular files only) on :meth:`close`.
+        sandbox: the OS layers to use (default: all this machine allows).
     """
 
     workdir: Path
     limits: Limits
     scratch: Path
     plugins: list[tuple[str, dict]] = field(default_factory=list)
+    artifacts: Path | None = None
+    sandbox: confine.SandboxInfo | None = None
     _running: _Running | None = None
     _deadline: float | None = None
     _generation: int = 0
@@ -101,7 +125,7 @@ class ChildSession:
     busy_seconds: float = 0.0
     """Wall time spent waiting for the child's answers (the student's code and in-child checks), for benchmarks."""
     launcher: object = None
-    """How children start (:mod:`grader.sandbox.launcher`); None: a fresh ``python -I child.py``."""
+    """How children start (:mod:`grader.sandbox.outside.launcher`); None: a fresh ``python -I child.py``."""
 
     def _launcher(self):
         return self.launcher if self.launcher is not None else ExecLauncher()
@@ -128,16 +152,18 @@ class ChildSession:
         self.scratch.mkdir(parents=True, exist_ok=True)
         out = open(self.scratch / "stdout.txt", "ab")
         err = open(self.scratch / "stderr.txt", "ab")
-        cpu = self.limits.cpu_seconds or int(self.limits.wall_seconds) + 5
+        plan = self._plan()
         try:
             proc = self._launcher().start(
-                workdir=self.workdir, req_fd=req_r, resp_fd=resp_w, stdout=out, stderr=err,
-                memory_bytes=self.limits.memory_bytes, cpu_seconds=cpu,
+                plan=plan, env=limits.child_environment(sandboxed="filesystem" in plan.layers),
+                req_fd=req_r, resp_fd=resp_w, stdout=out, stderr=err,
             )
         except LaunchError as exc:
-            for fd in (req_w, resp_r):
-                os.close(fd)
-            raise GraderError(str(exc)) from None
+            os.close(req_w)
+            os.close(resp_r)
+            said = (self.scratch / "stderr.txt").read_text(errors="replace").strip().splitlines()
+            detail = said[-1].removeprefix("grader: ") if said and said[-1].startswith("grader: ") else str(exc)
+            raise GraderError(f"could not start the sandboxed child: {detail}") from None
         finally:
             out.close()
             err.close()
@@ -149,10 +175,67 @@ class ChildSession:
             self._roundtrip({"op": "plugin", "path": path, "options": options})
         return self._running
 
+    def _plan(self) -> confine.Plan:
+        if self.sandbox is None:
+            self.sandbox = confine.probe()
+        cpu = self.limits.cpu_seconds or int(self.limits.wall_seconds) + 5
+        outbox = None
+        if self.artifacts is not None and "filesystem" in self.sandbox.active:
+            host = self.scratch / "outbox"
+            host.mkdir(parents=True, exist_ok=True)
+            outbox = (host, Path(self.artifacts).resolve())
+        elif self.artifacts is not None:
+            Path(self.artifacts).mkdir(parents=True, exist_ok=True)
+            outbox = (Path(self.artifacts), Path(self.artifacts))
+        return confine.plan_for(
+            workdir=self.workdir,
+            rlimits=limits.Rlimits(
+                memory_bytes=self.limits.memory_bytes,
+                cpu_seconds=cpu,
+                max_processes=self.limits.max_processes,
+                max_open_files=self.limits.max_open_files,
+            ),
+            scratch=self.scratch,
+            readable=tuple(Path(p) for p, _ in self.plugins),
+            outbox=outbox,
+            info=self.sandbox,
+        )
+
+    def _collect_outbox(self) -> None:
+        """Copies what the child left for the judge: regular files only, bounded, never over the judge's own."""
+        outbox = self.scratch / "outbox"
+        if self.artifacts is None or not outbox.is_dir():
+            return
+        target = Path(self.artifacts)
+        target.mkdir(parents=True, exist_ok=True)
+        budget = OUTBOX_MAX_BYTES
+        for path in sorted(outbox.iterdir())[:OUTBOX_MAX_FILES]:
+            if path.name.startswith(".") or not filesystem.is_regular_file(path) or (target / path.name).exists():
+                continue
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+            except OSError:
+                continue
+            with os.fdopen(fd, "rb") as src:
+                data = src.read(budget + 1)
+            if len(data) > budget:
+                continue
+            budget -= len(data)
+            (target / path.name).write_bytes(data)
+        shutil.rmtree(outbox, ignore_errors=True)
+
     @property
     def pid(self) -> int | None:
         """The running child's process id (None when no child runs), for guards that watch it from outside."""
-        return self._running.proc.pid if self._running is not None else None
+        running = self._running
+        if running is None:
+            return None
+        if self.sandbox is not None and "processes" in self.sandbox.active:
+            # proc.pid is the namespace's supervisor; student code runs two forks below it.
+            if running.student_pid is None:
+                running.student_pid = processes.student_pid(running.proc.pid)
+            return running.student_pid
+        return running.proc.pid
 
     def sibling(self, name: str, memory_bytes: int | None = None) -> "ChildSession":
         """A second child for the same student's working copy, with the same plugins.
@@ -167,7 +250,7 @@ class ChildSession:
         limits = self.limits if memory_bytes is None else replace(self.limits, memory_bytes=memory_bytes)
         other = ChildSession(
             workdir=self.workdir, limits=limits, scratch=self.scratch.parent / name, plugins=list(self.plugins),
-            launcher=self.launcher,
+            artifacts=self.artifacts, sandbox=self.sandbox, launcher=self.launcher,
         )
         other._deadline = self._deadline
         self._siblings.append(other)
@@ -186,6 +269,7 @@ class ChildSession:
         running = self._stop()
         if running is not None:
             self.events.append(_exit_description(running.proc.returncode) or "child finished")
+        self._collect_outbox()
 
     def _stop(self) -> _Running | None:
         """Detaches the running child, closes its channel and kills its group; returns it."""
@@ -197,7 +281,7 @@ class ChildSession:
                 os.close(fd)
             except OSError:
                 pass
-        self._launcher().stop(running.proc)
+        self._launcher().stop(running.proc, supervised="processes" in (self.sandbox.active if self.sandbox else ()))
         return running
 
     def __enter__(self) -> "ChildSession":

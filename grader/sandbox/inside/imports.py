@@ -18,7 +18,7 @@ import types
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from grader.sandbox import loader
+from grader.sandbox.inside import loader
 
 
 def compile_student(path: Path, transformers: Sequence[loader.Transformer]) -> types.CodeType:

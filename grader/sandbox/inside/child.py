@@ -1,6 +1,6 @@
 """The process that holds a student's code and answers the judge's requests.
 
-Started by :class:`grader.sandbox.session.ChildSession` as
+Started by :class:`grader.sandbox.outside.session.ChildSession` as
 ``python -I child.py REQ_FD RESP_FD STUDENT_DIR``. It reads request frames,
 runs the student's code, and answers with plain data or handles to objects it
 keeps. Its stdout and stderr are files the judge chose; its stdin is empty.
@@ -12,7 +12,8 @@ Requests (``op`` field):
 * ``call``: ``target``, ``args``, ``kwargs`` → value or handle
 * ``binop``: ``operator`` (``matmul``…), ``left``, ``right`` → value or handle
 * ``plugin``: ``path`` of a trusted Python file whose ``register(registry)``
-  adds ops and AST transformers (guards, observers)
+  adds ops and AST transformers (guards, observers); the contract is
+  :mod:`grader.sandbox.inside.hookspec`
 * any op a plugin registered.
 """
 
@@ -25,9 +26,11 @@ from pathlib import Path
 
 # Make the grader package importable without trusting the student's folder or
 # PYTHONPATH: the child runs with -I, so nothing else is on sys.path yet.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from grader.sandbox import headless, loader, protocol  # noqa: E402
+from grader.sandbox import protocol  # noqa: E402
+from grader.sandbox.inside import headless, loader  # noqa: E402
+from grader.sandbox.inside.hookspec import Registry  # noqa: E402
 
 _BINOPS = {
     "matmul": operator.matmul,
@@ -37,26 +40,6 @@ _BINOPS = {
     "truediv": operator.truediv,
     "getitem": operator.getitem,
 }
-
-
-class Registry:
-    """What a child plugin may extend: ops and AST transformers."""
-
-    def __init__(self, child: "Child") -> None:
-        self._child = child
-
-    @property
-    def child(self) -> "Child":
-        """The running child (its modules, object table and student folder)."""
-        return self._child
-
-    def add_op(self, name: str, handler) -> None:
-        """Registers ``handler(child, request) -> result`` for requests with ``op == name``."""
-        self._child.ops[name] = handler
-
-    def add_transformer(self, transformer: loader.Transformer) -> None:
-        """Registers an AST transformer applied to every student file loaded later."""
-        self._child.transformers.append(transformer)
 
 
 class Child:

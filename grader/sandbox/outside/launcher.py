@@ -1,15 +1,18 @@
 """How a :class:`ChildSession` gets a confined child: exec a fresh interpreter, or fork one from the zygote.
 
-Both launchers give the session a process-like object (``pid``,
-``returncode``, ``poll()``) and stop it the same way: the child and its whole
-process group are killed and reaped. :class:`ExecLauncher` is today's
-``python -I child.py`` start-up; :class:`ZygoteLauncher` asks a pre-imported
-zygote (:mod:`grader.sandbox.zygote`) to fork the child, which confines
-itself (:mod:`grader.sandbox.confine`) before it reads a request.
+Both launchers take the same :class:`~grader.sandbox.outside.confine.Plan`
+(every OS layer the machine allows, and the rlimits) and give the session a
+process-like object (``pid``, ``returncode``, ``poll()``). :class:`ExecLauncher`
+execs ``python -I child.py`` with :func:`confine.confine` as its
+``preexec_fn``; :class:`ZygoteLauncher` asks a pre-imported zygote
+(:mod:`grader.sandbox.inside.zygote`) to fork the child, which applies the
+same :func:`confine.confine` to itself before it reads a request.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import os
 import select
@@ -21,10 +24,10 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
-from grader.sandbox import limits
+from grader.sandbox.outside import confine, filesystem, limits
 
-_CHILD_SCRIPT = Path(__file__).with_name("child.py")
-_ZYGOTE_SCRIPT = Path(__file__).with_name("zygote.py")
+_CHILD_SCRIPT = Path(__file__).resolve().parents[1] / "inside" / "child.py"
+_ZYGOTE_SCRIPT = Path(__file__).resolve().parents[1] / "inside" / "zygote.py"
 
 #: Seconds the zygote may take to import everything, and to fork a child.
 ZYGOTE_START_SECONDS = 120.0
@@ -35,24 +38,55 @@ class LaunchError(Exception):
     """No child could be started (the zygote is gone): not the student's fault."""
 
 
-class ExecLauncher:
-    """Starts each child as a fresh ``python -I child.py`` (rlimits, own session, death with the judge)."""
+def plan_to_data(plan: confine.Plan) -> dict:
+    """The plan as plain JSON data (for the zygote's socket)."""
+    return json.loads(json.dumps(dataclasses.asdict(plan), default=sorted))
 
-    def start(self, *, workdir: Path, req_fd: int, resp_fd: int, stdout: BinaryIO, stderr: BinaryIO,
-              memory_bytes: int, cpu_seconds: int):
-        return subprocess.Popen(
-            [sys.executable, "-I", str(_CHILD_SCRIPT), str(req_fd), str(resp_fd), str(workdir)],
-            cwd=workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=stderr,
-            pass_fds=(req_fd, resp_fd),
-            env=limits.child_environment(),
-            preexec_fn=limits.preexec(memory_bytes, cpu_seconds),
+
+def plan_from_data(data: dict) -> confine.Plan:
+    """Rebuilds a plan from :func:`plan_to_data`."""
+    view = data.get("view")
+    if view is not None:
+        view = filesystem.View(
+            binds=tuple(filesystem.Bind(**b) for b in view["binds"]),
+            hidden=tuple(view.get("hidden", ())),
+            tmp_bytes=int(view.get("tmp_bytes", 64 << 20)),
+            user=tuple(view.get("user", (65534, 65534))),
         )
+    return confine.Plan(
+        workdir=data["workdir"],
+        rlimits=limits.Rlimits(**data["rlimits"]),
+        layers=frozenset(data.get("layers", ())),
+        view=view,
+        root=data.get("root", ""),
+        uid=int(data.get("uid", 65534)),
+        gid=int(data.get("gid", 65534)),
+        owned=tuple(data.get("owned", ())),
+    )
 
-    def stop(self, proc) -> None:
-        limits.kill_tree(proc)
+
+class ExecLauncher:
+    """Starts each child as a fresh ``python -I child.py``, confined by the plan before it execs."""
+
+    def start(self, *, plan: confine.Plan, env: dict, req_fd: int, resp_fd: int, stdout: BinaryIO,
+              stderr: BinaryIO):
+        try:
+            return subprocess.Popen(
+                [sys.executable, "-I", str(_CHILD_SCRIPT), str(req_fd), str(resp_fd), plan.workdir],
+                cwd=plan.workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                pass_fds=(req_fd, resp_fd),
+                env=env,
+                preexec_fn=functools.partial(confine.confine, plan),
+            )
+        except subprocess.SubprocessError as exc:
+            # Raised in the forked process before student code ran: a machine problem.
+            raise LaunchError(str(exc)) from None
+
+    def stop(self, proc, supervised: bool) -> None:
+        limits.kill_tree(proc, supervised=supervised)
 
 
 class ZygoteChild:
@@ -88,6 +122,21 @@ class ZygoteChild:
         """The exit code if the child has exited (and been reaped by the zygote), else None."""
         if self.returncode is None:
             self._read_exit(0)
+        return self.returncode
+
+    def terminate(self) -> None:
+        """Asks the zygote to send SIGTERM (a PID-namespace supervisor then empties its namespace and mirrors the end)."""
+        if self._lifeline is not None:
+            try:
+                os.write(self._lifeline, b"T")
+            except OSError:
+                pass
+
+    def wait_for(self, seconds: float) -> int | None:
+        """Waits up to ``seconds`` for the child's end; its exit code, or None."""
+        deadline = time.monotonic() + seconds
+        while self.returncode is None and time.monotonic() < deadline:
+            self._read_exit(max(0.0, deadline - time.monotonic()))
         return self.returncode
 
     def kill(self) -> None:
@@ -131,19 +180,11 @@ class ZygoteLauncher:
             raise LaunchError("the child zygote did not start")
         return proc, ours
 
-    def start(self, *, workdir: Path, req_fd: int, resp_fd: int, stdout: BinaryIO, stderr: BinaryIO,
-              memory_bytes: int, cpu_seconds: int) -> ZygoteChild:
+    def start(self, *, plan: confine.Plan, env: dict, req_fd: int, resp_fd: int, stdout: BinaryIO,
+              stderr: BinaryIO) -> ZygoteChild:
         reply_r, reply_w = os.pipe()
         lifeline_r, lifeline_w = os.pipe()
-        request = {
-            "op": "spawn",
-            "confine": {
-                "workdir": str(workdir),
-                "memory_bytes": memory_bytes,
-                "cpu_seconds": cpu_seconds,
-                "env": limits.child_environment(),
-            },
-        }
+        request = {"op": "spawn", "plan": plan_to_data(plan), "env": env}
         try:
             with self._lock:
                 socket.send_fds(self._sock, [json.dumps(request).encode()],
@@ -167,6 +208,12 @@ class ZygoteLauncher:
             line += chunk
         return ZygoteChild(int(json.loads(line)["pid"]), reply_r, lifeline_w)
 
-    def stop(self, proc: ZygoteChild) -> None:
+    def stop(self, proc: ZygoteChild, supervised: bool, grace: float = 10.0) -> None:
+        # As limits.kill_tree: a supervisor gets SIGTERM first, so a child that already
+        # died (a segfault) is reported as it died; then the zygote kills the child (a
+        # supervisor's death signal empties its namespace) and its group, and reaps it.
+        if supervised and proc.poll() is None:
+            proc.terminate()
+            proc.wait_for(grace)
         proc.kill()
         proc.wait()

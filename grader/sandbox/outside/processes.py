@@ -1,0 +1,203 @@
+"""Process layer: a PID namespace per child, so killing it kills everything it started.
+
+After ``unshare(CLONE_NEWPID)`` the caller forks a minimal init (PID 1 of
+the namespace), which forks the process that goes on to run student code.
+When that process ends, the init reports its status and exits, and the
+kernel kills every other process in the namespace, double-forked or
+``setsid`` daemons included; none of them can see or signal a process
+outside it, nor the init. The caller stays outside as a small *supervisor*:
+it closes every file descriptor it inherited (so the child's pipes see EOF
+when the child dies), waits, and exits the way the student's process did
+(same exit status or same signal), so whoever started it learns the child's
+fate unchanged. SIGTERM to the supervisor kills the namespace and waits
+until it is empty, which makes stopping a child synchronous. Each dies when
+its parent does (``PR_SET_PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import select
+import signal
+import time
+
+from grader.sandbox.outside import _linux
+
+#: Namespace flags this layer adds (SysV IPC and hostname go with the PID namespace).
+FLAGS = _linux.CLONE_NEWPID | _linux.CLONE_NEWIPC | _linux.CLONE_NEWUTS
+
+#: What the layer guarantees, for ``grade --sandbox-info``.
+DESCRIPTION = "processes: own PID namespace (nothing survives the child; other processes invisible)"
+
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+#: Seconds the init gets to report after a stop request before it is killed outright.
+STOP_GRACE_SECONDS = 5.0
+
+
+def die_with_parent() -> None:
+    """Asks the kernel to SIGKILL this process when its parent dies (cleared by uid changes: call again)."""
+    if _linux.libc is not None:
+        _linux.prctl(_linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def fork_supervised() -> None:
+    """Forks after ``unshare(CLONE_NEWPID)``; returns only in the process that will run student code.
+
+    Three processes result: the caller stays outside as the supervisor;
+    its child is PID 1 of the namespace, a minimal init that reaps orphans
+    and reports how the student's process ended; that init's child returns
+    from this function. Student code is never PID 1, so signals behave for it
+    as they do anywhere else (``os.kill(os.getpid(), SIGSEGV)`` kills it).
+    """
+    alive_r, alive_w = os.pipe()
+    status_r, status_w = os.pipe()
+    init = os.fork()
+    if init != 0:
+        os.close(alive_r)
+        os.close(status_w)
+        _supervise(init, keep=(alive_w, status_r), status_fd=status_r)  # never returns
+    os.close(alive_w)
+    os.close(status_r)
+    die_with_parent()
+    check_supervisor(alive_r)
+    student = os.fork()
+    if student != 0:
+        _init(student, keep=(alive_r, status_w), status_fd=status_w)  # never returns
+    os.close(alive_r)
+    os.close(status_w)
+    die_with_parent()
+    os.setsid()  # its own group: killpg(0) from student code cannot reach the init
+
+
+def check_supervisor(alive_fd: int) -> None:
+    """Exits at once if the supervisor died before our death signal was armed."""
+    if select.select([alive_fd], [], [], 0)[0]:
+        os._exit(111)
+
+
+def _close_all_but(keep: tuple[int, ...]) -> None:
+    # Nothing of the caller's survives here: no pipe end stays open on the child's behalf.
+    low = 0
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 16)
+
+
+def _init(student: int, keep: tuple[int, ...], status_fd: int) -> None:
+    """PID 1: reaps everything; when the student's process ends, reports its status and exits (emptying the namespace).
+
+    SIGTERM from the supervisor kills the student's process first, so one
+    that already died (a segfault) is reported as it died, not as killed.
+    Signals from inside the namespace never reach it: the kernel drops those
+    an init has no handler for, and it has none (it waits for them blocked).
+    """
+    _close_all_but(keep)
+    waited = {signal.SIGCHLD, *_STOP_SIGNALS}
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+    while True:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                os._exit(1)
+            if pid == 0:
+                break
+            if pid == student:
+                os.write(status_fd, status.to_bytes(4, "little", signed=True))
+                os._exit(0)
+        if signal.sigwait(waited) in _STOP_SIGNALS:
+            try:
+                os.kill(student, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _supervise(init: int, keep: tuple[int, ...], status_fd: int) -> None:
+    _close_all_but(keep)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    waited = {signal.SIGCHLD, *_STOP_SIGNALS}
+    signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+    deadline = None
+    while True:
+        got, status = os.waitpid(init, os.WNOHANG)
+        if got == init:
+            break
+        if deadline is None:
+            sig = signal.sigwait(waited)
+        else:
+            remaining = deadline - time.monotonic()
+            info = signal.sigtimedwait(waited, remaining) if remaining > 0 else None
+            if info is None:
+                # The init did not finish in time: kill it, and with it the namespace.
+                os.kill(init, signal.SIGKILL)
+                status = os.waitpid(init, 0)[1]
+                break
+            sig = info.si_signo
+        if sig in _STOP_SIGNALS and deadline is None:
+            os.kill(init, signal.SIGTERM)
+            deadline = time.monotonic() + STOP_GRACE_SECONDS
+    reported = os.read(status_fd, 4)
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and len(reported) == 4:
+        status = int.from_bytes(reported, "little", signed=True)
+    _mirror(status)
+
+
+def _mirror(status: int) -> None:
+    """Ends this process the way ``status`` says the student's did (same code, or same signal)."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig})
+        os.kill(os.getpid(), sig)
+        os._exit(128 + sig)
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+
+
+def student_pid(supervisor: int) -> int | None:
+    """The host pid of the process that runs student code under ``supervisor`` (PID 2 of its namespace).
+
+    Guards that watch the student's process from outside (``/proc``,
+    ``prlimit``) need this pid, not the supervisor's.
+    """
+    for init in _children(supervisor):
+        for pid in _children(init):
+            try:
+                status = open(f"/proc/{pid}/status", encoding="ascii").read()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("NSpid:") and line.split()[-1] == "2":
+                    return pid
+    return None
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as fh:
+            return [int(p) for p in fh.read().split()]
+    except OSError:
+        return []
+
+
+def threads_of_user(uid: int) -> int:
+    """Counts the tasks (threads) of ``uid``, which ``RLIMIT_NPROC`` counts."""
+    count = 0
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{entry}").st_uid == uid:
+                count += len(os.listdir(f"/proc/{entry}/task"))
+        except OSError:
+            continue
+    return count
