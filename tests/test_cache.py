@@ -122,36 +122,37 @@ def test_regrade_reuses_results_and_a_changed_item_regrades_only_its_problem(tmp
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("damage", ["garbage", "forged_score", "malformed_result"])
-def test_a_corrupt_entry_is_ignored_with_a_warning(tmp_path, counted, damage):
+def test_a_corrupt_entry_is_ignored_with_a_warning(tmp_path, counted):
+    import hashlib
+
+    from grader.cache import _canonical
+
     students, out = _class(tmp_path), tmp_path / "reports"
     rubric = _rubric(tmp_path)
     _run(students, rubric, out)
-    honest = _report(out, "conv_offbyone")
-    entry = out / ".cache" / "conv_offbyone" / "pa.json"
-    data = json.loads(entry.read_text())
-    if damage == "garbage":
-        entry.write_bytes(b"\x00{not json")
-    elif damage == "forged_score":  # full marks written in, digest left as it was
-        data["result"]["items"][0]["score"] = data["result"]["items"][0]["max_score"]
-        entry.write_text(json.dumps(data))
-    else:
-        data["result"]["items"][0]["status"] = "splendid"
-        entry.write_text(json.dumps(data))
-        data = json.loads(entry.read_text())
-        # Even with a digest that matches, a result that does not decode is not used.
-        import hashlib
+    honest = {s: _report(out, s) for s in ("conv_offbyone", "full_marks")}
+    entries = {
+        "garbage": out / ".cache" / "conv_offbyone" / "pa.json",
+        "forged_score": out / ".cache" / "conv_offbyone" / "pb.json",
+        "malformed_result": out / ".cache" / "full_marks" / "pa.json",
+    }
+    data = json.loads(entries["forged_score"].read_text())
+    data["result"]["items"][0]["score"] += 1  # a better score written in, digest left as it was
+    entries["forged_score"].write_text(json.dumps(data))
+    entries["garbage"].write_bytes(b"\x00{not json")
+    data = json.loads(entries["malformed_result"].read_text())
+    data["result"]["items"][0]["status"] = "splendid"
+    # Even with a digest that matches, a result that does not decode is not used.
+    data["digest"] = hashlib.sha256(_canonical(data["result"]).encode()).hexdigest()
+    entries["malformed_result"].write_text(json.dumps(data))
 
-        from grader.cache import _canonical
-
-        data["digest"] = hashlib.sha256(_canonical(data["result"]).encode()).hexdigest()
-        entry.write_text(json.dumps(data))
     counted.clear()
     _, err = _run(students, rubric, out)
-    assert counted == [("conv_offbyone", "pa")]
-    assert "ignoring corrupt cache entry" in err and str(entry) in err
-    assert _report(out, "conv_offbyone") == honest
-    # The regrade replaced the entry: the next run trusts it again, silently.
+    assert sorted(counted) == [("conv_offbyone", "pa"), ("conv_offbyone", "pb"), ("full_marks", "pa")]
+    for entry in entries.values():
+        assert f"ignoring corrupt cache entry {entry}" in err
+    assert {s: _report(out, s) for s in honest} == honest
+    # The regrade replaced the entries: the next run trusts them again, silently.
     counted.clear()
     _, err = _run(students, rubric, out)
     assert counted == [] and err == ""
