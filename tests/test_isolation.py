@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from proc_scan import live_processes
 
 from grader.sandbox.outside import confine, users
 from grader.sandbox.outside.limits import Rlimits
@@ -131,25 +132,14 @@ def test_sigterm_to_the_original_pid_empties_the_namespace(tmp_path):
         finally:
             os._exit(1)
     deadline = time.monotonic() + 60
-    while not ((work / "ready").exists() and _with_argument("997.31337")) and time.monotonic() < deadline:
+    while not ((work / "ready").exists() and live_processes("997.31337")) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _with_argument("997.31337"), "the daemon should be running"
+    assert live_processes("997.31337"), "the daemon should be running"
     os.kill(pid, signal.SIGTERM)
     _, status = os.waitpid(pid, 0)
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
-    assert _with_argument("997.31337") == []
+    assert live_processes("997.31337") == []
 
-
-def _with_argument(token: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and token.encode() in (entry / "cmdline").read_bytes().split(b"\0"):
-                if "\nState:\tZ" not in (entry / "status").read_text():
-                    found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
 
 
 def test_forced_rlimits_mode_reports_every_layer_missing(monkeypatch):
@@ -187,3 +177,26 @@ def test_rlimits_only_still_limits_a_forked_process(tmp_path, monkeypatch):
         got = json.loads(fh.read())
     os.waitpid(pid, 0)
     assert got == [1 << 30, 64, str(work.resolve())]
+
+
+def test_grade_sandbox_info_prints_the_layers():
+    from click.testing import CliRunner
+
+    from grader.cli import main
+
+    result = CliRunner().invoke(main, ["--sandbox-info"])
+    assert result.exit_code == 0, result.output
+    for layer in (*confine.LAYERS, "rlimits"):
+        assert f"] {layer}:" in result.output
+
+
+def test_a_judge_killed_by_a_signal_is_the_students_doing():
+    from grader.sandbox.outside import judge_death
+
+    killed = judge_death.classify(-9, stopped_by_runner=False, log="x.log")
+    assert killed.student_caused and killed.flags == (judge_death.FLAG,) and "SIGKILL" in killed.message
+    assert "not your code's fault" not in killed.message
+    crashed = judge_death.classify(1, stopped_by_runner=False, log="x.log")
+    assert not crashed.student_caused and "not your code's fault" in crashed.message and not crashed.flags
+    overdue = judge_death.classify(-9, stopped_by_runner=True, log="x.log")
+    assert not overdue.student_caused

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from proc_scan import live_processes
 
 from grader.sandbox.outside.remote import wrap
 from grader.sandbox.outside.session import ChildSession, Limits, StudentError, StudentTimeout
@@ -111,23 +112,8 @@ def test_timeout_kills_the_child_and_everything_it_started(tmp_path):
         with pytest.raises(StudentTimeout):  # the budget is spent: no new child
             s.load("mod.py", ["hang"])
     # Found by its command line: inside a PID namespace the pid it saw means nothing here.
-    assert not _alive_with_argument("300.4242")
+    assert not live_processes("300.4242")
 
-
-def _alive_with_argument(token: str) -> list[int]:
-    """Host pids of live (not zombie) processes with ``token`` as an argument."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            args = (entry / "cmdline").read_bytes().split(b"\0")
-            state = (entry / "status").read_text()
-        except OSError:
-            continue
-        if token.encode() in args and "\nState:\tZ" not in state:
-            found.append(int(entry.name))
-    return found
 
 
 def test_input_and_show_do_not_block_and_prints_are_captured(tmp_path, capfd):

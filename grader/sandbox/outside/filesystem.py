@@ -80,6 +80,9 @@ class View:
     user: tuple[int, int] = (65534, 65534)
     """uid and gid named in the synthetic ``/etc/passwd``."""
 
+    tmp_files: tuple[tuple[str, str], ...] = ()
+    """``(host file, path under /tmp)`` copied into the private ``/tmp`` (caches the child would rebuild)."""
+
 
 def python_dirs() -> list[str]:
     """The interpreter's installation directories and site-packages, deduplicated."""
@@ -99,6 +102,7 @@ def default_view(
     outbox: tuple[Path, Path] | None = None,
     hidden: tuple[Path, ...] = (),
     user: tuple[int, int] = (65534, 65534),
+    tmp_files: tuple[tuple[str, str], ...] = (),
 ) -> View:
     """The view for a student child.
 
@@ -109,6 +113,7 @@ def default_view(
         outbox: ``(host_dir, path_inside)``: a writable folder the child sees at ``path_inside``.
         hidden: host paths to mask if a system bind contains them.
         user: the child's uid and gid, for ``/etc/passwd``.
+        tmp_files: ``(host file, path under /tmp)`` to copy into the private ``/tmp``.
     """
     binds = [Bind(d, d) for d in SYSTEM_DIRS if os.path.isdir(d) and not os.path.islink(d)]
     bound = [b.source for b in binds]
@@ -121,7 +126,7 @@ def default_view(
     late = sorted(trusted + writable, key=lambda b: b.target.count("/"))
     home = os.path.expanduser("~")
     masks = tuple(dict.fromkeys([str(package_dir.parent), home, *map(str, hidden)]))
-    return View(binds=tuple(binds) + tuple(late), hidden=masks, user=user)
+    return View(binds=tuple(binds) + tuple(late), hidden=masks, user=user, tmp_files=tmp_files)
 
 
 def enter(view: View, root: str) -> None:
@@ -146,6 +151,7 @@ def enter(view: View, root: str) -> None:
         _bind(root, bind)
     _populate_etc(root, view.user)
     _mount_tmpfs(root + "/tmp", "mode=1777,size=%d" % view.tmp_bytes)
+    _seed_tmp(root, view.tmp_files)
     _populate_dev(root)
     os.makedirs(root + "/proc", exist_ok=True)
     _linux.mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -192,6 +198,19 @@ def _locked_flags(path: str) -> int:
 def _mount_tmpfs(target: str, options: str) -> None:
     os.makedirs(target, exist_ok=True)
     _linux.mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options)
+
+
+def _seed_tmp(root: str, files: tuple[tuple[str, str], ...]) -> None:
+    for host, inside in files:
+        target = os.path.normpath(root + "/tmp/" + inside)
+        if not target.startswith(root + "/tmp/") or not os.path.isfile(host):
+            continue
+        folder = os.path.dirname(target)
+        os.makedirs(folder, exist_ok=True)
+        os.chmod(folder, 0o1777)  # the job's uid writes beside it (the private /tmp holds only this job)
+        with open(host, "rb") as src, open(target, "wb") as dst:
+            dst.write(src.read())
+        os.chmod(target, 0o644)
 
 
 def _populate_dev(root: str) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import resource
 import signal
 import subprocess
+import sys
 from dataclasses import dataclass
 
 #: Environment variables passed through to the child; everything else is dropped
@@ -67,8 +69,49 @@ def child_environment(sandboxed: bool = False) -> dict[str, str]:
         }
     )
     if sandboxed:
-        env.update({"HOME": "/tmp", "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp/.matplotlib"})
+        env.update({"HOME": "/tmp", "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp/" + MATPLOTLIB_DIR})
     return env
+
+
+#: Where a sandboxed child's matplotlib keeps its config and caches, under its private /tmp.
+MATPLOTLIB_DIR = ".matplotlib"
+
+
+def matplotlib_font_caches() -> tuple[tuple[str, str], ...]:
+    """The grader's own matplotlib font lists, as ``(host file, path under /tmp)``.
+
+    A sandboxed child starts with an empty ``/tmp``; without these it would
+    rebuild the font list (a good part of a second) at every start, and a
+    submission that crashes on every call restarts many times per problem.
+    Found without importing matplotlib; on a fresh machine, built once by a
+    short trusted subprocess (the grader's own interpreter, no student code).
+    """
+    found = _font_lists()
+    if not found and _build_font_list():
+        found = _font_lists()
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def _build_font_list() -> bool:
+    """Builds matplotlib's font list in the grader's cache (at most one try per process)."""
+    try:
+        done = subprocess.run([sys.executable, "-I", "-c", "import matplotlib.font_manager"],
+                              env={**os.environ, "MPLBACKEND": "Agg"}, capture_output=True, timeout=300)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+def _font_lists() -> tuple[tuple[str, str], ...]:
+    folder = os.environ.get("MPLCONFIGDIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "matplotlib"
+    )
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.startswith("fontlist") and n.endswith(".json"))
+    except OSError:
+        return ()
+    return tuple((os.path.join(folder, n), f"{MATPLOTLIB_DIR}/{n}") for n in names)
 
 
 def kill_tree(proc: subprocess.Popen, supervised: bool = False, grace: float = 10.0) -> None:

@@ -199,6 +199,7 @@ class ChildSession:
             readable=tuple(Path(p) for p, _ in self.plugins),
             outbox=outbox,
             info=self.sandbox,
+            tmp_files=limits.matplotlib_font_caches(),
         )
 
     def _collect_outbox(self) -> None:
