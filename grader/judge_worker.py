@@ -157,14 +157,23 @@ def _kill_group(pid: int) -> None:
 
 
 class _Zygote:
-    """The worker's child zygote, restarted if it died; its socket is inherited by every judge."""
+    """The worker's child zygote, restarted if it died; its socket is inherited by every judge.
+
+    Used only where the sandbox gives each child its own PID namespace and uid.
+    """
 
     def __init__(self) -> None:
         self.proc = None
         self.sock = None
 
     def fd(self) -> int | None:
+        from grader.sandbox.outside import confine
         from grader.sandbox.outside.launcher import LaunchError, ZygoteLauncher
+
+        if not {"processes", "users"} <= set(confine.probe().active):
+            # Without its own PID namespace and uid, a child could signal the zygote, or write
+            # into its memory through /proc and so into every later child: exec them instead.
+            return None
 
         if self.proc is not None and self.proc.poll() is None:
             return self.sock.fileno()

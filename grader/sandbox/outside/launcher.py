@@ -43,25 +43,22 @@ def plan_to_data(plan: confine.Plan) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(plan), default=sorted))
 
 
+def _tuples(value):
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
 def plan_from_data(data: dict) -> confine.Plan:
-    """Rebuilds a plan from :func:`plan_to_data`."""
+    """Rebuilds a plan from :func:`plan_to_data` (lists become the tuples the dataclasses hold)."""
     view = data.get("view")
     if view is not None:
-        view = filesystem.View(
-            binds=tuple(filesystem.Bind(**b) for b in view["binds"]),
-            hidden=tuple(view.get("hidden", ())),
-            tmp_bytes=int(view.get("tmp_bytes", 64 << 20)),
-            user=tuple(view.get("user", (65534, 65534))),
-        )
+        fields = {k: _tuples(v) for k, v in view.items() if k != "binds"}
+        view = filesystem.View(binds=tuple(filesystem.Bind(**b) for b in view["binds"]), **fields)
+    fields = {k: _tuples(v) for k, v in data.items() if k not in ("rlimits", "layers", "view")}
     return confine.Plan(
-        workdir=data["workdir"],
         rlimits=limits.Rlimits(**data["rlimits"]),
         layers=frozenset(data.get("layers", ())),
         view=view,
-        root=data.get("root", ""),
-        uid=int(data.get("uid", 65534)),
-        gid=int(data.get("gid", 65534)),
-        owned=tuple(data.get("owned", ())),
+        **fields,
     )
 
 
@@ -158,6 +155,8 @@ class ZygoteLauncher:
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._lock = threading.Lock()
+        self._gone = False
+        self._exec = ExecLauncher()
 
     @staticmethod
     def spawn_zygote() -> tuple[subprocess.Popen, socket.socket]:
@@ -181,6 +180,22 @@ class ZygoteLauncher:
         return proc, ours
 
     def start(self, *, plan: confine.Plan, env: dict, req_fd: int, resp_fd: int, stdout: BinaryIO,
+              stderr: BinaryIO):
+        """Forks a child from the zygote; once the zygote is gone, execs children (same plan) instead.
+
+        Where the sandbox is degraded, student code can kill the zygote (its parent); the
+        rest of the job then runs on exec'd children, whose parent is the judge, so a
+        second attempt is seen as what it is (a judge killed by student code).
+        """
+        if not self._gone:
+            try:
+                return self._fork(plan=plan, env=env, req_fd=req_fd, resp_fd=resp_fd, stdout=stdout,
+                                  stderr=stderr)
+            except LaunchError:
+                self._gone = True
+        return self._exec.start(plan=plan, env=env, req_fd=req_fd, resp_fd=resp_fd, stdout=stdout, stderr=stderr)
+
+    def _fork(self, *, plan: confine.Plan, env: dict, req_fd: int, resp_fd: int, stdout: BinaryIO,
               stderr: BinaryIO) -> ZygoteChild:
         reply_r, reply_w = os.pipe()
         lifeline_r, lifeline_w = os.pipe()
@@ -208,7 +223,10 @@ class ZygoteLauncher:
             line += chunk
         return ZygoteChild(int(json.loads(line)["pid"]), reply_r, lifeline_w)
 
-    def stop(self, proc: ZygoteChild, supervised: bool, grace: float = 10.0) -> None:
+    def stop(self, proc, supervised: bool, grace: float = 10.0) -> None:
+        if not isinstance(proc, ZygoteChild):
+            self._exec.stop(proc, supervised)
+            return
         # As limits.kill_tree: a supervisor gets SIGTERM first, so a child that already
         # died (a segfault) is reported as it died; then the zygote kills the child (a
         # supervisor's death signal empties its namespace) and its group, and reaps it.
