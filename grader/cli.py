@@ -14,6 +14,7 @@ import click
 
 from grader import check, ci, export, grade, manual, verify
 from grader.context import Context, default_jobs
+from grader.dask_grading import DaskSchedulerError
 from grader.exitcodes import ExitCode
 from grader.intake.layouts import LAYOUT_NAMES
 from grader.intake.roster import RosterError
@@ -24,7 +25,9 @@ from grader.similarity import command as similarity
 from grader.submission import SubmissionError
 
 #: Errors that are the user's input, not a grader bug: one line, exit 2.
-USAGE_ERRORS: tuple[type[Exception], ...] = (RubricError, SubmissionError, ManualScoresError, RosterError)
+USAGE_ERRORS: tuple[type[Exception], ...] = (
+    RubricError, SubmissionError, ManualScoresError, RosterError, DaskSchedulerError
+)
 
 
 class _DefaultToRun(click.Group):
@@ -117,16 +120,21 @@ def _verbosity_options(func):
               help="When two files could be one problem's: the newest, the largest, or the one named NAME.")
 @click.option("--roster", type=click.Path(path_type=Path), default=None,
               help="Class roster CSV (id, name, email): missing students get 0 and status 'missing'.")
+@click.option("--no-cache", is_flag=True,
+              help="Regrade everything instead of reusing unchanged results from OUT/.cache.")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:8786",
+              help="Grade on this Dask cluster (needs the [dask] extra); --jobs is then ignored.")
 @_verbosity_options
 def run_command(
     path: Path, rubric: Path | None, out: Path, jobs: int | None, keep_workdirs: bool, manual_csv: Path | None,
-    with_similarity: bool, layout: str | None, prefer: str | None, roster: Path | None, quiet: bool,
-    verbose: bool,
+    with_similarity: bool, layout: str | None, prefer: str | None, roster: Path | None, no_cache: bool,
+    scheduler: str | None, quiet: bool, verbose: bool,
 ) -> None:
     """Grade PATH: a class folder (any layout in the README), an archive of one, or one student's folder."""
     _invoke(grade.main, rubric=rubric, path=path, out=out, jobs=jobs or default_jobs(),
             ctx=Context(keep_workdirs=keep_workdirs, verbosity=_verbosity(quiet, verbose)), manual_csv=manual_csv,
-            layout=layout, prefer=prefer, roster=roster, similarity=with_similarity)
+            layout=layout, prefer=prefer, roster=roster, similarity=with_similarity, cache=not no_cache,
+            scheduler=scheduler)
 
 
 @main.command("check")

@@ -22,6 +22,7 @@ class Context:
         tmp_root: parent folder for working copies (system default if None).
         keep_workdirs: leave working copies on disk for debugging.
         verbosity: 0 quiet (``-q``: warnings only), 1 normal, 2 per-item detail (``-v``).
+        timings: if a list, each judge run appends its timing record (benchmarks).
     """
 
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
@@ -30,6 +31,7 @@ class Context:
     tmp_root: Path | None = None
     keep_workdirs: bool = False
     verbosity: int = 1
+    timings: list | None = None
 
     def say(self, text: str) -> None:
         """Prints a progress line (not with ``-q``)."""

@@ -8,11 +8,13 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from grader import manual
+from grader.cache import ResultCache
 from grader.context import Context
 from grader.intake import late
 from grader.intake.layouts import read_class
 from grader.intake.roster import load_roster, missing_report, roster_summary, student_id
 from grader.intake.roster import match as match_roster
+from grader.judge_pool import JudgePool, suite_helpers
 from grader.models import ManualScore, ProblemResult, StudentReport
 from grader.reports import WRITERS
 from grader.rubric import Rubric
@@ -35,6 +37,8 @@ def main(
     prefer: str | None = None,
     roster: Path | None = None,
     similarity: bool = False,
+    cache: bool = True,
+    scheduler: str | None = None,
 ) -> list[StudentReport]:
     """Grades every submission under ``path`` and writes reports to ``out``.
 
@@ -44,6 +48,8 @@ def main(
         prefer: how to choose between two candidate files for one problem (``newest``, ``largest``, a name).
         roster: the class roster CSV (:mod:`grader.intake.roster`): missing students get a 0 row.
         similarity: also write ``similarity.{html,csv}`` (before the class pages, which may list its pairs).
+        cache: reuse results from ``out/.cache`` whose inputs did not change (False: regrade all).
+        scheduler: a Dask scheduler's address (``tcp://HOST:8786``) to grade on; None grades here.
 
     Raises:
         SubmissionError: ``path`` holds nothing to grade.
@@ -62,11 +68,15 @@ def main(
         submissions, known = manual.known_students(path, rubric, matched.submissions if matched else intake.submissions)
         known |= {student_id(p) for p in missing}
         scores = manual.load_scores(manual_csv, rubric, known) if manual_csv is not None else {}
-        ctx.say(f"Grading {len(submissions)} submission(s) for {rubric.id} with {jobs} job(s)")
+        where = f"on the Dask cluster at {scheduler}" if scheduler else f"with {jobs} job(s)"
+        ctx.say(f"Grading {len(submissions)} submission(s) for {rubric.id} {where}")
         warning = confine.probe().warning()
         if warning:
             ctx.warn(warning)  # once per run: every child of this run is confined the same way
-        reports = grade_all(submissions, rubric, out, jobs, ctx, scores)
+        results = ResultCache(out / ".cache", rubric, ctx.warn) if cache else None
+        reports = grade_all(submissions, rubric, out, jobs, ctx, scores, results, scheduler)
+        if results is not None and results.hits:
+            ctx.say(f"Reused {results.hits} cached result(s) from {results.folder} (--no-cache regrades all)")
         if similarity:
             similarity_report(submissions=submissions, rubric=rubric, out=out, ctx=ctx)
     for report in (missing_report(p, rubric) for p in missing):
@@ -90,21 +100,40 @@ def grade_all(
     jobs: int,
     ctx: Context,
     manual: dict[str, dict[str, ManualScore]],
+    cache: ResultCache | None = None,
+    scheduler: str | None = None,
 ) -> list[StudentReport]:
-    """Grades (student, problem) pairs in parallel; a student's report is written when complete."""
+    """Grades (student, problem) pairs in parallel; a student's report is written when complete.
+
+    Jobs run on ``jobs`` pre-imported judge workers here, or on the Dask
+    cluster at ``scheduler``; a job whose inputs are unchanged comes from ``cache``.
+    """
     tmp = Path(tempfile.mkdtemp(prefix="grader-", dir=ctx.tmp_root))
     tasks = [(s, p) for s in submissions for p in rubric.problems]
     results: dict[tuple[str, str], ProblemResult] = {}
     reports: list[StudentReport] = []
     remaining = {s.student: len(rubric.problems) for s in submissions}
     progress = ctx.progress(len(submissions))
+    if scheduler:
+        from grader.dask_grading import DaskGrader
+
+        backend = DaskGrader(scheduler, rubric)
+        threads = backend.threads
+
+        def run(s, p, m):
+            return backend.grade(s, p, m, out / s.student)
+    else:
+        backend = JudgePool(jobs, ctx.python, tmp / "workers", preload=suite_helpers(rubric.problems))
+        threads = jobs
+
+        def run(s, p, m):
+            return grade_problem(s, p, rubric, tmp / s.student / p.id, out / s.student, ctx, m, backend)
+
     layers = confine.probe().active + ("rlimits",)
     try:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        with backend, ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
             futures = {
-                pool.submit(
-                    grade_problem, s, p, rubric, tmp / s.student / p.id, out / s.student, ctx, manual.get(s.student)
-                ): (s, p)
+                pool.submit(_grade_one, run, s, p, manual.get(s.student), out / s.student, cache): (s, p)
                 for s, p in tasks
             }
             for future in as_completed(futures):
@@ -131,3 +160,12 @@ def grade_all(
         if not ctx.keep_workdirs:
             shutil.rmtree(tmp, ignore_errors=True)
     return sorted(reports, key=lambda r: r.student)
+
+
+def _grade_one(run, submission, problem, manual, report_dir, cache) -> ProblemResult:
+    if cache is None:
+        return run(submission, problem, manual)
+    return cache.through(
+        submission.student, submission.folder, problem, manual, report_dir, lambda: run(submission, problem, manual)
+    )
+

@@ -1,7 +1,8 @@
 """The judge: runs one problem's suite against one student, in its own process.
 
-The grader starts ``python -m grader.judge RESULT_FD`` with a :class:`Job` as
-JSON on stdin. The judge runs the rubric's pytest suite; the suite reaches the
+The grader forks it from a pre-imported worker (:mod:`grader.judge_worker`);
+``python -m grader.judge RESULT_FD`` with a :class:`Job` as JSON on stdin
+runs the same judge in a fresh interpreter. The judge runs the rubric's pytest suite; the suite reaches the
 student's code only through the child that :class:`ChildSession` starts, so
 student code can neither see nor patch the assertions. The outcomes go back as
 one JSON document on ``RESULT_FD``, a pipe only the grader and the judge hold.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from grader.pytest_plugin import GradingPlugin
+from grader.sandbox.outside.launcher import ZygoteLauncher
 from grader.sandbox.outside.session import ChildSession, Limits
 from grader.suite_api import StudentHandle
 
@@ -59,6 +62,9 @@ class Job:
     plugins: list[list] = field(default_factory=list)
     """``[path, options]`` pairs of child plugins to load in every child."""
 
+    zygote_fd: int | None = None
+    """The child zygote's socket, inherited from the judge worker (None: exec each child)."""
+
 
 def job_to_json(job: Job) -> str:
     """Serializes a job for the judge's stdin."""
@@ -74,6 +80,7 @@ def run(job: Job) -> dict:
         scratch=scratch / "child",
         plugins=[(p, o) for p, o in job.plugins],
         artifacts=scratch / "artifacts",
+        launcher=ZygoteLauncher(socket.socket(fileno=job.zygote_fd)) if job.zygote_fd is not None else None,
     )
     handle = StudentHandle(
         session=session,
@@ -89,9 +96,14 @@ def run(job: Job) -> dict:
         "-q",
         "-p", "no:cacheprovider",
         "-p", "no:randomly",
+        # Its teardown runs gc.collect five times over the whole pre-imported heap;
+        # the judge has no use for reports of exceptions raised in __del__.
+        "-p", "no:unraisableexception",
         "--rootdir", str(Path(job.suite).parent),
         "--confcutdir", str(Path(job.suite).parent),
-        "-o", "python_files=*.py",
+        # Collect the suite whatever its name, but only it: a pattern like *.py would
+        # also assertion-rewrite (and recompile) every module the suite imports.
+        "-o", f"python_files={Path(job.suite).name}",
         "--tb=short",
     ]
     try:
@@ -104,16 +116,20 @@ def run(job: Job) -> dict:
         "load_notes": handle.load_notes,
         "output": session.captured_output(),
         "elapsed_budget": round(job.wall_seconds - session.remaining(), 3),
+        "student_seconds": round(session.total_busy_seconds(), 6),
     }
+
+
+def write_result(job: Job, result_fd: int) -> None:
+    """Runs the job and writes its result as one JSON document to ``result_fd`` (then closes it)."""
+    result = run(job)
+    with os.fdopen(result_fd, "w", encoding="utf-8") as channel:
+        json.dump(result, channel)
 
 
 def main(argv: list[str]) -> int:
     """Entry point: reads the job from stdin, writes the result to ``argv[1]``'s fd."""
-    result_fd = int(argv[1])
-    job = Job(**json.loads(sys.stdin.read()))
-    result = run(job)
-    with os.fdopen(result_fd, "w", encoding="utf-8") as channel:
-        json.dump(result, channel)
+    write_result(Job(**json.loads(sys.stdin.read())), int(argv[1]))
     return 0
 
 

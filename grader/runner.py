@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import select
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -15,17 +12,18 @@ from grader import scoring
 from grader.answers import find_answers
 from grader.context import Context
 from grader.judge import Job, job_to_json
+from grader.judge_pool import JudgePool
 from grader.models import ManualScore, Outcome, ProblemResult, Status
 from grader.reports.sources import attach_sources
 from grader.rubric import Problem, Rubric
-from grader.sandbox.outside import judge_death, limits
+from grader.sandbox.outside import judge_death
 from grader.submission import FileProblem, Submission, prepare
 
 #: Extra seconds the judge gets beyond the student's budget (pytest start-up, reference work).
 JUDGE_SLACK_SECONDS = 60.0
 
-#: The grader's own package root, put on the judge's path.
-_PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+#: How the note of a problem the grader could not check begins (such results are never cached).
+INTERNAL_ERROR = "Internal grader error"
 
 
 def grade_problem(
@@ -36,14 +34,16 @@ def grade_problem(
     report_dir: Path,
     ctx: Context,
     manual: dict[str, ManualScore] | None = None,
+    judges: JudgePool | None = None,
 ) -> ProblemResult:
     """Grades one problem for one student and returns its scored items.
 
     Never raises for anything the student did; every failure becomes item
     statuses with feedback. A problem with ``answers`` globs also carries the
-    student's written answers, for the TA who grades it by hand.
+    student's written answers, for the TA who grades it by hand. ``judges``
+    runs the judge (a one-worker pool is started for this call if None).
     """
-    result = _grade_problem(submission, problem, rubric, workroot, report_dir, ctx, manual)
+    result = _grade_problem(submission, problem, rubric, workroot, report_dir, ctx, manual, judges)
     # While the working copy exists: the student's source lines that feedback names as file:line.
     result = attach_sources(result, workroot / "work")
     if problem.answers:
@@ -55,7 +55,7 @@ def grade_problem(
     return result
 
 
-def _grade_problem(submission, problem, rubric, workroot, report_dir, ctx, manual) -> ProblemResult:
+def _grade_problem(submission, problem, rubric, workroot, report_dir, ctx, manual, judges) -> ProblemResult:
     manual = manual or {}
     manual_scores = {i.id: scoring.score_manual_item(i, manual.get(i.id)) for i in problem.items if i.kind == "manual"}
     if not problem.autograded:
@@ -76,7 +76,7 @@ def _grade_problem(submission, problem, rubric, workroot, report_dir, ctx, manua
         )
         return _unavailable(problem, manual_scores, Status.ERROR, reason, files, prepared.notes)
 
-    outcomes, notes, judge_flags = _run_judge(submission, problem, rubric, workroot, report_dir, ctx)
+    outcomes, notes, judge_flags = _run_judge(submission, problem, rubric, workroot, report_dir, ctx, judges)
     if outcomes is None:
         scored = {**manual_scores, **scoring.score_unavailable_items(problem.items, Status.ERROR, notes[-1])}
     else:
@@ -95,9 +95,15 @@ def _unavailable(problem, manual_scores, status, reason, files=(), notes=()) -> 
 
 
 def _run_judge(
-    submission: Submission, problem: Problem, rubric: Rubric, workroot: Path, report_dir: Path, ctx: Context
+    submission: Submission,
+    problem: Problem,
+    rubric: Rubric,
+    workroot: Path,
+    report_dir: Path,
+    ctx: Context,
+    judges: JudgePool | None,
 ) -> tuple[list[Outcome] | None, list[str], tuple[str, ...]]:
-    """Runs the judge process; returns its outcomes (None if it failed), notes and review flags."""
+    """Runs the judge; returns its outcomes (None if it failed), notes and review flags."""
     scratch = workroot / "judge"
     scratch.mkdir(parents=True, exist_ok=True)
     job = Job(
@@ -116,51 +122,31 @@ def _run_judge(
             for p, o in zip(problem.plugins, problem.plugin_options or ({},) * len(problem.plugins))
         ],
     )
-    read_fd, write_fd = os.pipe()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(_PACKAGE_ROOT),
-        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-        "MPLBACKEND": "Agg",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
+    started = time.monotonic()
+    deadline = started + problem.timeout + JUDGE_SLACK_SECONDS
     log_path = scratch / "judge.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [ctx.python, "-m", "grader.judge", str(write_fd)],
-            stdin=subprocess.PIPE,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            pass_fds=(write_fd,),
-            cwd=scratch,
-            env=env,
-            start_new_session=True,
-        )
-    os.close(write_fd)
-    try:
-        proc.stdin.write(job_to_json(job).encode("utf-8"))
-        proc.stdin.close()
-    except BrokenPipeError:
-        pass
-    deadline = time.monotonic() + problem.timeout + JUDGE_SLACK_SECONDS
-    raw, finished = _read_until_eof(read_fd, deadline)
-    os.close(read_fd)
-    if finished:
+    if judges is None:
+        with JudgePool(1, ctx.python, workroot / "worker") as pool:
+            run = pool.run(job_to_json(job), log_path, deadline)
+    else:
+        run = judges.run(job_to_json(job), log_path, deadline)
+    raw = run.raw
+    if ctx.timings is not None:
         try:
-            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            pass
-    # Always: a judge past its deadline, and anything it or the student left in its group.
-    limits.kill_tree(proc)
-    if not finished or proc.returncode != 0 or not raw:
+            student_seconds = float(json.loads(raw).get("student_seconds", 0.0)) if run.finished else None
+        except (ValueError, AttributeError):
+            student_seconds = None
+        ctx.timings.append({"student": submission.student, "problem": problem.id,
+                            "judge_seconds": time.monotonic() - started, "student_seconds": student_seconds})
+    if not run.finished or run.returncode != 0 or not raw:
         # Keep the judge's log beside the report: the working copy is deleted.
         report_dir.mkdir(parents=True, exist_ok=True)
         kept = report_dir / f"{problem.id}-judge.log"
         shutil.copyfile(log_path, kept)
         log_path = kept
-        death = judge_death.classify(proc.returncode, stopped_by_runner=not finished, log=str(log_path))
+        death = judge_death.classify(run.returncode, stopped_by_runner=not run.finished, log=str(log_path))
         cause = "killed while student code ran" if death.student_caused else "failed"
-        ctx.warn(f"grader: judge for {submission.student}/{problem.id} {cause} (exit {proc.returncode}); log: {log_path}")
+        ctx.warn(f"grader: judge for {submission.student}/{problem.id} {cause} (exit {run.returncode}); log: {log_path}")
         return None, [death.message], death.flags
     result = json.loads(raw)
     _keep_artifacts(scratch / "artifacts", report_dir / problem.id)
@@ -192,18 +178,3 @@ def _keep_artifacts(source: Path, target: Path) -> None:
         target.mkdir(parents=True, exist_ok=True)
         for path in files:
             shutil.copyfile(path, target / path.name)
-
-
-def _read_until_eof(fd: int, deadline: float) -> tuple[bytes, bool]:
-    chunks = []
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return b"".join(chunks), False
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if not ready:
-            continue
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            return b"".join(chunks), True
-        chunks.append(chunk)

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! python -c "import dask.distributed, copydetect" >/dev/null 2>&1; then
+if ! python -c "import dask.distributed" >/dev/null 2>&1; then
     pip install -q -e ".[test]"
 fi
 

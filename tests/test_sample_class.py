@@ -29,11 +29,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reports")
-    result = CliRunner().invoke(main, [str(SUBMISSIONS), "--out", str(out), "--rubric", str(RUBRIC.path)])
-    assert result.exit_code == 0, result.output
-    return out, result.output
+def graded(sample_class_graded):
+    # Graded once per session (tests/conftest.py): the Dask test compares with the same run.
+    return sample_class_graded
 
 
 def _expected(student: str) -> dict:

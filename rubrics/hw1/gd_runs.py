@@ -62,8 +62,8 @@ def classify(x: float) -> str:
     return "not converged"
 
 
-def reference_finals(starts: np.ndarray, alpha: float, steps: int, cap: int = 100_000) -> np.ndarray:
-    """Where the reference GD (starter f′) ends from each start after ``steps`` steps."""
+def reference_finals(starts: np.ndarray, alpha, steps: int, cap: int = 100_000) -> np.ndarray:
+    """Where the reference GD (starter f′) ends from each start after ``steps`` steps (``alpha``: one, or one per start)."""
     x = np.array(starts, dtype=float)
     with np.errstate(all="ignore"):
         for _ in range(min(steps, cap)):
@@ -221,11 +221,14 @@ def describe(alpha: float, runs: list[Run]) -> str:
 def agreement(runs: list[Run]) -> list[bool]:
     """For each run: does its outcome match the reference GD from the same start, α and step count?"""
     verdicts = [False] * len(runs)
-    by_key: dict[tuple[float, int], list[int]] = {}
+    # One vectorized reference run per step count, each element with its own α (inferred
+    # α differ in their last bits run to run; element-wise, the arithmetic is the same).
+    by_steps: dict[int, list[int]] = {}
     for i, r in enumerate(runs):
-        by_key.setdefault((r.alpha, r.steps), []).append(i)
-    for (alpha, steps), idx in by_key.items():
-        finals = reference_finals(np.array([runs[i].start for i in idx]), alpha, steps)
+        by_steps.setdefault(r.steps, []).append(i)
+    for steps, idx in by_steps.items():
+        alphas = np.array([runs[i].alpha for i in idx], dtype=float)
+        finals = reference_finals(np.array([runs[i].start for i in idx]), alphas, steps)
         for i, final in zip(idx, finals):
             verdicts[i] = classify(float(final)) == runs[i].outcome
     return verdicts

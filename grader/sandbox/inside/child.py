@@ -185,8 +185,12 @@ class Child:
 
 def main(argv: list[str]) -> None:
     """Entry point: ``child.py REQ_FD RESP_FD STUDENT_DIR``."""
-    req_fd, resp_fd = int(argv[1]), int(argv[2])
-    student_root = Path(argv[3]).resolve()
+    serve_student(int(argv[1]), int(argv[2]), Path(argv[3]))
+
+
+def serve_student(req_fd: int, resp_fd: int, student_root: Path) -> None:
+    """Serves one student's problem on the two pipes, then ends the process (also the zygote's children)."""
+    student_root = student_root.resolve()
     headless.install()
     # Student code runs with its own folder as the working directory and first
     # on sys.path, as when the student ran it; the grader's modules are already

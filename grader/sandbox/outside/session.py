@@ -17,21 +17,16 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import functools
-import shutil
-
 from grader.sandbox import protocol
 from grader.sandbox.outside import confine, filesystem, limits, processes
-
-_CHILD_SCRIPT = Path(__file__).resolve().parents[1] / "inside" / "child.py"
+from grader.sandbox.outside.launcher import ExecLauncher, LaunchError
 
 
 class StudentFailure(Exception):
@@ -93,7 +88,7 @@ OUTBOX_MAX_BYTES = 32 * 1024 * 1024
 
 @dataclass
 class _Running:
-    proc: subprocess.Popen
+    proc: object  # a Popen, or a launcher's Popen-like child
     req_fd: int
     resp_fd: int
     generation: int
@@ -127,6 +122,13 @@ class ChildSession:
     _load_failures: dict = field(default_factory=dict)
     _siblings: list = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    busy_seconds: float = 0.0
+    """Wall time spent waiting for the child's answers (the student's code and in-child checks), for benchmarks."""
+    launcher: object = None
+    """How children start (:mod:`grader.sandbox.outside.launcher`); None: a fresh ``python -I child.py``."""
+
+    def _launcher(self):
+        return self.launcher if self.launcher is not None else ExecLauncher()
 
     # -- lifecycle ------------------------------------------------------
     @property
@@ -152,18 +154,11 @@ class ChildSession:
         err = open(self.scratch / "stderr.txt", "ab")
         plan = self._plan()
         try:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", str(_CHILD_SCRIPT), str(req_r), str(resp_w), str(self.workdir)],
-                cwd=self.workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                pass_fds=(req_r, resp_w),
-                env=limits.child_environment(sandboxed="filesystem" in plan.layers),
-                preexec_fn=functools.partial(confine.confine, plan),
+            proc = self._launcher().start(
+                plan=plan, env=limits.child_environment(sandboxed="filesystem" in plan.layers),
+                req_fd=req_r, resp_fd=resp_w, stdout=out, stderr=err,
             )
-        except subprocess.SubprocessError as exc:
-            # Raised in the forked process before student code ran: a machine problem.
+        except LaunchError as exc:
             os.close(req_w)
             os.close(resp_r)
             said = (self.scratch / "stderr.txt").read_text(errors="replace").strip().splitlines()
@@ -256,16 +251,21 @@ class ChildSession:
         limits = self.limits if memory_bytes is None else replace(self.limits, memory_bytes=memory_bytes)
         other = ChildSession(
             workdir=self.workdir, limits=limits, scratch=self.scratch.parent / name, plugins=list(self.plugins),
-            artifacts=self.artifacts, sandbox=self.sandbox,
+            artifacts=self.artifacts, sandbox=self.sandbox, launcher=self.launcher,
         )
         other._deadline = self._deadline
         self._siblings.append(other)
         return other
 
+    def total_busy_seconds(self) -> float:
+        """:attr:`busy_seconds` of this session and its siblings."""
+        return self.busy_seconds + sum(o.total_busy_seconds() for o in self._siblings)
+
     def close(self) -> None:
         """Stops the child (and any sibling) and everything it started."""
         siblings, self._siblings = self._siblings, []
         for other in siblings:
+            self.busy_seconds += other.total_busy_seconds()
             other.close()
         running = self._stop()
         if running is not None:
@@ -282,7 +282,7 @@ class ChildSession:
                 os.close(fd)
             except OSError:
                 pass
-        limits.kill_tree(running.proc, supervised="processes" in (self.sandbox.active if self.sandbox else ()))
+        self._launcher().stop(running.proc, supervised="processes" in (self.sandbox.active if self.sandbox else ()))
         return running
 
     def __enter__(self) -> "ChildSession":
@@ -306,6 +306,7 @@ class ChildSession:
     def _roundtrip(self, message: dict) -> Any:
         running = self._running
         assert running is not None
+        started = time.perf_counter()
         try:
             protocol.write_frame(running.req_fd, message)
             response = self._read(running)
@@ -318,6 +319,9 @@ class ChildSession:
                     f"descriptor it does not own: {exc})"
                 )
             raise StudentError(f"the student's process {described}", kind="crash") from None
+        finally:
+            if message.get("op") != "plugin":  # loading a trusted plugin is the grader's own time
+                self.busy_seconds += time.perf_counter() - started
         if response.get("ok"):
             return response.get("value")
         error = response.get("error") or {}

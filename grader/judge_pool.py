@@ -1,0 +1,236 @@
+"""Grader side of the pre-imported judge workers: a pool that runs one job per worker at a time.
+
+Each worker (:mod:`grader.judge_worker`) imports pytest, numpy and the
+suites' helpers once and forks a fresh judge per job. The pool hands a
+worker to one grading thread at a time; the thread sends the job with a
+result pipe and a log file it opened itself, reads the result from that pipe
+until the job's deadline, and asks the worker to kill the judge (and its
+process group) when the deadline passes. A worker that dies or stops
+answering is killed and replaced; the job it held is reported as failed,
+never as a result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import select
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from grader.sandbox.outside import limits
+
+#: The grader's own package root, put on the workers' path.
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+#: Seconds a worker may take to import everything, and to reap a killed judge.
+START_SECONDS = 120.0
+REAP_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class JudgeRun:
+    """What one judge run produced."""
+
+    raw: bytes
+    """Everything the judge wrote on the result pipe."""
+
+    finished: bool
+    """Whether the result pipe reached end-of-file before the deadline."""
+
+    returncode: int | None
+    """The judge's exit code (negative: killed by that signal; None: unknown, the worker failed)."""
+
+
+def worker_environment(pycache: Path | None = None) -> dict[str, str]:
+    """The judges' environment: the grader importable, no third-party pytest plugins, headless."""
+    extra = {"GRADER_JUDGE_PYCACHE": str(pycache)} if pycache is not None else {}
+    return {
+        **extra,
+        **os.environ,
+        "PYTHONPATH": str(_PACKAGE_ROOT),
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        "MPLBACKEND": "Agg",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        # Jobs run in parallel; a BLAS thread pool per judge would fight over the cores.
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+
+
+class _Worker:
+    """One worker process and the grader's end of its socket."""
+
+    def __init__(self, python: str, preload: tuple[str, ...], cwd: Path) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock = ours
+        self.broken = False
+        try:
+            self.proc = subprocess.Popen(
+                [python, "-m", "grader.judge_worker", str(theirs.fileno()), *preload],
+                stdin=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                cwd=cwd,
+                env=worker_environment(cwd / "pycache"),
+                start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        ready = self._receive(time.monotonic() + START_SECONDS)
+        if ready is None or "ready" not in ready:
+            self.close()
+            raise RuntimeError(f"judge worker did not start (exit {self.proc.poll()})")
+
+    def _receive(self, deadline: float) -> dict | None:
+        """The next control message, or None if the worker died or the deadline passed."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([self.sock], [], [], remaining)[0]:
+            return None
+        try:
+            data = self.sock.recv(1 << 16)
+        except OSError:
+            return None
+        return json.loads(data) if data else None
+
+    def run(self, job_json: str, log_fd: int, deadline: float) -> JudgeRun:
+        """Runs one job; the result pipe is read until EOF or ``deadline``."""
+        read_fd, write_fd = os.pipe()
+        try:
+            try:
+                socket.send_fds(self.sock, [json.dumps({"op": "run", "job": json.loads(job_json)}).encode()],
+                                [write_fd, log_fd])
+            except OSError:
+                self.broken = True
+                return JudgeRun(b"", False, None)
+            finally:
+                os.close(write_fd)
+            started = self._receive(deadline)
+            if started is None or "pid" not in started:
+                self.broken = True
+                return JudgeRun(b"", False, None)
+            raw, finished = read_until_eof(read_fd, deadline)
+        finally:
+            os.close(read_fd)
+        exited = self._receive(deadline) if finished else None
+        if exited is None:
+            # Past the deadline (or the judge hangs after writing): the worker kills its group.
+            try:
+                self.sock.send(b'{"op": "kill"}')
+            except OSError:
+                pass
+            exited = self._receive(time.monotonic() + REAP_SECONDS)
+        if exited is None or "exit" not in exited:
+            self.broken = True
+            return JudgeRun(raw, False, None)
+        return JudgeRun(raw, finished, int(exited["exit"]))
+
+    def close(self) -> None:
+        """Closes the socket (the worker kills any judge and exits) and reaps the worker."""
+        self.sock.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            limits.kill_tree(self.proc)
+
+
+class JudgePool:
+    """Up to ``size`` pre-imported judge workers, started on first use.
+
+    Args:
+        size: how many judges may run at once.
+        python: the interpreter the workers run.
+        preload: helper files of the suites to import once in every worker.
+        workdir: a folder of the grader's for the workers' working directory.
+    """
+
+    def __init__(self, size: int, python: str, workdir: Path, preload: Iterable[str] = ()) -> None:
+        self._size = max(1, size)
+        self._python = python
+        self._preload = tuple(str(p) for p in preload)
+        self._workdir = workdir
+        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._all: list[_Worker] = []
+        self._slots = threading.Semaphore(self._size)
+
+    def run(self, job_json: str, log_path: Path, deadline: float) -> JudgeRun:
+        """Runs one judge job on an idle worker (waiting for one if all are busy)."""
+        with self._slots:
+            worker = self._take()
+            try:
+                with open(log_path, "wb") as log:
+                    result = worker.run(job_json, log.fileno(), deadline)
+            except BaseException:
+                worker.broken = True
+                raise
+            finally:
+                self._give_back(worker)
+            return result
+
+    def _take(self) -> _Worker:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        worker = _Worker(self._python, self._preload, self._workdir)
+        with self._lock:
+            self._all.append(worker)
+        return worker
+
+    def _give_back(self, worker: _Worker) -> None:
+        if worker.broken or worker.proc.poll() is not None:
+            with self._lock:
+                self._all.remove(worker)
+            worker.close()
+        else:
+            self._idle.put(worker)
+
+    def close(self) -> None:
+        """Stops every worker."""
+        with self._lock:
+            workers, self._all = self._all, []
+        for worker in workers:
+            worker.close()
+
+    def __enter__(self) -> "JudgePool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def suite_helpers(problems) -> list[str]:
+    """The course-content helper files beside the problems' suites (not suites, not child plugins)."""
+    suites = {p.suite.resolve() for p in problems if p.suite}
+    plugins = {Path(x).resolve() for p in problems for x in p.plugins}
+    helpers = set()
+    for suite in suites:
+        for path in suite.parent.glob("*.py"):
+            path = path.resolve()
+            if path not in suites and path not in plugins and not path.name.startswith(("test_", "conftest")):
+                helpers.add(str(path))
+    return sorted(helpers)
+
+
+def read_until_eof(fd: int, deadline: float) -> tuple[bytes, bool]:
+    """Reads ``fd`` until end-of-file (True) or until ``deadline`` (False)."""
+    chunks = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return b"".join(chunks), False
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            continue
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks), True
+        chunks.append(chunk)

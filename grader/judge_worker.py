@@ -1,0 +1,233 @@
+"""A pre-imported judge worker: imports the judge's modules once, forks a fresh judge per job.
+
+Started by :class:`grader.judge_pool.JudgePool` as
+``python -m grader.judge_worker SOCK_FD [PRELOAD ...]``. It imports pytest,
+numpy, the grader's judge modules and the suites' helper files (``PRELOAD``)
+once, and never runs a suite itself. For each job it forks: the forked judge
+runs the suite exactly as ``python -m grader.judge`` would, in its own
+session, and dies when it is done, so nothing pytest or a suite keeps in
+memory (collected modules, fixtures, caches) reaches the next job.
+
+The socket to the grader is an ``AF_UNIX`` ``SOCK_SEQPACKET`` pair: one JSON
+object per message. Requests and replies:
+
+* grader → worker ``{"op": "run", "job": {...}}`` with two file descriptors
+  attached (``SCM_RIGHTS``): the result pipe and the judge's log, both chosen
+  by the grader. The worker forks and replies ``{"pid": PID}``; when that
+  judge has exited it replies ``{"exit": CODE}`` (negative: killed by a signal).
+* grader → worker ``{"op": "kill"}`` while a judge runs: the worker kills the
+  judge's process group and reaps it (the reply is still ``{"exit": ...}``).
+  The worker, not the grader, kills and reaps, so a pid is never signalled
+  after it was reused.
+* the grader closing its end: the worker kills any running judge and exits.
+
+The result travels on the grader's pipe as plain JSON; this channel carries
+only control messages.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import traceback
+
+#: Largest control message (a job is a few kB).
+MAX_MESSAGE = 1 << 20
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:  # not Linux: the grader kills the worker on close instead
+        pass
+
+
+def preload(paths: list[str]) -> None:
+    """Imports what every judge needs, so a forked judge starts with it in memory."""
+    import numpy  # noqa: F401
+    import pytest  # noqa: F401
+    from _pytest.config import default_plugins
+
+    import grader.judge  # noqa: F401  (pytest plugin, session, suite API)
+    from grader.content import load_content_module
+
+    # pytest imports its built-in plugins on every pytest.main; import them now.
+    for name in default_plugins:
+        try:
+            __import__(f"_pytest.{name}")
+        except ImportError:
+            pass
+    for path in paths:
+        try:
+            load_content_module(path)
+        except Exception:  # noqa: BLE001 - the forked judge loads it again and reports
+            pass
+    # Which OS layers this machine allows is found once (forked trials), not by every judge.
+    from grader.sandbox.outside import confine
+
+    confine.probe()
+    # The suites' assertion-rewritten bytecode is cached outside the checkout, in the
+    # pool's folder, so only the first judge of a run compiles them.
+    prefix = os.environ.get("GRADER_JUDGE_PYCACHE")
+    if prefix:
+        sys.pycache_prefix = prefix
+        sys.dont_write_bytecode = False
+    # What is imported now is never garbage: a judge's collections skip it (and do not
+    # touch, so do not copy, the pages it shares with this worker).
+    gc.collect()
+    gc.freeze()
+
+
+def _run_judge(sock: socket.socket, job: dict, result_fd: int, log_fd: int) -> None:
+    """In the forked judge: becomes a fresh judge process and never returns."""
+    code = 1
+    try:
+        sock.close()
+        if job.get("zygote_fd") is not None:
+            os.set_inheritable(job["zygote_fd"], False)
+        os.setsid()  # its own group: a time limit kills it and what it started
+        _die_with_parent()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        for fd in (null, log_fd):
+            os.close(fd)
+        os.chdir(job["scratch"])
+        from grader import judge
+
+        judge.write_result(judge.Job(**job), result_fd)
+        code = 0
+    except BaseException:  # noqa: BLE001 - logged for the grader, exit 1
+        try:
+            traceback.print_exc()
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: BLE001
+                pass
+        os._exit(code)
+
+
+def _wait(sock: socket.socket, pid: int) -> tuple[int, bool]:
+    """Waits for the judge ``pid``; kills it if asked. Returns (exit code, grader still there)."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    connected = True
+    try:
+        while True:
+            watched = [sock] if connected else []
+            if pidfd is not None:
+                ready = select.select(watched + [pidfd], [], [])[0]
+            else:
+                ready = select.select(watched, [], [], 0.01)[0]
+            if sock in ready:
+                data = sock.recv(MAX_MESSAGE)
+                if not data or json.loads(data).get("op") == "kill":
+                    connected = connected and bool(data)
+                    _kill_group(pid)
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status), connected
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _kill_group(pid: int) -> None:
+    # The judge is its group's leader and not yet reaped, so the pid is still its own.
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+class _Zygote:
+    """The worker's child zygote, restarted if it died; its socket is inherited by every judge.
+
+    Used only where the sandbox gives each child its own PID namespace and uid.
+    """
+
+    def __init__(self) -> None:
+        self.proc = None
+        self.sock = None
+
+    def fd(self) -> int | None:
+        from grader.sandbox.outside import confine
+        from grader.sandbox.outside.launcher import LaunchError, ZygoteLauncher
+
+        if not {"processes", "users"} <= set(confine.probe().active):
+            # Without its own PID namespace and uid, a child could signal the zygote, or write
+            # into its memory through /proc and so into every later child: exec them instead.
+            return None
+
+        if self.proc is not None and self.proc.poll() is None:
+            return self.sock.fileno()
+        if self.sock is not None:
+            self.sock.close()
+        try:
+            self.proc, self.sock = ZygoteLauncher.spawn_zygote()
+        except LaunchError:
+            self.proc = self.sock = None  # judges exec each child instead
+            return None
+        return self.sock.fileno()
+
+
+def serve(sock: socket.socket) -> None:
+    """Forks one judge per request until the grader closes the socket."""
+    zygote = _Zygote()
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 2)
+        except (ConnectionError, OSError):
+            return
+        if not data:
+            return
+        request = json.loads(data)
+        if request.get("op") != "run" or len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            sock.send(json.dumps({"error": "expected a run request with two descriptors"}).encode())
+            continue
+        result_fd, log_fd = fds
+        request["job"]["zygote_fd"] = zygote.fd()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            _run_judge(sock, request["job"], result_fd, log_fd)
+        os.close(result_fd)
+        os.close(log_fd)
+        sock.send(json.dumps({"pid": pid}).encode())
+        code, connected = _wait(sock, pid)
+        if not connected:
+            return
+        sock.send(json.dumps({"exit": code}).encode())
+
+
+def main(argv: list[str]) -> int:
+    """Entry point: ``judge_worker SOCK_FD [PRELOAD ...]``."""
+    _die_with_parent()
+    sock = socket.socket(fileno=int(argv[1]))
+    preload(argv[2:])
+    sock.send(json.dumps({"ready": os.getpid()}).encode())
+    serve(sock)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,240 @@
+"""The child zygote: imports what student code needs once, then forks one fresh child per request.
+
+Started by :class:`grader.sandbox.outside.launcher.ZygoteLauncher` as
+``python -I zygote.py SOCK_FD`` with the child environment. It imports numpy,
+scipy, matplotlib (Agg, pyplot) and the child's own modules, and **never runs
+student code**: it only forks. Each forked child takes the judge's
+descriptors and environment, then applies every layer of the sandbox to
+itself with :func:`grader.sandbox.outside.confine.confine` and the judge's
+plan (the same function and plan the exec'd child gets as its
+``preexec_fn``), then serves one student's problem exactly as ``child.py``
+does and exits. A child never
+serves a second student, so nothing one student's code changes in memory
+(patched numpy, module globals, ``sys.modules``) reaches the next one: the
+next child is forked from the zygote's untouched memory.
+
+Requests arrive on an ``AF_UNIX`` ``SOCK_SEQPACKET`` socket, one JSON object
+each, with six descriptors attached: the child's request pipe (read end),
+response pipe (write end), stdout and stderr files, a reply pipe (write end)
+and a lifeline pipe (read end). The zygote answers on the reply pipe, one
+JSON line ``{"pid": PID}`` and later ``{"exit": CODE}``, so a requester that
+died never leaves an answer for the next one. When the lifeline reaches
+end-of-file (the judge closed it, or died) the zygote kills the child's
+process group (a ``T`` on it asks for SIGTERM first); it reaps every child
+itself, so a pid is never signalled after reuse.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import random
+import select
+import signal
+import socket
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from grader.sandbox.outside import confine as confinement  # noqa: E402
+from grader.sandbox.outside import processes  # noqa: E402
+from grader.sandbox.outside.launcher import plan_from_data  # noqa: E402
+
+MAX_MESSAGE = 1 << 16
+
+
+def preimport() -> None:
+    """What every child would import anyway: numpy, scipy, matplotlib with pyplot (Agg), the child."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+    import numpy  # noqa: F401
+    import scipy  # noqa: F401
+    import scipy.linalg  # noqa: F401
+    import scipy.special  # noqa: F401
+
+    from grader.sandbox.inside import child  # noqa: F401
+
+    # The grader's child-side modules that the trusted plugins import (guards, observer).
+    for name in ("grader.guards.memory", "grader.guards.process", "grader.guards.shapes",
+                 "grader.sandbox.inside.observe", "grader.sandbox.inside.scripts",
+                 "grader.sandbox.inside.imports"):
+        try:
+            __import__(name)
+        except ImportError:  # moved or renamed: the plugin imports it itself
+            pass
+
+    # Never garbage: children's collections skip it and leave its pages shared.
+    gc.collect()
+    gc.freeze()
+
+
+def _close_other_fds(keep: set[int]) -> None:
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _become_child(request: dict, fds: list[int]) -> tuple[int, int]:
+    """What ``subprocess.Popen`` does for the exec'd child, done in the fork: descriptors and environment."""
+    req_fd, resp_fd, out_fd, err_fd = fds[:4]
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out_fd, 1)
+    os.dup2(err_fd, 2)
+    _close_other_fds({req_fd, resp_fd})  # the zygote's socket, other children's pipes
+    os.environ.clear()
+    os.environ.update(request["env"])
+    sys.dont_write_bytecode = True
+    return req_fd, resp_fd
+
+
+def _after_confine() -> None:
+    """Python's own state as a fresh interpreter would have it."""
+    sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+    sys.stdin = open(0, "r", closefd=False)
+    # A fresh interpreter draws new seeds; a fork would share the zygote's.
+    random.seed()
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(None)
+
+
+def _child(request: dict, fds: list[int]) -> None:
+    """In the forked child: confine, then serve; never returns."""
+    code = 1
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        req_fd, resp_fd = _become_child(request, fds)
+        plan = plan_from_data(request["plan"])
+        # Every layer, in this process: with the processes layer this returns in PID 2
+        # of a new namespace, and the pid the zygote reaps mirrors its end.
+        confinement.confine(plan)
+        _after_confine()
+        from grader.sandbox.inside import child
+
+        child.serve_student(req_fd, resp_fd, Path(plan.workdir))
+        code = 0
+    except BaseException:  # noqa: BLE001 - the judge sees the exit status (and stderr)
+        try:
+            import traceback
+
+            traceback.print_exc()
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        os._exit(code)
+
+
+class Zygote:
+    """The zygote's loop: spawns on request, kills on a closed lifeline, reaps and reports."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        # pid -> (pidfd, lifeline read end, reply write end)
+        self.children: dict[int, tuple[int, int, int]] = {}
+
+    def spawn(self, request: dict, fds: list[int]) -> None:
+        if len(fds) != 6:
+            for fd in fds:
+                os.close(fd)
+            return
+        reply, lifeline = fds[4], fds[5]
+        pid = os.fork()
+        if pid == 0:
+            _child(request, fds)
+        for fd in fds[:4]:
+            os.close(fd)
+        pidfd = os.pidfd_open(pid)
+        self.children[pid] = (pidfd, lifeline, reply)
+        self._reply(reply, {"pid": pid})
+
+    @staticmethod
+    def _reply(fd: int, message: dict) -> None:
+        try:
+            os.write(fd, (json.dumps(message) + "\n").encode())
+        except OSError:
+            pass  # the requester is gone; the child is still reaped
+
+    def kill(self, pid: int) -> None:
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def reap(self, pid: int) -> None:
+        pidfd, lifeline, reply = self.children.pop(pid)
+        _, status = os.waitpid(pid, 0)
+        # Whatever the child started in its group goes with it.
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self._reply(reply, {"exit": os.waitstatus_to_exitcode(status)})
+        for fd in (pidfd, lifeline, reply):
+            os.close(fd)
+
+    def serve(self) -> None:
+        while True:
+            by_fd = {}
+            for pid, (pidfd, lifeline, _) in self.children.items():
+                by_fd[pidfd] = ("exited", pid)
+                by_fd[lifeline] = ("lifeline", pid)
+            ready = select.select([self.sock, *by_fd], [], [])[0]
+            for fd in ready:
+                if fd is self.sock:
+                    try:
+                        data, fds, _, _ = socket.recv_fds(self.sock, MAX_MESSAGE, 6)
+                    except OSError:
+                        data, fds = b"", []
+                    if not data:
+                        self.shutdown()
+                        return
+                    self.spawn(json.loads(data), fds)
+                    continue
+                what, pid = by_fd[fd]
+                if pid not in self.children:
+                    continue
+                if what == "exited":
+                    self.reap(pid)
+                else:
+                    try:
+                        said = os.read(fd, 1)
+                    except OSError:
+                        said = b""
+                    if said == b"T":
+                        try:
+                            os.kill(pid, signal.SIGTERM)
+                        except ProcessLookupError:
+                            pass
+                    elif not said:
+                        self.kill(pid)
+                        self.reap(pid)
+
+    def shutdown(self) -> None:
+        for pid in list(self.children):
+            self.kill(pid)
+            self.reap(pid)
+
+
+def main(argv: list[str]) -> None:
+    """Entry point: ``zygote.py SOCK_FD``."""
+    processes.die_with_parent()
+    sock = socket.socket(fileno=int(argv[1]))
+    preimport()
+    sock.send(b'{"ready": true}')
+    Zygote(sock).serve()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,146 @@
+"""Pre-imported judge workers: a fresh judge per job, results on the grader's pipe, deadlines kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.judge import Job, job_to_json
+from grader.judge_pool import JudgePool, suite_helpers
+from grader.rubric import load_rubric
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A suite that leaves state behind in everything a judge shares with its worker:
+# a preloaded helper's globals, sys.modules, and a module it imported.
+_SUITE = '''
+import os, sys, time, subprocess, json
+from pathlib import Path
+from grader.content import load_content_module
+
+helper = load_content_module(Path(__file__).with_name("helper.py"))
+
+def test_fresh_state():
+    seen = {"helper_runs": len(helper.RUNS), "planted": "planted_by_a_judge" in sys.modules,
+            "json_patched": getattr(json, "patched", False)}
+    Path(os.environ.get("SEEN", "seen.json")).write_text(json.dumps(seen))
+    helper.RUNS.append(1)
+    sys.modules["planted_by_a_judge"] = object()
+    json.patched = True
+
+def test_hang():
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    Path("descendant.pid").write_text(str(proc.pid))
+    time.sleep(300)
+
+def test_wait_for_flag():
+    flag = Path("flag")
+    while not flag.exists():
+        time.sleep(0.05)
+'''
+
+
+def _content(tmp_path) -> Path:
+    suite_dir = tmp_path / "suite"
+    suite_dir.mkdir()
+    (suite_dir / "helper.py").write_text("RUNS = []\n")
+    (suite_dir / "test_state.py").write_text(_SUITE)
+    return suite_dir / "test_state.py"
+
+
+def _job(tmp_path, suite: Path, test: str, name: str) -> tuple[str, Path]:
+    scratch = tmp_path / name
+    work = scratch / "work"
+    work.mkdir(parents=True)
+    job = Job(student_id=name, problem_id="p", suite=str(suite), tests=[test], workdir=str(work),
+              scratch=str(scratch), files=[], wall_seconds=5, memory_bytes=1 << 30)
+    return job_to_json(job), scratch
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_each_job_gets_a_fresh_judge_in_the_same_worker(tmp_path):
+    suite = _content(tmp_path)
+    with JudgePool(1, sys.executable, tmp_path / "w", preload=[str(suite.with_name("helper.py"))]) as pool:
+        for name in ("first", "second"):
+            job, scratch = _job(tmp_path, suite, "test_fresh_state", name)
+            run = pool.run(job, scratch / "judge.log", time.monotonic() + 120)
+            assert run.finished and run.returncode == 0, (scratch / "judge.log").read_text()
+            result = json.loads(run.raw)
+            assert [o["status"] for o in result["outcomes"]] == ["passed"]
+            seen = json.loads((scratch / "seen.json").read_text())
+            assert seen == {"helper_runs": 0, "planted": False, "json_patched": False}, name
+        assert len(pool._all) == 1  # both jobs went through one pre-imported worker
+
+
+def test_deadline_kills_the_judge_and_what_it_started_and_the_worker_serves_on(tmp_path):
+    suite = _content(tmp_path)
+    with JudgePool(1, sys.executable, tmp_path / "w") as pool:
+        job, scratch = _job(tmp_path, suite, "test_hang", "hang")
+        deadline = time.monotonic() + 8
+        pidfile = scratch / "descendant.pid"
+        run = pool.run(job, scratch / "judge.log", deadline)
+        assert not run.finished and run.returncode == -9
+        pid = int(pidfile.read_text())
+        for _ in range(100):
+            if not _alive(pid):
+                break
+            time.sleep(0.05)
+        assert not _alive(pid), "the judge's descendant outlived its time limit"
+        job, scratch = _job(tmp_path, suite, "test_fresh_state", "after")
+        run = pool.run(job, scratch / "judge.log", time.monotonic() + 120)
+        assert run.finished and run.returncode == 0
+
+
+def test_a_waiting_judge_does_not_hold_back_the_other_worker(tmp_path):
+    suite = _content(tmp_path)
+    slow_job, slow_scratch = _job(tmp_path, suite, "test_wait_for_flag", "slow")
+    fast_job, fast_scratch = _job(tmp_path, suite, "test_fresh_state", "fast")
+    with JudgePool(2, sys.executable, tmp_path / "w") as pool:
+        slow = {}
+        thread = threading.Thread(
+            target=lambda: slow.update(run=pool.run(slow_job, slow_scratch / "judge.log", time.monotonic() + 120))
+        )
+        thread.start()
+        # The slow judge waits until the fast one is done: a pool that ran them one
+        # after the other would let the slow one hit its deadline instead.
+        fast = pool.run(fast_job, fast_scratch / "judge.log", time.monotonic() + 120)
+        (slow_scratch / "flag").write_text("go")
+        thread.join()
+    assert fast.finished and fast.returncode == 0
+    assert slow["run"].finished and slow["run"].returncode == 0
+    assert [o["status"] for o in json.loads(slow["run"].raw)["outcomes"]] == ["passed"]
+
+
+def test_a_dead_worker_is_replaced(tmp_path):
+    suite = _content(tmp_path)
+    with JudgePool(1, sys.executable, tmp_path / "w") as pool:
+        job, scratch = _job(tmp_path, suite, "test_fresh_state", "one")
+        assert pool.run(job, scratch / "judge.log", time.monotonic() + 120).returncode == 0
+        (worker,) = pool._all
+        worker.proc.kill()
+        worker.proc.wait()
+        job, scratch = _job(tmp_path, suite, "test_fresh_state", "two")
+        run = pool.run(job, scratch / "judge.log", time.monotonic() + 120)
+        assert run.returncode is None and not run.finished  # reported as failed, never as a result
+        job, scratch = _job(tmp_path, suite, "test_fresh_state", "three")
+        run = pool.run(job, scratch / "judge.log", time.monotonic() + 120)
+        assert run.finished and run.returncode == 0 and pool._all[0] is not worker
+
+
+def test_helpers_preloaded_are_the_suites_siblings_not_suites_or_child_plugins():
+    rubric = load_rubric(ROOT / "rubrics" / "hw1.toml")
+    names = [Path(p).name for p in suite_helpers(rubric.problems)]
+    assert names == ["dense_ban.py", "gd_runs.py"]
