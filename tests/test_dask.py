@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -12,7 +13,12 @@ from click.testing import CliRunner
 
 from grader.cli import main
 
-distributed = pytest.importorskip("distributed", reason="the [dask] extra is not installed")
+try:
+    import distributed
+except ImportError:  # pragma: no cover - depends on the machine
+    if os.environ.get("CI"):
+        raise  # CI installs the [test] extra (tests/run.sh): a skip there would hide the Dask path
+    pytest.skip("the [dask] extra is not installed (bash tests/run.sh installs it)", allow_module_level=True)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,10 +36,6 @@ _MEASURED = re.compile(r"\d+(\.\d+)?")
 #: Items whose feedback reports measurements of this run (resident memory, the size a guard
 #: settled at, timings): their texts cannot be equal between two runs.
 _MEASURED_TEXT = {"p5-no-dense", "p5-guard-shape", "p5-guard-memory", "p5-guard-process", "p5-growth"}
-#: The 0-point diagnostics whose status itself depends on the machine's speed (the guards size
-#: their n by how fast the student's code runs; the growth check times it): not compared.
-#: Every scored item, and so every score, is compared exactly.
-_TIMED_STATUS = {"p5-guard-memory", "p5-guard-process", "p5-growth"}
 
 
 def _comparable(report: dict) -> dict:
@@ -45,8 +47,6 @@ def _comparable(report: dict) -> dict:
         if isinstance(value, list):
             return [mask(v) for v in value]
         if isinstance(value, dict):
-            if value.get("id") in _TIMED_STATUS:
-                return {"id": value["id"], "score": value["score"], "max_score": value["max_score"]}
             if value.get("id") in _MEASURED_TEXT:
                 return {k: v for k, v in value.items() if k != "feedback"}
             return {k: (v if k in ("score", "max_score", "status", "pending_points") else mask(v))
