@@ -104,8 +104,13 @@ class ResultCache:
                 self._digests[name] = tree_digest(paths)
             return self._digests[name]
 
-    def key(self, student_folder: Path, problem: Problem, manual: dict[str, ManualScore] | None) -> str:
-        """The key of one (student, problem) result."""
+    def key(
+        self, student_folder: Path, problem: Problem, manual: dict[str, ManualScore] | None, prefer: str | None = None
+    ) -> str:
+        """The key of one (student, problem) result.
+
+        ``prefer`` (``--prefer``) is part of it: it can change which of the student's files is graded.
+        """
         rubric = self._rubric
         manual = {i.id: (manual or {}).get(i.id) for i in problem.items if i.kind == "manual"}
         suites = sorted({str(problem.suite.parent)} if problem.suite else set())
@@ -119,6 +124,7 @@ class ResultCache:
             "suites": self._digest("suites:" + problem.id, [Path(s) for s in suites] + list(problem.plugins)),
             "reference": self._digest("reference", [rubric.reference] if rubric.reference else []),
             "student": tree_digest([student_folder]),
+            "prefer": prefer,
         }
         return hashlib.sha256(_canonical(parts).encode("utf-8")).hexdigest()
 
@@ -180,9 +186,10 @@ class ResultCache:
         manual: dict[str, ManualScore] | None,
         report_dir: Path,
         grade: Callable[[], ProblemResult],
+        prefer: str | None = None,
     ) -> ProblemResult:
         """The cached result if its key matches, else ``grade()``'s, stored unless the grader failed."""
-        key = self.key(folder, problem, manual)
+        key = self.key(folder, problem, manual, prefer)
         cached = self.get(student, problem.id, key, report_dir)
         if cached is not None:
             return cached

@@ -166,6 +166,7 @@ def _grade_one(run, submission, problem, manual, report_dir, cache) -> ProblemRe
     if cache is None:
         return run(submission, problem, manual)
     return cache.through(
-        submission.student, submission.folder, problem, manual, report_dir, lambda: run(submission, problem, manual)
+        submission.student, submission.folder, problem, manual, report_dir, lambda: run(submission, problem, manual),
+        prefer=submission.prefer,
     )
 

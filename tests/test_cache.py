@@ -200,3 +200,5 @@ def test_key_covers_student_files_problem_part_suites_reference_and_manual_score
     graded = cache.key(student, pm, {"pm-proof": ManualScore(points=4.0)})
     assert graded != after_ref["pm"]
     assert cache.key(student, pm, {"pm-proof": ManualScore(points=5.0)}) != graded
+    # --prefer can change which file is graded, so it is part of the key too.
+    assert cache.key(student, pm, None, "largest") != cache.key(student, pm, None) == cache.key(student, pm, None, None)
