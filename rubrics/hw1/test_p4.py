@@ -38,6 +38,7 @@ class Observed:
         )
         self.context_given = False
         self.judged: dict[float, set[int]] = {}  # per target α, the runs (indices) its verdict used
+        self._written: tuple[Path, dict] | None = None  # (folder, runs.json data) of the first write
 
     @property
     def bounded(self) -> bool:
@@ -70,8 +71,15 @@ class Observed:
         if not self.runs:
             return
         artifacts.mkdir(parents=True, exist_ok=True)
-        (artifacts / "runs.md").write_text(gd.table(self.runs, self.how) + "\n", encoding="utf-8")
-        data = gd.runs_json(self.runs, self.stream, self.judged)
+        if self._written is None or self._written[0] != artifacts:
+            # The table and the trajectories never change after the observation: build them once.
+            (artifacts / "runs.md").write_text(gd.table(self.runs, self.how) + "\n", encoding="utf-8")
+            self._written = (artifacts, gd.runs_json(self.runs, self.stream, self.judged))
+        data = self._written[1]
+        # Each verdict rewrites runs.json only to mark the runs it used.
+        chosen = set().union(*self.judged.values()) if self.judged else set()
+        for run, entry in zip(self.runs, data["runs"]):
+            entry["judged"] = run.index in chosen
         (artifacts / "runs.json").write_text(json.dumps(data, allow_nan=False), encoding="utf-8")
 
 
