@@ -375,9 +375,7 @@ def prepare(submission: Submission, problem: Problem, dest: Path, rubric: Rubric
     notes: list[str] = []
     _copy_tree(submission.folder, dest, notes)
     matches, missing = [], []
-    others = {
-        p.id: p.defines for p in (rubric.problems if rubric else ()) if p.id != problem.id and p.defines
-    }
+    others = other_defines(rubric, problem)
     for wanted in problem.files:
         try:
             match, chosen_notes = choose(submission.folder, wanted, problem.defines, submission.prefer)
@@ -386,19 +384,38 @@ def prepare(submission: Submission, problem: Problem, dest: Path, rubric: Rubric
             continue
         notes += chosen_notes
         matches.append(match)
-        text, encoding = decode_source(match.found.read_bytes())
         name = _rel(match.found, submission.folder)
+        try:
+            text, encoding, skipped = problem_code(match.found, problem.defines, others)
+        except NotebookError as exc:
+            raise FileProblem(f"Your notebook {name} could not be read: {exc}.") from None
         if encoding != "utf-8":
             notes.append(f"{name} is not UTF-8: it was read as {encoding}. Save your files as UTF-8.")
-        if match.found.suffix.lower() == ".ipynb":
-            try:
-                text, skipped = notebook_for_problem(text, own=problem.defines, others=others)
-            except NotebookError as exc:
-                raise FileProblem(f"Your notebook {name} could not be read: {exc}.") from None
-            if skipped:
-                notes.append(f"{name} serves several problems; for {problem.id} {skipped}")
+        if skipped:
+            notes.append(f"{name} serves several problems; for {problem.id} {skipped}")
         (dest / wanted).write_text(text, encoding="utf-8")
     return Prepared(dest, tuple(matches), tuple(missing), tuple(notes))
+
+
+def other_defines(rubric: Rubric | None, problem: Problem) -> dict[str, tuple[str, ...]]:
+    """The ``defines`` of the rubric's other problems, which tell their notebook cells apart."""
+    return {p.id: p.defines for p in (rubric.problems if rubric else ()) if p.id != problem.id and p.defines}
+
+
+def problem_code(path: Path, own: tuple[str, ...], others: dict[str, tuple[str, ...]]) -> tuple[str, str, str]:
+    """One problem's code in a handed-in file: ``(text, encoding, what was skipped)``.
+
+    A script is decoded whatever its encoding; a notebook becomes its code cells,
+    without those that belong only to ``others`` (:func:`grader.notebooks.select_cells`).
+
+    Raises:
+        NotebookError: the notebook cannot be read.
+    """
+    text, encoding = decode_source(path.read_bytes())
+    skipped = ""
+    if path.suffix.lower() == ".ipynb":
+        text, skipped = notebook_for_problem(text, own=own, others=others)
+    return text, encoding, skipped
 
 
 def _copy_tree(src: Path, dest: Path, notes: list[str]) -> None:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from grader.notebooks import NotebookError, notebook_for_problem
+from grader.notebooks import NotebookError
 from grader.rubric import Problem, Rubric
-from grader.submission import FileProblem, Submission, choose, read_source
+from grader.submission import FileProblem, Submission, choose, other_defines, problem_code
 
 #: Code longer than this is not compared (a pasted dataset is not code to fingerprint).
 MAX_CODE_CHARS = 1_000_000
@@ -77,9 +77,7 @@ def read_files(submissions: Sequence[Submission], rubric: Rubric) -> ClassCode:
     the file a student's problem is graded on is the file compared, and a notebook
     that serves several problems gives each problem only its own cells, as in grading.
     """
-    others_of = {
-        p.id: {o.id: o.defines for o in rubric.problems if o.id != p.id and o.defines} for p in rubric.problems
-    }
+    others_of = {p.id: other_defines(rubric, p) for p in rubric.problems}
     wanted_by_file: dict[str, Problem] = {}
     for problem in rubric.problems:
         for name in problem.files:
@@ -119,12 +117,10 @@ def code_of(path: Path, own: tuple[str, ...] = (), others: dict[str, tuple[str, 
     Raises:
         ValueError: the file is too large or an unreadable notebook (the message says which).
     """
-    text = read_source(path)
-    if path.suffix.lower() == ".ipynb":
-        try:
-            text, _ = notebook_for_problem(text, own, others or {})
-        except NotebookError as exc:
-            raise ValueError(str(exc)) from None
+    try:
+        text, _, _ = problem_code(path, own, others or {})
+    except NotebookError as exc:
+        raise ValueError(str(exc)) from None
     if len(text) > MAX_CODE_CHARS:
         raise ValueError(f"{len(text)} characters of code, over the {MAX_CODE_CHARS} compared")
     # The tokenizer turns \r\n and \r into \n; do it first so its positions are ours.
