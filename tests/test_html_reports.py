@@ -111,8 +111,11 @@ def test_source_excerpts_are_shown_with_the_named_line_highlighted(student_dir):
 
 def test_p4_runs_are_plotted_tabulated_and_student_figures_embedded_by_magic_bytes(student_dir):
     html = render_student(sample(), student_dir)
-    plot = re.search(r'<figure class="runs-plot"><img src="data:image/png;base64,([^"]+)"', html)
-    assert plot and base64.b64decode(plot.group(1)).startswith(figures.PNG_MAGIC)
+    plot = re.search(r'<figure class="runs-plot"><img src="data:image/svg\+xml;base64,([^"]+)"', html)
+    drawing = base64.b64decode(plot.group(1)).decode("utf-8")
+    # One line per run, in its outcome's colour (the blown-up run among them).
+    assert drawing.startswith("<svg ") and drawing.count("<polyline ") == 5
+    assert drawing.count(f'stroke="{figures.OUTCOME_COLOURS["diverged"]}" stroke-width="1"') >= 1
     assert html.count('<tr><td class="num">') == 5  # five well-formed runs in the table
     assert ">diverged<" in html and "Runs as the grader tabulated them" in html
     embedded = re.findall(r'<figure class="student-figure"><img src="data:(image/\w+);base64,[^"]+" alt="([^"]+)"', html)
@@ -137,7 +140,13 @@ def test_runs_json_with_a_wrong_schema_is_ignored(tmp_path):
 def test_runs_plot_copes_with_diverged_values():
     data = [{"alpha": 4.0, "start": 1.0, "last": float("inf"), "steps": 3, "outcome": "diverged", "group": "",
              "judged": True, "trajectory": [(0, 1.0), (1, 1e300), (2, float("inf")), (3, float("nan"))]}]
-    assert figures.runs_plot(data).startswith("data:image/png;base64,")
+    uri = figures.runs_plot(data)
+    assert uri.startswith("data:image/svg+xml;base64,")
+    drawing = base64.b64decode(uri.split(",", 1)[1]).decode("utf-8")
+    # Every point is drawn inside the panel: 1e300, inf and nan sit at the clip edge, never off the canvas.
+    points = re.search(r'<polyline points="([^"]+)"', drawing).group(1).split()
+    ys = [float(p.split(",")[1]) for p in points]
+    assert len(ys) == 4 and len(set(ys[1:])) == 1 and "nan" not in drawing and "inf" not in drawing
 
 
 def test_image_data_uri_accepts_only_real_png_or_jpeg(tmp_path):
@@ -168,8 +177,8 @@ def test_class_summary_has_sortable_links_stats_charts_and_issues(tmp_path):
     assert html.count('class="sortable') == 2 + 5  # student, p4, p5, total, pending, errors, flags
     assert re.search(r'<tr data-problem="total"><td>total: all problems</td><td class="num">15</td>'
                      r'<td class="num">9.50</td><td class="num">9.50</td></tr>', html)
-    assert '<figure id="histogram"><img src="data:image/png' in html
-    assert '<figure id="pass-rates"><img src="data:image/png' in html
+    assert '<figure id="histogram"><img src="data:image/svg+xml;base64,' in html
+    assert '<figure id="pass-rates"><img src="data:image/svg+xml;base64,' in html
     kinds = {(i["student"], i["kind"], i["where"], tuple(i["item_ids"])) for i in class_issues(reports)}
     # The class summary is the TA's page: hidden items' findings are listed too.
     assert kinds == {("bob<b>", "timeout", "p4", ("p4-update",)), ("bob<b>", "finding", "p5", ("p5-no-dense",)),

@@ -7,17 +7,18 @@
   the run ended;
 * the class summary's histogram of totals and per-item pass-rate chart.
 
-Charts use matplotlib's Agg canvas without pyplot (no display, no global state, no network).
+Charts are SVG written by :mod:`grader.reports.svg` (no plotting library in the grader's process).
 """
 
 from __future__ import annotations
 
 import base64
-import io
 import json
 import math
 from pathlib import Path
 from typing import Sequence
+
+from grader.reports import svg
 
 #: PNG and JPEG file signatures.
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -67,11 +68,7 @@ def load_runs(path: Path) -> list[dict] | None:
         if not isinstance(run, dict) or not _is_number(run.get("alpha")):
             continue
         # JSON cannot hold inf or nan: the suite writes null for an iterate that overflowed (drawn at the edge).
-        trajectory = [
-            (float(p[0]), float("nan") if p[1] is None else float(p[1])) for p in run.get("trajectory") or ()
-            if isinstance(p, (list, tuple)) and len(p) == 2 and _is_number(p[0])
-            and (p[1] is None or _is_number(p[1], finite=False))
-        ]
+        trajectory = _trajectory(run.get("trajectory"))
         outcome = run.get("outcome") if run.get("outcome") in OUTCOME_COLOURS else "other"
         runs.append({
             "alpha": float(f"{float(run['alpha']):.6g}"),  # one panel per α, as the suite groups them
@@ -87,105 +84,96 @@ def load_runs(path: Path) -> list[dict] | None:
 
 
 def runs_plot(runs: Sequence[dict]) -> str | None:
-    """The P4 chains per α (iterate against step), coloured by outcome, as a PNG data URI (None: nothing to draw)."""
-    from matplotlib.collections import LineCollection
-
+    """The P4 chains per α (iterate against step), coloured by outcome, as an SVG data URI (None: nothing to draw)."""
     drawable = [r for r in runs if r["trajectory"]]
     if not drawable:
         return None
     alphas = sorted({r["alpha"] for r in drawable})
     cols = min(3, len(alphas))
     rows = math.ceil(len(alphas) / cols)
-    fig = _figure((4.2 * cols, 3.2 * rows))
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for ax, alpha in zip(axes.flat, alphas):
-        # One LineCollection per outcome, not one Line2D per run: a class's reports draw
-        # thousands of runs in the grader's process, and per-artist cost dominated a batch.
+    cell_w, cell_h = 380.0, 290.0
+    canvas = svg.Canvas(cell_w * cols, cell_h * rows + 24)
+    canvas.text(canvas.width / 2, 16, "Observed GD runs (values beyond [-10, 25] drawn at the edge)", size=11)
+    for index, alpha in enumerate(alphas):
+        mine = [r for r in drawable if r["alpha"] == alpha]
         lines: dict[str, list] = {}
-        for run in (r for r in drawable if r["alpha"] == alpha):
+        for run in mine:
             points = run["trajectory"]
             if len(points) > MAX_POINTS_PER_RUN:
                 stride = math.ceil(len(points) / MAX_POINTS_PER_RUN)
                 points = points[::stride] + [points[-1]]
-            lines.setdefault(run["outcome"], []).append([(p[0], _clip(p[1])) for p in points])
+            lines.setdefault(run["outcome"], []).append(points)
         right = max(p[0] for segments in lines.values() for segment in segments for p in segment)
-        for outcome, segments in lines.items():
-            ax.add_collection(LineCollection(segments, colors=OUTCOME_COLOURS[outcome], linewidths=0.9,
-                                             alpha=0.7, label=outcome))
-        ax.set_xlim(0, max(right, 1))
-        ax.set_title(f"α = {alpha:g}")
-        ax.set_xlabel("step")
-        ax.set_ylabel("iterate x")
-        ax.set_ylim(Y_CLIP[0] - 1, Y_CLIP[1] + 1)
-        ax.axhline(0, color="#ff7f0e", lw=0.5, ls=":")
-        ax.axhline(10, color="#2ca02c", lw=0.5, ls=":")
-        # A fixed corner: loc="best" scores every drawn vertex against each candidate place.
-        ax.legend(fontsize=7, loc="upper right")
-    for ax in list(axes.flat)[len(alphas):]:
-        ax.axis("off")
-    fig.suptitle("Observed GD runs (values beyond [-10, 25] drawn at the edge)", fontsize=9)
-    # Fixed margins (inches turned into fractions) instead of tight_layout, which lays every
-    # tick label out twice: the panels' shape never changes, only how many there are.
-    width, height = 4.2 * cols, 3.2 * rows
-    fig.subplots_adjust(left=0.6 / width, right=1 - 0.15 / width, bottom=0.5 / height,
-                        top=1 - 0.6 / height, wspace=0.3, hspace=0.75 / 3.2 * rows)
-    return _to_uri(fig, tight=False)
+        row, col = divmod(index, cols)
+        panel = svg.Panel(left=col * cell_w + 58, top=row * cell_h + 24 + 26, width=cell_w - 78, height=cell_h - 90,
+                          xlim=(0.0, float(max(right, 1))), ylim=(Y_CLIP[0] - 1, Y_CLIP[1] + 1))
+        svg.draw_axes(canvas, panel, title=f"α = {alpha:g}", xlabel="step", ylabel="iterate x")
+        for level, colour in ((0, OUTCOME_COLOURS["sharp"]), (10, OUTCOME_COLOURS["wide"])):
+            canvas.line(panel.left, panel.y(level), panel.left + panel.width, panel.y(level), colour, 0.8, "2,3")
+        for outcome in OUTCOME_COLOURS:  # a fixed order, so the same runs always give the same picture
+            for segment in lines.get(outcome, ()):
+                canvas.polyline(panel.points(segment, Y_CLIP[0], Y_CLIP[1], nan=Y_CLIP[1]),
+                                OUTCOME_COLOURS[outcome], width=1.0, opacity=0.7)
+        svg.draw_legend(canvas, panel, [(OUTCOME_COLOURS[o], o) for o in OUTCOME_COLOURS if o in lines])
+    return canvas.data_uri()
 
 
 def histogram(totals: Sequence[float], max_score: float) -> str | None:
-    """Histogram of the class's totals, as a PNG data URI."""
+    """Histogram of the class's totals, as an SVG data URI."""
     if not totals:
         return None
-    fig = _figure((6, 3))
-    ax = fig.subplots()
     bins = max(5, min(20, int(max_score) or 5))
-    ax.hist(totals, bins=bins, range=(0, max(max_score, max(totals), 1)), color="#4c72b0", edgecolor="white")
-    ax.set_xlabel("total points")
-    ax.set_ylabel("students")
-    ax.set_title("Totals")
-    return _to_uri(fig)
+    high = max(max_score, max(totals), 1)
+    counts = [0] * bins
+    for total in totals:
+        counts[min(bins - 1, max(0, int(total / high * bins)))] += 1
+    canvas = svg.Canvas(540, 270)
+    panel = svg.Panel(left=56, top=30, width=460, height=190, xlim=(0.0, float(high)),
+                      ylim=(0.0, float(max(counts)) * 1.05))
+    width = panel.width / bins
+    for i, count in enumerate(counts):
+        top = panel.y(count)
+        canvas.rect(panel.left + i * width + 0.5, top, width - 1, panel.top + panel.height - top, fill="#4c72b0")
+    yticks = [t for t in svg.nice_ticks(*panel.ylim) if t == int(t)]
+    svg.draw_axes(canvas, panel, title="Totals", xlabel="total points", ylabel="students", yticks=yticks)
+    return canvas.data_uri()
 
 
 def pass_rate_chart(rates: Sequence[tuple[str, float]]) -> str | None:
-    """Horizontal bars: the fraction of students who passed each item, as a PNG data URI."""
+    """Horizontal bars: the fraction of students who passed each item, as an SVG data URI."""
     if not rates:
         return None
-    fig = _figure((6.5, 0.32 * len(rates) + 1.0))
-    ax = fig.subplots()
-    labels = [name for name, _ in rates]
-    values = [rate * 100 for _, rate in rates]
-    colours = ["#d62728" if v < 50 else "#ff7f0e" if v < 80 else "#2ca02c" for v in values]
-    ax.barh(range(len(rates)), values, color=colours)
-    ax.set_yticks(range(len(rates)), labels, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("% of students with full points")
-    ax.set_title("Pass rate per item")
-    return _to_uri(fig)
+    label_width = 8 + 6.2 * max(len(name) for name, _ in rates)
+    canvas = svg.Canvas(label_width + 420, 24 * len(rates) + 80)
+    panel = svg.Panel(left=label_width, top=30, width=390, height=24 * len(rates), xlim=(0.0, 100.0),
+                      ylim=(0.0, float(len(rates))))
+    for i, (name, rate) in enumerate(rates):
+        value = rate * 100
+        colour = "#d62728" if value < 50 else "#ff7f0e" if value < 80 else "#2ca02c"
+        top = panel.top + 24 * i + 4
+        canvas.rect(panel.left, top, panel.x(value) - panel.left, 16, fill=colour)
+        canvas.text(panel.left - 6, top + 12, name, size=10, anchor="end")
+    svg.draw_axes(canvas, panel, title="Pass rate per item", xlabel="% of students with full points", yticks=[])
+    return canvas.data_uri()
 
 
-def _figure(size: tuple[float, float]):
-    # A bare Figure with an Agg canvas: no pyplot, so no global figure registry and no GUI backend.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=size)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _to_uri(fig, tight: bool = True) -> str:
-    buffer = io.BytesIO()
-    if tight:
-        fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=90)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _clip(value: float) -> float:
-    if math.isnan(value):
-        return Y_CLIP[1]
-    return min(max(value, Y_CLIP[0]), Y_CLIP[1])
+def _trajectory(points) -> list[tuple[float, float]]:
+    """The well-formed (step, iterate) pairs of a run; null (an overflowed iterate) becomes nan."""
+    if not isinstance(points, list):
+        return []
+    kept = []
+    for point in points:
+        if not isinstance(point, list) or len(point) != 2:
+            continue
+        step, value = point
+        # JSON gives int or float (never bool here unless forged): the exact types are checked, cheaply.
+        if type(step) not in (int, float) or not math.isfinite(step):
+            continue
+        if value is None:
+            kept.append((float(step), math.nan))
+        elif type(value) in (int, float):
+            kept.append((float(step), float(value)))
+    return kept
 
 
 def _is_number(value, finite: bool = True) -> bool:
