@@ -16,7 +16,7 @@ from grader import grade, public
 from grader.context import Context
 from grader.exitcodes import ExitCode
 from grader.models import Status, StudentReport
-from grader.reports import WRITERS
+from grader.reports import make_writers
 from grader.reports.base import points
 from grader.rubric import Rubric
 from grader.submission import discover
@@ -41,8 +41,9 @@ def main(*, rubric: Rubric, path: Path, out: Path | None, jobs: int, ctx: Contex
     submissions = discover(path, checked)
     out = out if out is not None else Path(tempfile.mkdtemp(prefix="grade-check-"))
     ctx.say(f"Checking {', '.join(s.student for s in submissions)} against the public checks of {rubric.id} …")
-    reports = grade.grade_all(submissions, checked, out, jobs, ctx, {})
-    for writer in WRITERS:
+    writers = make_writers()
+    reports = grade.grade_all(submissions, checked, out, jobs, ctx, {}, writers=writers)
+    for writer in writers:
         writer.write_class(reports, out)
     for report in reports:
         render(report, rubric, ctx)

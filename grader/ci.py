@@ -22,7 +22,7 @@ from grader import grade, public
 from grader.context import Context
 from grader.exitcodes import ExitCode
 from grader.models import Status, StudentReport
-from grader.reports import WRITERS
+from grader.reports import make_writers
 from grader.reports.base import points
 from grader.reports.json_report import report_to_dict
 from grader.rubric import Rubric
@@ -81,8 +81,9 @@ def main(
     if len(submissions) != 1:
         names = ", ".join(s.student for s in submissions)
         raise SubmissionError(f"{path}: grade ci grades one student's files, but found {len(submissions)}: {names}")
-    reports = grade.grade_all(submissions, graded, out, jobs, ctx, {})
-    for writer in WRITERS:
+    writers = make_writers()
+    reports = grade.grade_all(submissions, graded, out, jobs, ctx, {}, writers=writers)
+    for writer in writers:
         writer.write_class(reports, out)
     [report] = reports
     autograded_max = autograded_maximum(report)

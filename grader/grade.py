@@ -16,7 +16,7 @@ from grader.intake.roster import load_roster, missing_report, roster_summary, st
 from grader.intake.roster import match as match_roster
 from grader.judge_pool import JudgePool, suite_helpers
 from grader.models import ManualScore, ProblemResult, StudentReport
-from grader.reports import WRITERS
+from grader.reports import make_writers
 from grader.rubric import Rubric
 from grader.runner import grade_problem
 from grader.similarity.command import after_grading as similarity_report
@@ -74,17 +74,18 @@ def main(
         if warning:
             ctx.warn(warning)  # once per run: every child of this run is confined the same way
         results = ResultCache(out / ".cache", rubric, ctx.warn) if cache else None
-        reports = grade_all(submissions, rubric, out, jobs, ctx, scores, results, scheduler)
+        writers = make_writers()
+        reports = grade_all(submissions, rubric, out, jobs, ctx, scores, results, scheduler, writers)
         if results is not None and results.hits:
             ctx.say(f"Reused {results.hits} cached result(s) from {results.folder} (--no-cache regrades all)")
         if similarity:
             similarity_report(submissions=submissions, rubric=rubric, out=out, ctx=ctx)
     for report in (missing_report(p, rubric) for p in missing):
-        for writer in WRITERS:
+        for writer in writers:
             writer.write_student(report, out / report.student)
         reports.append(report)
     reports.sort(key=lambda r: r.student)
-    for writer in WRITERS:
+    for writer in writers:
         writer.write_class(reports, out)
     ctx.say("")
     ctx.say(summary_table(reports))
@@ -102,12 +103,15 @@ def grade_all(
     manual: dict[str, dict[str, ManualScore]],
     cache: ResultCache | None = None,
     scheduler: str | None = None,
+    writers: list | None = None,
 ) -> list[StudentReport]:
     """Grades (student, problem) pairs in parallel; a student's report is written when complete.
 
     Jobs run on ``jobs`` pre-imported judge workers here, or on the Dask
     cluster at ``scheduler``; a job whose inputs are unchanged comes from ``cache``.
+    ``writers`` write each student's reports (default: :func:`grader.reports.make_writers`).
     """
+    writers = make_writers() if writers is None else writers
     tmp = Path(tempfile.mkdtemp(prefix="grader-", dir=ctx.tmp_root))
     tasks = [(s, p) for s in submissions for p in rubric.problems]
     results: dict[tuple[str, str], ProblemResult] = {}
@@ -151,7 +155,7 @@ def grade_all(
                         sandbox=layers,
                     )
                     report = late.apply(report, submission, rubric.late)
-                    for writer in WRITERS:
+                    for writer in writers:
                         writer.write_student(report, out / submission.student)
                     reports.append(report)
                     progress.student_done(report)

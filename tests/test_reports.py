@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from grader.models import SCHEMA_VERSION, ItemScore, ProblemResult, Status, StudentReport
-from grader.reports import WRITERS
+from grader.reports import make_writers
 from grader.reports.gradescope import to_gradescope
 from grader.reports.json_report import report_to_dict
 from grader.reports.markdown import render
@@ -61,7 +61,7 @@ def test_gradescope_results_leave_out_pending_items_and_delay_hidden_ones():
 
 def test_all_writers_write_their_files(tmp_path):
     report = sample_report()
-    for writer in WRITERS:
+    for writer in make_writers():
         writer.write_student(report, tmp_path / report.student)
         writer.write_class([report], tmp_path)
     assert json.loads((tmp_path / "alice" / "report.json").read_text())["student"] == "alice"
@@ -90,7 +90,7 @@ def test_scores_are_rounded_to_2_decimals_in_tables_markdown_and_gradebook_but_e
     assert "14.8333" not in text and "4.9444" not in text
     table = summary_table([report])
     assert "14.83" in table and "14.8333" not in table
-    for writer in WRITERS:
+    for writer in make_writers():
         writer.write_student(report, tmp_path / "bob")
         writer.write_class([report], tmp_path)
     with open(tmp_path / "gradebook.csv", encoding="utf-8") as fh:

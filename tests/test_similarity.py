@@ -325,7 +325,7 @@ def test_grading_run_with_similarity_writes_the_report_before_the_class_pages(mo
     order = []
     monkeypatch.setattr(grade, "grade_all", lambda *a, **k: [])
     monkeypatch.setattr(grade, "similarity_report", lambda **kw: order.append("similarity"))
-    monkeypatch.setattr(grade, "WRITERS", [type("W", (), {"write_class": lambda self, r, o: order.append("class")})()])
+    monkeypatch.setattr(grade, "make_writers", lambda: [type("W", (), {"write_class": lambda self, r, o: order.append("class")})()])
     make_class(tmp_path / "class", {"alice": {"conv1D.py": ALICE}})
     quiet = Context(stdout=io.StringIO())
     grade.main(path=tmp_path / "class", rubric=RUBRIC, out=tmp_path / "out", jobs=1, ctx=quiet, similarity=True)

@@ -60,10 +60,13 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render_student(report: StudentReport, folder: Path) -> str:
-    """The student's page; ``folder`` holds the problem artifact folders (``<folder>/<problem>/``)."""
+def render_student(report: StudentReport, folder: Path, env: jinja2.Environment | None = None) -> str:
+    """The student's page; ``folder`` holds the problem artifact folders (``<folder>/<problem>/``).
+
+    ``env``: a template environment to reuse (compiling the templates costs more than rendering a page).
+    """
     problems = [_problem_view(p, folder / p.id) for p in report.problems]
-    return environment().get_template("student.html.j2").render(report=report, problems=problems)
+    return (env or environment()).get_template("student.html.j2").render(report=report, problems=problems)
 
 
 def render_index(reports: Sequence[StudentReport], similar: Sequence = (), similar_date: str = "") -> str:
@@ -223,12 +226,21 @@ def _item_view(item: ItemScore) -> dict:
 
 
 class HtmlReport:
-    """Writes ``<student>/report.html`` and ``<out>/index.html``."""
+    """Writes ``<student>/report.html`` and ``<out>/index.html``.
+
+    One writer serves a whole batch, so its template environment (compiled templates) is made once.
+    """
+
+    def __init__(self) -> None:
+        self._env: jinja2.Environment | None = None
 
     def write_student(self, report: StudentReport, folder: Path) -> None:
+        if self._env is None:
+            self._env = environment()
         folder.mkdir(parents=True, exist_ok=True)
         # errors="replace": a file name with undecodable bytes must not stop the batch.
-        (folder / "report.html").write_text(render_student(report, folder), encoding="utf-8", errors="replace")
+        (folder / "report.html").write_text(render_student(report, folder, self._env), encoding="utf-8",
+                                            errors="replace")
 
     def write_class(self, reports: Sequence[StudentReport], out: Path) -> None:
         if not reports:
