@@ -158,21 +158,27 @@ def pass_rate_chart(rates: Sequence[tuple[str, float]]) -> str | None:
 
 
 def _trajectory(points) -> list[tuple[float, float]]:
-    """The well-formed (step, iterate) pairs of a run; null (an overflowed iterate) becomes nan."""
-    if not isinstance(points, list):
+    """The well-formed (step, iterate) pairs of a run; null (an overflowed iterate) becomes nan.
+
+    One tight loop with exact type checks: a class's runs files hold millions of points.
+    """
+    if type(points) is not list:
         return []
     kept = []
+    append, nan = kept.append, math.nan
     for point in points:
-        if not isinstance(point, list) or len(point) != 2:
+        if type(point) is not list or len(point) != 2:
             continue
         step, value = point
-        # JSON gives int or float (never bool here unless forged): the exact types are checked, cheaply.
-        if type(step) not in (int, float) or not math.isfinite(step):
+        kind = type(step)
+        # step - step is 0 only for a finite number (inf - inf and nan - nan are nan).
+        if (kind is not int and kind is not float) or step - step != 0:
             continue
-        if value is None:
-            kept.append((float(step), math.nan))
-        elif type(value) in (int, float):
-            kept.append((float(step), float(value)))
+        kind = type(value)
+        if kind is float or kind is int:
+            append((step, value))
+        elif value is None:
+            append((step, nan))
     return kept
 
 
