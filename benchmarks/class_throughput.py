@@ -10,6 +10,10 @@ process, so per-job timings can be collected), and reports:
   / student-problems, minus the mean time the student's child spent
   answering (student code, with the in-child guards and observer); and the
   same per job (judge wall time minus child time);
+* CPU seconds of the whole process tree (grader, workers, zygotes, judges,
+  children), per student and per student-problem, for the grader and the
+  baseline alike, from a cgroup (:mod:`cpu_meter`): unlike wall time, it
+  hardly moves with the machine's load, so the CPU ratio checks the wall ratio;
 * peak memory: the grader's own process, and its whole process tree
   (judge workers, zygotes, judges, children), sampled from ``/proc``;
 * the baseline: one fresh ``python -m pytest`` per student (N at a time)
@@ -44,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import synthetic_class  # noqa: E402
+from cpu_meter import TreeCpu  # noqa: E402
 
 SUITE = ROOT / "rubrics" / "hw1" / "test_p5.py"
 P5_CORRECTNESS = ["test_forward_matches_dense", "test_transpose_matches_dense", "test_output_shapes",
@@ -162,7 +167,7 @@ class TreeMemory:
         self._thread.join()
 
 
-def grade_class(folder: Path, out: Path, jobs: int) -> dict:
+def grade_class(folder: Path, out: Path, jobs: int, cpu: TreeCpu) -> dict:
     from grader import grade
     from grader.context import Context
     from grader.rubric import load_rubric
@@ -171,11 +176,12 @@ def grade_class(folder: Path, out: Path, jobs: int) -> dict:
     timings: list[dict] = []
     ctx = Context(stdout=io.StringIO(), stderr=io.StringIO(), timings=timings)
     with TreeMemory() as memory:
-        start = time.perf_counter()
+        start, used = time.perf_counter(), cpu.seconds()
         reports = grade.main(path=folder, rubric=rubric, out=out, jobs=jobs, ctx=ctx, cache=False)
-        wall = time.perf_counter() - start
+        wall, used = time.perf_counter() - start, cpu.seconds() - used
     return {
         "wall": wall,
+        "cpu": used,
         "reports": reports,
         "timings": timings,
         "peak_tree": memory.peak_tree,
@@ -184,8 +190,8 @@ def grade_class(folder: Path, out: Path, jobs: int) -> dict:
     }
 
 
-def baseline(folder: Path, students: list[str], jobs: int) -> float:
-    """Wall time of one fresh pytest per student, ``jobs`` at a time."""
+def baseline(folder: Path, students: list[str], jobs: int, cpu: TreeCpu) -> tuple[float, float]:
+    """Wall time and tree CPU seconds of one fresh pytest per student, ``jobs`` at a time."""
     with tempfile.TemporaryDirectory() as tmp:
         suite_dir = Path(tmp)
         (suite_dir / "conftest.py").write_text(_BASELINE_CONFTEST)
@@ -205,13 +211,13 @@ def baseline(folder: Path, students: list[str], jobs: int) -> float:
                 cwd=suite_dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             ).returncode
 
-        start = time.perf_counter()
+        start, used = time.perf_counter(), cpu.seconds()
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             codes = list(pool.map(one, students))
-        wall = time.perf_counter() - start
+        wall, used = time.perf_counter() - start, cpu.seconds() - used
     if any(code not in (0, 1) for code in codes):
         print(f"warning: baseline pytest exit codes {sorted(set(codes))}", file=sys.stderr)
-    return wall
+    return wall, used
 
 
 def main() -> None:
@@ -225,12 +231,14 @@ def main() -> None:
                         help="run the baseline on the first K students only (its per-student rate is extrapolated)")
     args = parser.parse_args()
 
+    cpu = TreeCpu().start()
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as tmp:
         folder, out = Path(tmp) / "class", Path(tmp) / "reports"
         made = synthetic_class.generate(folder, args.students, args.mix)
-        graded = grade_class(folder, out, args.jobs)
+        graded = grade_class(folder, out, args.jobs, cpu)
         k = min(args.baseline_students or len(made), len(made))
-        base_wall = baseline(folder, [m[0] for m in made[:k]], args.jobs)
+        base_wall, base_cpu = baseline(folder, [m[0] for m in made[:k]], args.jobs, cpu)
+    cpu.stop()
 
     n = len(made)
     pairs = [t for t in graded["timings"] if t["student_seconds"] is not None]
@@ -254,6 +262,10 @@ def main() -> None:
           f"per job, judge wall minus child time: {per_job * 1000:.0f} ms")
     busy = sum(t["judge_seconds"] for t in graded["timings"]) / args.jobs
     print(f"scheduling: wall / (sum of per-job times / jobs) = {graded['wall'] / busy:.2f} (issue's bound: 1.2)")
+    print(f"CPU, whole process tree ({cpu.source}): grader {graded['cpu']:.1f} s, "
+          f"{graded['cpu'] / n:.3f} s per student, {graded['cpu'] / max(1, jobs_count) * 1000:.0f} ms per "
+          f"student-problem; baseline {base_cpu / k:.3f} s per student; "
+          f"CPU ratio baseline / grader = {base_cpu / k / (graded['cpu'] / n):.2f}x")
     print(f"peak memory: grader process {graded['peak_self'] / 2**20:.0f} MiB, "
           f"whole process tree {graded['peak_tree'] / 2**20:.0f} MiB")
     print(f"baseline (fresh pytest per student, {k} students, {args.jobs} at a time): {base_wall:.1f} s, "
