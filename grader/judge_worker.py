@@ -14,7 +14,8 @@ object per message. Requests and replies:
 * grader → worker ``{"op": "run", "job": {...}}`` with two file descriptors
   attached (``SCM_RIGHTS``): the result pipe and the judge's log, both chosen
   by the grader. The worker forks and replies ``{"pid": PID}``; when that
-  judge has exited it replies ``{"exit": CODE}`` (negative: killed by a signal).
+  judge has exited it replies ``{"exit": CODE, "cpu": SECONDS}`` (negative code: killed
+  by a signal; ``cpu``: the judge's own user + system CPU time, for the benchmarks).
 * grader → worker ``{"op": "kill"}`` while a judge runs: the worker kills the
   judge's process group and reaps it (the reply is still ``{"exit": ...}``).
   The worker, not the grader, kills and reaps, so a pid is never signalled
@@ -120,8 +121,8 @@ def _run_judge(sock: socket.socket, job: dict, result_fd: int, log_fd: int) -> N
         os._exit(code)
 
 
-def _wait(sock: socket.socket, pid: int) -> tuple[int, bool]:
-    """Waits for the judge ``pid``; kills it if asked. Returns (exit code, grader still there)."""
+def _wait(sock: socket.socket, pid: int) -> tuple[int, float, bool]:
+    """Waits for the judge ``pid``; kills it if asked. Returns (exit code, its CPU seconds, grader still there)."""
     try:
         pidfd = os.pidfd_open(pid)
     except (AttributeError, OSError):
@@ -139,9 +140,9 @@ def _wait(sock: socket.socket, pid: int) -> tuple[int, bool]:
                 if not data or json.loads(data).get("op") == "kill":
                     connected = connected and bool(data)
                     _kill_group(pid)
-            done, status = os.waitpid(pid, os.WNOHANG)
+            done, status, usage = os.wait4(pid, os.WNOHANG)
             if done:
-                return os.waitstatus_to_exitcode(status), connected
+                return os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime, connected
     finally:
         if pidfd is not None:
             os.close(pidfd)
@@ -213,10 +214,10 @@ def serve(sock: socket.socket) -> None:
         os.close(result_fd)
         os.close(log_fd)
         sock.send(json.dumps({"pid": pid}).encode())
-        code, connected = _wait(sock, pid)
+        code, cpu, connected = _wait(sock, pid)
         if not connected:
             return
-        sock.send(json.dumps({"exit": code}).encode())
+        sock.send(json.dumps({"exit": code, "cpu": round(cpu, 6)}).encode())
 
 
 def main(argv: list[str]) -> int:
