@@ -3,10 +3,13 @@
 Started by :class:`grader.judge_pool.JudgePool` as
 ``python -m grader.judge_worker SOCK_FD [PRELOAD ...]``. It imports pytest,
 numpy, the grader's judge modules and the suites' helper files (``PRELOAD``)
-once, and never runs a suite itself. For each job it forks: the forked judge
-runs the suite exactly as ``python -m grader.judge`` would, in its own
-session, and dies when it is done, so nothing pytest or a suite keeps in
-memory (collected modules, fixtures, caches) reaches the next job.
+once. The first job of each suite has the worker configure pytest and collect
+that suite (:func:`grader.judge_suites.prepare`: course content is imported,
+no test runs, no fixture is instantiated). For each job it forks: the forked
+judge binds its student to the prepared suite and runs the job's items, with
+the results ``python -m grader.judge`` would give, and dies when it is done, so
+nothing a test, a fixture or the student's answers leave in memory reaches the
+next job.
 
 The socket to the grader is an ``AF_UNIX`` ``SOCK_SEQPACKET`` pair: one JSON
 object per message. Requests and replies:
@@ -87,7 +90,7 @@ def preload(paths: list[str]) -> None:
     gc.freeze()
 
 
-def _run_judge(sock: socket.socket, job: dict, result_fd: int, log_fd: int) -> None:
+def _run_judge(sock: socket.socket, job: dict, result_fd: int, log_fd: int, prepared=None) -> None:
     """In the forked judge: becomes a fresh judge process and never returns."""
     code = 1
     try:
@@ -105,7 +108,7 @@ def _run_judge(sock: socket.socket, job: dict, result_fd: int, log_fd: int) -> N
         os.chdir(job["scratch"])
         from grader import judge
 
-        judge.write_result(judge.Job(**job), result_fd)
+        judge.write_result(judge.Job(**job), result_fd, prepared)
         code = 0
     except BaseException:  # noqa: BLE001 - logged for the grader, exit 1
         try:
@@ -188,9 +191,29 @@ class _Zygote:
         return self.sock.fileno()
 
 
+def _prepared(suites: dict, job: dict):
+    """The worker's prepared suite for ``job``, prepared on its first job (None: jobs run ``pytest.main``)."""
+    suite = job.get("suite", "")
+    if suite not in suites:
+        from grader import judge_suites
+
+        # At most half the job's budget, so a suite that hangs at import still reaches the
+        # fork (whose pytest.main hangs the same way) before the job's deadline kills it.
+        seconds = min(judge_suites.PREPARE_SECONDS, float(job.get("wall_seconds", 0)) / 2)
+        try:
+            suites[suite] = judge_suites.prepare(suite, seconds) if seconds > 0 else None
+        except BaseException:  # noqa: BLE001 - e.g. its time limit struck in its clean-up
+            suites[suite] = None
+        # What collection built is never garbage either (see preload).
+        gc.collect()
+        gc.freeze()
+    return suites[suite]
+
+
 def serve(sock: socket.socket) -> None:
     """Forks one judge per request until the grader closes the socket."""
     zygote = _Zygote()
+    suites: dict = {}
     while True:
         try:
             data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 2)
@@ -206,11 +229,12 @@ def serve(sock: socket.socket) -> None:
             continue
         result_fd, log_fd = fds
         request["job"]["zygote_fd"] = zygote.fd()
+        prepared = _prepared(suites, request["job"])
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            _run_judge(sock, request["job"], result_fd, log_fd)
+            _run_judge(sock, request["job"], result_fd, log_fd, prepared)
         os.close(result_fd)
         os.close(log_fd)
         sock.send(json.dumps({"pid": pid}).encode())
