@@ -86,7 +86,8 @@ def run(job: Job, prepared: PreparedSuite | None = None) -> dict:
         scratch=scratch / "child",
         plugins=[(p, o) for p, o in job.plugins],
         artifacts=scratch / "artifacts",
-        launcher=ZygoteLauncher(socket.socket(fileno=job.zygote_fd)) if job.zygote_fd is not None else None,
+        launcher=(ZygoteLauncher(socket.socket(fileno=job.zygote_fd), plugins=[p for p, _ in job.plugins])
+                  if job.zygote_fd is not None else None),
     )
     handle = StudentHandle(
         session=session,
