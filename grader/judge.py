@@ -2,7 +2,9 @@
 
 The grader forks it from a pre-imported worker (:mod:`grader.judge_worker`);
 ``python -m grader.judge RESULT_FD`` with a :class:`Job` as JSON on stdin
-runs the same judge in a fresh interpreter. The judge runs the rubric's pytest suite; the suite reaches the
+runs the same judge in a fresh interpreter. The judge runs the rubric's pytest suite (in a
+worker's fork, the items the worker already collected, :mod:`grader.judge_suites`;
+otherwise ``pytest.main``); the suite reaches the
 student's code only through the child that :class:`ChildSession` starts, so
 student code can neither see nor patch the assertions. The outcomes go back as
 one JSON document on ``RESULT_FD``, a pipe only the grader and the judge hold.
