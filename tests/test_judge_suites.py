@@ -154,6 +154,9 @@ def test_a_suite_that_hangs_at_import_is_killed_at_the_deadline_and_the_worker_s
     hangs = _suite(tmp_path, _HANGS_AT_IMPORT, "test_hangs.py")
     fine = _suite(tmp_path, _SUITE)
     with JudgePool(1, sys.executable, tmp_path / "w") as pool:
+        # The worker is started first: its own start-up is not the job's budget here.
+        job, scratch = _job(tmp_path, fine, ["test_state"], "before")
+        assert pool.run(job_to_json(job), scratch / "judge.log", time.monotonic() + 120).returncode == 0
         job, scratch = _job(tmp_path, hangs, ["test_x"], "hang", wall=4)
         run = pool.run(job_to_json(job), scratch / "judge.log", time.monotonic() + 8)
         assert not run.finished and run.returncode == -9
