@@ -2,7 +2,9 @@
 
 The grader forks it from a pre-imported worker (:mod:`grader.judge_worker`);
 ``python -m grader.judge RESULT_FD`` with a :class:`Job` as JSON on stdin
-runs the same judge in a fresh interpreter. The judge runs the rubric's pytest suite; the suite reaches the
+runs the same judge in a fresh interpreter. The judge runs the rubric's pytest suite (in a
+worker's fork, the items the worker already collected, :mod:`grader.judge_suites`;
+otherwise ``pytest.main``); the suite reaches the
 student's code only through the child that :class:`ChildSession` starts, so
 student code can neither see nor patch the assertions. The outcomes go back as
 one JSON document on ``RESULT_FD``, a pipe only the grader and the judge hold.
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.judge_suites import PreparedSuite, pytest_args
 from grader.pytest_plugin import GradingPlugin
 from grader.sandbox.outside.launcher import ZygoteLauncher
 from grader.sandbox.outside.session import ChildSession, Limits
@@ -71,8 +74,13 @@ def job_to_json(job: Job) -> str:
     return json.dumps(asdict(job))
 
 
-def run(job: Job) -> dict:
-    """Runs the suite for one job and returns the plain-data result."""
+def run(job: Job, prepared: PreparedSuite | None = None) -> dict:
+    """Runs the suite for one job and returns the plain-data result.
+
+    ``prepared``: the suite as the judge worker configured and collected it; its
+    items then run in this process. Without it (or for another suite, or one whose
+    files changed since), the judge runs ``pytest.main`` on the suite.
+    """
     scratch = Path(job.scratch)
     session = ChildSession(
         workdir=Path(job.workdir),
@@ -80,7 +88,8 @@ def run(job: Job) -> dict:
         scratch=scratch / "child",
         plugins=[(p, o) for p, o in job.plugins],
         artifacts=scratch / "artifacts",
-        launcher=ZygoteLauncher(socket.socket(fileno=job.zygote_fd)) if job.zygote_fd is not None else None,
+        launcher=(ZygoteLauncher(socket.socket(fileno=job.zygote_fd), plugins=[p for p, _ in job.plugins])
+                  if job.zygote_fd is not None else None),
     )
     handle = StudentHandle(
         session=session,
@@ -90,24 +99,15 @@ def run(job: Job) -> dict:
         reference_dir=Path(job.reference_dir) if job.reference_dir else None,
         artifacts_dir=scratch / "artifacts",
     )
-    plugin = GradingPlugin(handle, set(job.tests))
-    args = [
-        job.suite,
-        "-q",
-        "-p", "no:cacheprovider",
-        "-p", "no:randomly",
-        # Its teardown runs gc.collect five times over the whole pre-imported heap;
-        # the judge has no use for reports of exceptions raised in __del__.
-        "-p", "no:unraisableexception",
-        "--rootdir", str(Path(job.suite).parent),
-        "--confcutdir", str(Path(job.suite).parent),
-        # Collect the suite whatever its name, but only it: a pattern like *.py would
-        # also assertion-rewrite (and recompile) every module the suite imports.
-        "-o", f"python_files={Path(job.suite).name}",
-        "--tb=short",
-    ]
+    if prepared is not None and (prepared.suite != job.suite or not prepared.current()):
+        prepared.forget()
+        prepared = None
+    plugin = prepared.plugin if prepared is not None else GradingPlugin(handle, set(job.tests))
     try:
-        exit_code = pytest.main(args, plugins=[plugin])
+        if prepared is not None:
+            exit_code = prepared.run(handle, set(job.tests))
+        else:
+            exit_code = pytest.main(pytest_args(job.suite), plugins=[plugin])
     finally:
         session.close()
     return {
@@ -120,9 +120,9 @@ def run(job: Job) -> dict:
     }
 
 
-def write_result(job: Job, result_fd: int) -> None:
+def write_result(job: Job, result_fd: int, prepared: PreparedSuite | None = None) -> None:
     """Runs the job and writes its result as one JSON document to ``result_fd`` (then closes it)."""
-    result = run(job)
+    result = run(job, prepared)
     with os.fdopen(result_fd, "w", encoding="utf-8") as channel:
         json.dump(result, channel)
 

@@ -47,6 +47,9 @@ class JudgeRun:
     returncode: int | None
     """The judge's exit code (negative: killed by that signal; None: unknown, the worker failed)."""
 
+    cpu_seconds: float | None = None
+    """The judge process's own CPU time (user + system; not its children's), if the worker reported it."""
+
 
 def worker_environment(pycache: Path | None = None) -> dict[str, str]:
     """The judges' environment: the grader importable, no third-party pytest plugins, headless."""
@@ -129,7 +132,7 @@ class _Worker:
         if exited is None or "exit" not in exited:
             self.broken = True
             return JudgeRun(raw, False, None)
-        return JudgeRun(raw, finished, int(exited["exit"]))
+        return JudgeRun(raw, finished, int(exited["exit"]), exited.get("cpu"))
 
     def close(self) -> None:
         """Closes the socket (the worker kills any judge and exits) and reaps the worker."""

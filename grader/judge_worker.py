@@ -3,10 +3,13 @@
 Started by :class:`grader.judge_pool.JudgePool` as
 ``python -m grader.judge_worker SOCK_FD [PRELOAD ...]``. It imports pytest,
 numpy, the grader's judge modules and the suites' helper files (``PRELOAD``)
-once, and never runs a suite itself. For each job it forks: the forked judge
-runs the suite exactly as ``python -m grader.judge`` would, in its own
-session, and dies when it is done, so nothing pytest or a suite keeps in
-memory (collected modules, fixtures, caches) reaches the next job.
+once. The first job of each suite has the worker configure pytest and collect
+that suite (:func:`grader.judge_suites.prepare`: course content is imported,
+no test runs, no fixture is instantiated). For each job it forks: the forked
+judge binds its student to the prepared suite and runs the job's items, with
+the results ``python -m grader.judge`` would give, and dies when it is done, so
+nothing a test, a fixture or the student's answers leave in memory reaches the
+next job.
 
 The socket to the grader is an ``AF_UNIX`` ``SOCK_SEQPACKET`` pair: one JSON
 object per message. Requests and replies:
@@ -14,7 +17,8 @@ object per message. Requests and replies:
 * grader → worker ``{"op": "run", "job": {...}}`` with two file descriptors
   attached (``SCM_RIGHTS``): the result pipe and the judge's log, both chosen
   by the grader. The worker forks and replies ``{"pid": PID}``; when that
-  judge has exited it replies ``{"exit": CODE}`` (negative: killed by a signal).
+  judge has exited it replies ``{"exit": CODE, "cpu": SECONDS}`` (negative code: killed
+  by a signal; ``cpu``: the judge's own user + system CPU time, for the benchmarks).
 * grader → worker ``{"op": "kill"}`` while a judge runs: the worker kills the
   judge's process group and reaps it (the reply is still ``{"exit": ...}``).
   The worker, not the grader, kills and reaps, so a pid is never signalled
@@ -86,7 +90,7 @@ def preload(paths: list[str]) -> None:
     gc.freeze()
 
 
-def _run_judge(sock: socket.socket, job: dict, result_fd: int, log_fd: int) -> None:
+def _run_judge(sock: socket.socket, job: dict, result_fd: int, log_fd: int, prepared=None) -> None:
     """In the forked judge: becomes a fresh judge process and never returns."""
     code = 1
     try:
@@ -104,7 +108,7 @@ def _run_judge(sock: socket.socket, job: dict, result_fd: int, log_fd: int) -> N
         os.chdir(job["scratch"])
         from grader import judge
 
-        judge.write_result(judge.Job(**job), result_fd)
+        judge.write_result(judge.Job(**job), result_fd, prepared)
         code = 0
     except BaseException:  # noqa: BLE001 - logged for the grader, exit 1
         try:
@@ -120,8 +124,8 @@ def _run_judge(sock: socket.socket, job: dict, result_fd: int, log_fd: int) -> N
         os._exit(code)
 
 
-def _wait(sock: socket.socket, pid: int) -> tuple[int, bool]:
-    """Waits for the judge ``pid``; kills it if asked. Returns (exit code, grader still there)."""
+def _wait(sock: socket.socket, pid: int) -> tuple[int, float, bool]:
+    """Waits for the judge ``pid``; kills it if asked. Returns (exit code, its CPU seconds, grader still there)."""
     try:
         pidfd = os.pidfd_open(pid)
     except (AttributeError, OSError):
@@ -139,9 +143,9 @@ def _wait(sock: socket.socket, pid: int) -> tuple[int, bool]:
                 if not data or json.loads(data).get("op") == "kill":
                     connected = connected and bool(data)
                     _kill_group(pid)
-            done, status = os.waitpid(pid, os.WNOHANG)
+            done, status, usage = os.wait4(pid, os.WNOHANG)
             if done:
-                return os.waitstatus_to_exitcode(status), connected
+                return os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime, connected
     finally:
         if pidfd is not None:
             os.close(pidfd)
@@ -187,9 +191,29 @@ class _Zygote:
         return self.sock.fileno()
 
 
+def _prepared(suites: dict, job: dict):
+    """The worker's prepared suite for ``job``, prepared on its first job (None: jobs run ``pytest.main``)."""
+    suite = job.get("suite", "")
+    if suite not in suites:
+        from grader import judge_suites
+
+        # At most half the job's budget, so a suite that hangs at import still reaches the
+        # fork (whose pytest.main hangs the same way) before the job's deadline kills it.
+        seconds = min(judge_suites.PREPARE_SECONDS, float(job.get("wall_seconds", 0)) / 2)
+        try:
+            suites[suite] = judge_suites.prepare(suite, seconds) if seconds > 0 else None
+        except BaseException:  # noqa: BLE001 - e.g. its time limit struck in its clean-up
+            suites[suite] = None
+        # What collection built is never garbage either (see preload).
+        gc.collect()
+        gc.freeze()
+    return suites[suite]
+
+
 def serve(sock: socket.socket) -> None:
     """Forks one judge per request until the grader closes the socket."""
     zygote = _Zygote()
+    suites: dict = {}
     while True:
         try:
             data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 2)
@@ -205,18 +229,19 @@ def serve(sock: socket.socket) -> None:
             continue
         result_fd, log_fd = fds
         request["job"]["zygote_fd"] = zygote.fd()
+        prepared = _prepared(suites, request["job"])
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            _run_judge(sock, request["job"], result_fd, log_fd)
+            _run_judge(sock, request["job"], result_fd, log_fd, prepared)
         os.close(result_fd)
         os.close(log_fd)
         sock.send(json.dumps({"pid": pid}).encode())
-        code, connected = _wait(sock, pid)
+        code, cpu, connected = _wait(sock, pid)
         if not connected:
             return
-        sock.send(json.dumps({"exit": code}).encode())
+        sock.send(json.dumps({"exit": code, "cpu": round(cpu, 6)}).encode())
 
 
 def main(argv: list[str]) -> int:

@@ -20,17 +20,26 @@ _MAX_MESSAGE = 2000
 class GradingPlugin:
     """Registered with ``pytest.main(plugins=[...])`` by the judge.
 
+    A judge worker's prepared suite (:mod:`grader.judge_suites`) creates it unbound
+    (``None``, ``None``: collection keeps every item) and each forked judge calls
+    :meth:`bind` and :meth:`select`.
+
     Args:
         handle: the student handle given to the ``student`` fixture.
-        tests: test function names the rubric asks for; others are deselected.
+        tests: test function names the rubric asks for; others are deselected (None: keep all).
     """
 
-    def __init__(self, handle: StudentHandle, tests: set[str]):
+    def __init__(self, handle: StudentHandle | None, tests: set[str] | None):
         self.handle = handle
         self.tests = tests
         self.records: dict[str, TestRecord] = {}
         self.outcomes: list[dict] = []
         self._by_nodeid: dict[str, dict] = {}
+
+    def bind(self, handle: StudentHandle, tests: set[str]) -> None:
+        """Gives a prepared suite's plugin its job's student and tests (in the forked judge)."""
+        self.handle = handle
+        self.tests = tests
 
     # -- fixtures -------------------------------------------------------
     @pytest.fixture
@@ -54,11 +63,16 @@ class GradingPlugin:
 
     # -- selection ------------------------------------------------------
     def pytest_collection_modifyitems(self, config, items):
+        if self.tests is not None:
+            items[:] = self.select(items, config)
+
+    def select(self, items: list, config) -> list:
+        """The items this job's tests name, in order; the others are reported deselected."""
         keep = [item for item in items if _function_name(item) in self.tests]
         drop = [item for item in items if _function_name(item) not in self.tests]
-        items[:] = keep
         if drop:
             config.hook.pytest_deselected(items=drop)
+        return keep
 
     # -- outcomes -------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True)

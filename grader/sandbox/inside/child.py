@@ -42,11 +42,23 @@ _BINOPS = {
 }
 
 
-class Child:
-    """State of the child: loaded modules, the object table, registered ops."""
+def compile_plugin(path: str, source: str):
+    """A trusted plugin file's code; the zygote calls it too, so its compiled code is the same."""
+    return compile(source, path, "exec")
 
-    def __init__(self, student_root: Path) -> None:
+
+class Child:
+    """State of the child: loaded modules, the object table, registered ops.
+
+    Args:
+        student_root: the student's working copy.
+        compiled: plugin path -> (source, code) the zygote compiled before the fork; a
+            plugin whose file no longer reads the same is compiled here.
+    """
+
+    def __init__(self, student_root: Path, compiled: dict | None = None) -> None:
         self.student_root = student_root
+        self.compiled = compiled or {}
         self.modules: dict[str, loader.LoadedModule] = {}
         self.objects: dict[int, object] = {}
         self.transformers: list[loader.Transformer] = []
@@ -130,7 +142,10 @@ class Child:
     def op_plugin(self, request):
         namespace: dict = {"__name__": f"grader_plugin_{len(self.ops)}"}
         path = Path(request["path"])
-        exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
+        source = path.read_text(encoding="utf-8")  # read here all the same: the child's view must allow it
+        known = self.compiled.get(str(path))
+        code = known[1] if known is not None and known[0] == source else compile_plugin(str(path), source)
+        exec(code, namespace)
         namespace["register"](Registry(self), **request.get("options", {}))
         return {"ops": sorted(self.ops)}
 
@@ -188,8 +203,11 @@ def main(argv: list[str]) -> None:
     serve_student(int(argv[1]), int(argv[2]), Path(argv[3]))
 
 
-def serve_student(req_fd: int, resp_fd: int, student_root: Path) -> None:
-    """Serves one student's problem on the two pipes, then ends the process (also the zygote's children)."""
+def serve_student(req_fd: int, resp_fd: int, student_root: Path, compiled: dict | None = None) -> None:
+    """Serves one student's problem on the two pipes, then ends the process (also the zygote's children).
+
+    ``compiled``: the zygote's pre-compiled plugins (see :class:`Child`).
+    """
     student_root = student_root.resolve()
     headless.install()
     # Student code runs with its own folder as the working directory and first
@@ -198,7 +216,7 @@ def serve_student(req_fd: int, resp_fd: int, student_root: Path) -> None:
     os.chdir(student_root)
     sys.path.insert(0, str(student_root))
     sys.argv = [str(student_root / "student.py")]
-    child = Child(student_root)
+    child = Child(student_root, compiled)
     child.serve(req_fd, resp_fd)
     # Skip interpreter teardown: student objects' __del__ must not run after
     # the judge stopped listening, and a hung atexit handler must not block.

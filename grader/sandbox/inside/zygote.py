@@ -8,7 +8,10 @@ descriptors and environment, then applies every layer of the sandbox to
 itself with :func:`grader.sandbox.outside.confine.confine` and the judge's
 plan (the same function and plan the exec'd child gets as its
 ``preexec_fn``), then serves one student's problem exactly as ``child.py``
-does and exits. A child never
+does and exits. The spawn request also names the
+trusted child plugins the judge will load; the zygote reads and compiles them
+(never runs them) once, so a child only executes their code and calls
+``register``. A child never
 serves a second student, so nothing one student's code changes in memory
 (patched numpy, module globals, ``sys.modules``) reaches the next one: the
 next child is forked from the zygote's untouched memory.
@@ -108,7 +111,7 @@ def _after_confine() -> None:
         numpy.random.seed(None)
 
 
-def _child(request: dict, fds: list[int]) -> None:
+def _child(request: dict, fds: list[int], compiled: dict) -> None:
     """In the forked child: confine, then serve; never returns."""
     code = 1
     try:
@@ -121,7 +124,7 @@ def _child(request: dict, fds: list[int]) -> None:
         _after_confine()
         from grader.sandbox.inside import child
 
-        child.serve_student(req_fd, resp_fd, Path(plan.workdir))
+        child.serve_student(req_fd, resp_fd, Path(plan.workdir), compiled)
         code = 0
     except BaseException:  # noqa: BLE001 - the judge sees the exit status (and stderr)
         try:
@@ -141,6 +144,21 @@ class Zygote:
         self.sock = sock
         # pid -> (pidfd, lifeline read end, reply write end)
         self.children: dict[int, tuple[int, int, int]] = {}
+        # plugin path -> (source, code): compiled here once, executed only in children
+        self.compiled: dict[str, tuple[str, object]] = {}
+
+    def compile_plugins(self, paths) -> None:
+        """Compiles (never runs) the trusted plugin files a spawn request names, when new or changed."""
+        from grader.sandbox.inside.child import compile_plugin
+
+        for path in paths if isinstance(paths, list) else ():
+            try:
+                path = str(Path(path))
+                source = Path(path).read_text(encoding="utf-8")
+                if self.compiled.get(path, ("",))[0] != source:
+                    self.compiled[path] = (source, compile_plugin(path, source))
+            except (OSError, ValueError, SyntaxError, TypeError):
+                self.compiled.pop(str(path), None)  # the child reads it and reports as it always did
 
     def spawn(self, request: dict, fds: list[int]) -> None:
         if len(fds) != 6:
@@ -148,9 +166,10 @@ class Zygote:
                 os.close(fd)
             return
         reply, lifeline = fds[4], fds[5]
+        self.compile_plugins(request.get("plugins", []))
         pid = os.fork()
         if pid == 0:
-            _child(request, fds)
+            _child(request, fds, self.compiled)
         for fd in fds[:4]:
             os.close(fd)
         pidfd = os.pidfd_open(pid)

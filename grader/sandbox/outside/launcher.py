@@ -150,10 +150,17 @@ class ZygoteChild:
 
 
 class ZygoteLauncher:
-    """Forks children from a zygote reached through ``sock`` (its ``SOCK_SEQPACKET`` socket)."""
+    """Forks children from a zygote reached through ``sock`` (its ``SOCK_SEQPACKET`` socket).
 
-    def __init__(self, sock: socket.socket) -> None:
+    Args:
+        sock: the zygote's socket.
+        plugins: paths of the trusted child plugins the children will load; the zygote
+            compiles them once, before it forks.
+    """
+
+    def __init__(self, sock: socket.socket, plugins=()) -> None:
         self._sock = sock
+        self._plugins = [str(p) for p in plugins]
         self._lock = threading.Lock()
         self._gone = False
         self._exec = ExecLauncher()
@@ -199,7 +206,7 @@ class ZygoteLauncher:
               stderr: BinaryIO) -> ZygoteChild:
         reply_r, reply_w = os.pipe()
         lifeline_r, lifeline_w = os.pipe()
-        request = {"op": "spawn", "plan": plan_to_data(plan), "env": env}
+        request = {"op": "spawn", "plan": plan_to_data(plan), "env": env, "plugins": self._plugins}
         try:
             with self._lock:
                 socket.send_fds(self._sock, [json.dumps(request).encode()],

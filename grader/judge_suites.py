@@ -1,0 +1,217 @@
+"""A rubric suite configured and collected once per judge worker, run once per forked judge.
+
+``pytest.main`` parses its options, registers some thirty plugins and
+collects (imports) the suite on every call: a tenth of a second or more
+before the first test runs. The judge worker (:mod:`grader.judge_worker`)
+instead calls :func:`prepare` once per suite: it builds pytest's ``Config``
+and ``Session`` and collects the suite (course content: trusted), but runs
+no test and instantiates no fixture. Each forked judge then binds its job's
+student to the grading plugin and calls :meth:`PreparedSuite.run`, which does
+what the rest of ``pytest.main`` would (select the job's items, run pytest's
+test loop, the session's finish and the terminal summary) and gives the same
+exit code. The fork dies after its job, so nothing one job does reaches the
+next: every fork starts from the worker's state just after collection.
+
+A suite that fails to collect is not prepared: its jobs run ``pytest.main``
+in the fork, which reports the error exactly as before.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from _pytest import timing
+from _pytest.config import ExitCode, _prepareconfig
+from _pytest.main import Session
+from _pytest.outcomes import Exit
+
+from grader.pytest_plugin import GradingPlugin
+
+#: Longest a worker spends preparing one suite before it gives up (the jobs then run
+#: ``pytest.main``, with the same verdicts); only which path runs depends on it.
+PREPARE_SECONDS = 20.0
+
+
+def pytest_args(suite: str, *, prepared: bool = False) -> list[str]:
+    """The judge's pytest command line for ``suite`` (``prepared``: for a worker's :func:`prepare`)."""
+    folder = str(Path(suite).parent)
+    args = [
+        suite,
+        "-q",
+        "-p", "no:cacheprovider",
+        "-p", "no:randomly",
+        # Its teardown runs gc.collect five times over the whole pre-imported heap;
+        # the judge has no use for reports of exceptions raised in __del__.
+        "-p", "no:unraisableexception",
+        "--rootdir", folder,
+        "--confcutdir", folder,
+        # Collect the suite whatever its name, but only it: a pattern like *.py would
+        # also assertion-rewrite (and recompile) every module the suite imports.
+        "-o", f"python_files={Path(suite).name}",
+        "--tb=short",
+    ]
+    if prepared:
+        # Its plugin keeps a copy of the worker's stderr; the fork enables it on its own log.
+        args += ["-p", "no:faulthandler"]
+    return args
+
+
+def fingerprint(suite: str) -> tuple:
+    """What a prepared suite depends on: its folder's Python files (the suite, its conftest, helpers)."""
+    folder = Path(suite).parent
+    try:
+        return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.glob("*.py")))
+    except OSError:
+        return ()
+
+
+@dataclass
+class PreparedSuite:
+    """One suite's configured pytest and its collected items, in a judge worker."""
+
+    suite: str
+    """The suite's path, as jobs name it."""
+
+    config: object
+    """pytest's ``Config``, configured."""
+
+    session: Session
+    """The session the items were collected in (started, not finished)."""
+
+    plugin: GradingPlugin
+    """The grading plugin its fixtures come from; each fork binds its job's student to it."""
+
+    items: list
+    """Every collected item, in pytest's order."""
+
+    fingerprint: tuple
+    """:func:`fingerprint` of the suite when it was collected."""
+
+    def current(self) -> bool:
+        """Whether the suite's files are still those it was collected from."""
+        return fingerprint(self.suite) == self.fingerprint
+
+    def forget(self) -> None:
+        """In a fork, once the suite's files changed: drops the modules imported from its folder.
+
+        ``pytest.main`` (and :func:`grader.content.load_content_module`) would otherwise reuse the
+        worker's modules, collected from the files as they were.
+        """
+        folder = Path(self.suite).parent.resolve()
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None)
+            if file and Path(file).resolve().parent == folder:
+                del sys.modules[name]
+
+    def run(self, plugin_handle, tests: set[str]) -> int:
+        """In a forked judge: runs the items ``tests`` names for ``plugin_handle``; pytest's exit code."""
+        config, session = self.config, self.session
+        self.plugin.bind(plugin_handle, tests)
+        os.environ["PYTEST_VERSION"] = pytest.__version__
+        faulthandler.enable(file=sys.stderr)
+        capture = config.pluginmanager.getplugin("capturemanager")
+        if capture is not None:
+            # Captures duplicate fds 1 and 2 when they start: in the fork, those are the job's log.
+            capture.start_global_capturing()
+            capture.suspend_global_capture()
+        reporter = config.pluginmanager.getplugin("terminalreporter")
+        if reporter is not None and hasattr(reporter, "_session_start"):
+            reporter._session_start = timing.Instant()  # "N passed in ..." counts this job only
+        session.items = self.plugin.select(list(self.items), config)
+        session.testscollected = len(session.items)
+        session.exitstatus = ExitCode.OK
+        try:
+            config.hook.pytest_runtestloop(session=session)
+            if session.testsfailed:
+                session.exitstatus = ExitCode.TESTS_FAILED
+            elif session.testscollected == 0:
+                session.exitstatus = ExitCode.NO_TESTS_COLLECTED
+        except session.Failed:
+            session.exitstatus = ExitCode.TESTS_FAILED
+        except (KeyboardInterrupt, Exit) as exc:
+            from _pytest._code import ExceptionInfo
+
+            session.exitstatus = ExitCode.INTERRUPTED
+            if isinstance(exc, Exit) and exc.returncode is not None:
+                session.exitstatus = exc.returncode
+            config.hook.pytest_keyboard_interrupt(excinfo=ExceptionInfo.from_exception(exc))
+        except BaseException as exc:  # noqa: BLE001 - as pytest.main: an internal error, reported
+            from _pytest._code import ExceptionInfo
+
+            session.exitstatus = ExitCode.INTERNAL_ERROR
+            config.notify_exception(ExceptionInfo.from_exception(exc), config.option)
+        finally:
+            try:
+                config.hook.pytest_sessionfinish(session=session, exitstatus=session.exitstatus)
+            except Exit as exc:
+                if exc.returncode is not None:
+                    session.exitstatus = exc.returncode
+            config._ensure_unconfigure()
+        return int(session.exitstatus)
+
+
+class _Overran(Exception):
+    """Raised in the worker when preparing a suite takes longer than :data:`PREPARE_SECONDS`."""
+
+
+def _overran(signum, frame):
+    raise _Overran
+
+
+def prepare(suite: str, seconds: float = PREPARE_SECONDS) -> PreparedSuite | None:
+    """Configures pytest and collects ``suite`` (no test runs); None if that failed or overran.
+
+    Called in the worker, never in a fork; the caller still guards against an exception
+    (the time limit's signal can land in this function's own clean-up). Its output (there should be none: the
+    reporter is quiet until a test runs) goes to ``/dev/null``, not to the grader's terminal.
+    """
+    stamp = fingerprint(suite)
+    os.environ["PYTEST_VERSION"] = pytest.__version__  # as pytest.main sets it while it runs
+    saved = [os.dup(1), os.dup(2)]
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    os.close(null)
+    previous = signal.signal(signal.SIGALRM, _overran)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    config = None
+    try:
+        plugin = GradingPlugin(None, None)
+        config = _prepareconfig(pytest_args(suite, prepared=True), plugins=[plugin])
+        session = Session.from_config(config)
+        config._do_configure()
+        config.hook.pytest_sessionstart(session=session)
+        config.hook.pytest_collection(session=session)
+        if session.testsfailed or session.shouldstop or session.shouldfail:
+            return None  # a collection error: pytest.main in the fork reports it
+        capture = config.pluginmanager.getplugin("capturemanager")
+        if capture is not None:
+            capture.stop_global_capturing()  # each fork starts its own, on its own log
+        prepared = PreparedSuite(suite, config, session, plugin, list(session.items), stamp)
+        config = None
+        return prepared
+    except BaseException:  # noqa: BLE001 - the fork's pytest.main reports whatever it was
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if config is not None:
+            try:
+                config._ensure_unconfigure()
+            except BaseException:  # noqa: BLE001
+                pass
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        for fd, saved_fd in zip((1, 2), saved):
+            os.dup2(saved_fd, fd)
+            os.close(saved_fd)
+        os.environ.pop("PYTEST_VERSION", None)
