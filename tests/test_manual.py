@@ -204,6 +204,7 @@ def test_round_trip_template_fill_merge(tmp_path):
     merged = runner.invoke(cli, ["run", str(klass), "--rubric", str(RUBRIC), "--out", str(out1),
                                  "--jobs", "2", "--manual", str(sheet)])
     assert merged.exit_code == 0, merged.output
+    assert "cached result(s)" in merged.output, merged.output
 
     ann = json.loads((out1 / "ann" / "report.json").read_text(encoding="utf-8"))
     items = {i["id"]: i for p in ann["problems"] for i in p["items"]}
