@@ -24,6 +24,27 @@ def sample_class_graded(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def seed_from_class_run(sample_class_graded):
+    """Copies the class run's cache entries and report folders of some students into a new reports folder.
+
+    For tests that need those students graded into a folder of their own (the HTML pages of a
+    two-student class) but test what is written from the results, not the grading: ``grade``
+    into that folder then serves every problem from the cache, exactly as a TA's regrade does.
+    Usage: ``seed_from_class_run(["full_marks"], out)``.
+    """
+    import shutil
+
+    graded, _ = sample_class_graded
+
+    def seed(students, out: Path) -> None:
+        for student in students:
+            shutil.copytree(graded / ".cache" / student, out / ".cache" / student)
+            shutil.copytree(graded / student, out / student)
+
+    return seed
+
+
+@pytest.fixture(scope="session")
 def zygote_launcher():
     """One child zygote for the test session (as each judge worker keeps one)."""
     from grader.sandbox.outside.launcher import ZygoteLauncher

@@ -6,6 +6,7 @@ skipped on a developer's machine but FAILS in CI (``CI`` set), so CI can never p
 Screenshots go to ``$GRADER_TEST_ARTIFACTS/browser`` (default ``test-artifacts/browser``).
 """
 
+import io
 import json
 import os
 import shutil
@@ -46,14 +47,19 @@ def chromium_or_fail() -> str:
 
 
 @pytest.fixture(scope="module")
-def pages(tmp_path_factory):
+def pages(tmp_path_factory, seed_from_class_run):
     binary = chromium_or_fail()
     work = tmp_path_factory.mktemp("browser")
     for student in STUDENTS:
         shutil.copytree(ROOT / "submissions" / student, work / "class" / student)
     out = work / "reports"
-    reports = grade.main(path=work / "class", rubric=load_rubric(ROOT / "rubrics" / "hw1.toml"), out=out, jobs=2,
-                         ctx=Context(verbosity=0))
+    # The pages are written afresh for a two-student class; the results come from the session's
+    # class run through the cache (these tests are about the HTML, the grading is tested there).
+    seed_from_class_run(STUDENTS, out)
+    said, rubric = io.StringIO(), load_rubric(ROOT / "rubrics" / "hw1.toml")
+    reports = grade.main(path=work / "class", rubric=rubric, out=out, jobs=2, ctx=Context(stdout=said, stderr=said))
+    reused = len(STUDENTS) * len(rubric.problems)
+    assert f"Reused {reused} cached result(s)" in said.getvalue(), said.getvalue()
     full = next(r for r in reports if r.student == "full_marks")
     if not (out / "full_marks" / "p4" / "runs.json").exists():
         (out / "full_marks" / "p4" / "runs.json").write_text(json.dumps(RUNS))

@@ -65,10 +65,7 @@ def _class(tmp_path: Path) -> Path:
     return students
 
 
-@pytest.fixture
-def counted(monkeypatch):
-    """Counts the (student, problem) pairs that were really graded."""
-    calls: list[tuple[str, str]] = []
+def _counting(monkeypatch, calls: list[tuple[str, str]]) -> None:
     real = grade.grade_problem
 
     def counting(submission, problem, *args, **kwargs):
@@ -76,7 +73,37 @@ def counted(monkeypatch):
         return real(submission, problem, *args, **kwargs)
 
     monkeypatch.setattr(grade, "grade_problem", counting)
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Counts the (student, problem) pairs that were really graded."""
+    calls: list[tuple[str, str]] = []
+    _counting(monkeypatch, calls)
     return calls
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    """The class graded once with a fresh cache: (folder of class/, cache.toml and reports/, what was graded, reports).
+
+    Each test works on its own copy of the folder (:func:`graded_copy`), so the first run's
+    grading is shared rather than repeated; keys hold no absolute student path, so a copy hits.
+    """
+    base = tmp_path_factory.mktemp("cache-first-run")
+    calls: list[tuple[str, str]] = []
+    with pytest.MonkeyPatch.context() as mp:
+        _counting(mp, calls)
+        reports, _ = _run(_class(base), _rubric(base), base / "reports")
+    return base, calls, reports
+
+
+@pytest.fixture
+def graded_copy(first_run, tmp_path):
+    """A copy of the first run's folder: (class, rubric, reports)."""
+    base = first_run[0]
+    shutil.copytree(base, tmp_path, dirs_exist_ok=True)
+    return tmp_path / "class", tmp_path / "cache.toml", tmp_path / "reports"
 
 
 def _run(students, rubric_path, out, cache=True):
@@ -91,17 +118,14 @@ def _report(out: Path, student: str) -> dict:
 
 
 @pytest.mark.slow
-def test_regrade_reuses_results_and_a_changed_item_regrades_only_its_problem(tmp_path, counted):
-    students, out = _class(tmp_path), tmp_path / "reports"
-    rubric = _rubric(tmp_path)
-    first, _ = _run(students, rubric, out)
-    assert sorted(counted) == sorted((s, p) for s in ("conv_offbyone", "full_marks") for p in ("pa", "pb", "pm"))
+def test_regrade_reuses_results_and_a_changed_item_regrades_only_its_problem(first_run, graded_copy, tmp_path, counted):
+    assert sorted(first_run[1]) == sorted((s, p) for s in ("conv_offbyone", "full_marks") for p in ("pa", "pb", "pm"))
+    students, rubric, out = graded_copy
     before = {s: _report(out, s) for s in ("full_marks", "conv_offbyone")}
 
-    counted.clear()
     again, err = _run(students, rubric, out)
     assert counted == [] and err == ""
-    assert again == first and {s: _report(out, s) for s in before} == before
+    assert again == first_run[2] and {s: _report(out, s) for s in before} == before
 
     _rubric(tmp_path, forward_points=5)  # one item of problem pa changes
     counted.clear()
@@ -122,14 +146,12 @@ def test_regrade_reuses_results_and_a_changed_item_regrades_only_its_problem(tmp
 
 
 @pytest.mark.slow
-def test_a_corrupt_entry_is_ignored_with_a_warning(tmp_path, counted):
+def test_a_corrupt_entry_is_ignored_with_a_warning(graded_copy, counted):
     import hashlib
 
     from grader.cache import _canonical
 
-    students, out = _class(tmp_path), tmp_path / "reports"
-    rubric = _rubric(tmp_path)
-    _run(students, rubric, out)
+    students, rubric, out = graded_copy
     honest = {s: _report(out, s) for s in ("conv_offbyone", "full_marks")}
     entries = {
         "garbage": out / ".cache" / "conv_offbyone" / "pa.json",

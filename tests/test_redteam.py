@@ -46,7 +46,12 @@ from grader.sandbox.outside import confine
 
 ROOT = Path(__file__).resolve().parents[1]
 RUBRIC = load_rubric(ROOT / "rubrics" / "hw1.toml")
-P5_ONLY = dataclasses.replace(RUBRIC, problems=tuple(p for p in RUBRIC.problems if p.id == "p5"))
+#: Attacks that loop or recurse forever wait out the time limit, and the suite is about what the
+#: sandbox contains, not about the length of the limit: P5 with 10 s instead of hw1's 20 s (the
+#: honest student needs about 1 s of it, and has the margin for a loaded machine).
+RED_TEAM_SECONDS = 10.0
+P5_ONLY = dataclasses.replace(RUBRIC, problems=tuple(
+    dataclasses.replace(p, timeout=RED_TEAM_SECONDS) for p in RUBRIC.problems if p.id == "p5"))
 EXPECTED = Path(__file__).with_name("expected")
 HONEST = "honest_full_marks"
 CASES = sorted(redteam_cases.ATTACKS)
