@@ -86,6 +86,19 @@ def test_classify_and_reference_agreement():
     assert gd.describe(0.01, [run]) == "α = 0.01: 1 run of 30 steps, 1 → not converged"
 
 
+def test_reference_finals_are_the_starter_gd_float_for_float():
+    starts = np.concatenate([np.linspace(-5, 20, 37), [2.9, 3.0, 50.0, -300.0]])
+    for alpha in (0.01, 0.3, 4.0, np.where(starts > 3, 0.01, 4.0)):
+        for steps in (0, 1, 57):
+            x = starts.copy()
+            for _ in range(steps):
+                x = x - alpha * gd.fprime_starter(x)
+            assert np.array_equal(gd.reference_finals(starts, alpha, steps), x, equal_nan=True)
+    # A run's reference is the same whether it was computed alone or in a batch (agreement caches it).
+    runs = [gd.Run(0.01, float(s), 300, 0.0, "fprime", index=i) for i, s in enumerate(starts)]
+    assert gd.agreement(runs[5:9]) == gd.agreement(runs)[5:9]
+
+
 P4_STUDENTS = sorted(p.name for p in (ROOT / "submissions").iterdir() if p.name.startswith("p4_"))
 
 
@@ -221,6 +234,10 @@ def test_runs_json_follows_schema_1():
         assert 2 <= len(run["trajectory"]) <= 64 and run["trajectory"][0] == [0, run["start"]]
         assert run["trajectory"][-1][0] == run["steps"]
     assert [r["judged"] for r in doc["runs"]] == [False, False, False, False, True, False]
+    # The file's text, encoded once, says the same with any marks.
+    marks = [True, False, True, False, False, True]
+    text = gd.RunsFile(doc).text(marks)
+    assert json.loads(text) == {"schema": 1, "runs": [{**r, "judged": m} for r, m in zip(doc["runs"], marks)]}
     assert doc["runs"][5]["outcome"] == "diverged" and doc["runs"][4]["group"] == "α = 0.3, 100 steps"
 
 
