@@ -232,7 +232,11 @@ class ChainBuilder:
             if kind is not float:
                 x = float(x)
             c = builder._last
-            if c is not None and c.scalar and x == c.x - c.alpha * c.g:
+            if c is not None and c.scalar and (
+                x == (p := c.x) - c.alpha * (cg := c.g)
+                # a diverged chain going on through inf and nan, as in feed_scalar
+                or (x - x != 0 and not (p - p == 0 and cg - cg == 0))
+            ):
                 step = c.steps
                 if c.sampled and (step < DENSE or step % c.stride == 0):
                     c.sample(step, x)

@@ -26,6 +26,7 @@ gives the watched ``fprime``.
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import sys
 import time
@@ -84,6 +85,7 @@ class Recorder:
         self.counts: dict[str, list[int]] = {}
         self.originals: dict[str, object] = {}
         self._gradient_builders: list[ChainBuilder] = []
+        self.following = True  # whether loop updates are still followed (read by the instrumented loops)
 
     def _builder(self, name: str) -> ChainBuilder:
         builder = self.builders.get(name)
@@ -142,6 +144,7 @@ class Recorder:
             # formed a chain, the judge grades that stream and never the updates' (see
             # gd_runs.runs_from_record), and a builder never drops a chain, so from now on
             # every update only passes through: an instance attribute shadows this method.
+            self.following = False
             self.assign = _pass_through
             return new
         kind = type(new)
@@ -292,12 +295,15 @@ class _Instrument(ast.NodeTransformer):
         assign = ast.Assign([ast.Name(target, ast.Store())], self._record_call(target, node.lineno, new))
         return ast.copy_location(assign, node)
 
-    def _record_call(self, target: str, lineno: int, new: ast.expr) -> ast.Call:
-        return ast.Call(
+    def _record_call(self, target: str, lineno: int, new: ast.expr) -> ast.expr:
+        """``HOOK.assign(key, target, new) if HOOK.following else new``: once updates are no
+        longer followed, the loop runs the update as written, without a call per iteration."""
+        call = ast.Call(
             ast.Attribute(ast.Name(HOOK, ast.Load()), "assign", ast.Load()),
             [ast.Constant(f"{self.stem}.py:{lineno}:{target}"), ast.Name(target, ast.Load()), new],
             [],
         )
+        return ast.IfExp(ast.Attribute(ast.Name(HOOK, ast.Load()), "following", ast.Load()), call, copy.deepcopy(new))
 
 
 def _is_name(node: ast.expr, name: str) -> bool:
