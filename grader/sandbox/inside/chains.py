@@ -95,8 +95,12 @@ class Chain:
             return False
         with np.errstate(all="ignore"):
             pred = p - a * g
-            if (x == pred).all():
+            same = x == pred
+            if same.all():
                 return True  # the common case once α is snapped (see _snap): one comparison
+            same |= (x != x) & (pred != pred)
+            if same.all():
+                return True  # and once elements diverged: nan where both are nan (accepted below too)
             ok = np.abs(x - pred) <= 1e-9 * np.maximum(1.0, np.abs(p)) + 1e-6 * np.abs(a * g)
             bad = ~np.isfinite(pred)
         return bool(np.all(ok | (bad & ~np.isfinite(x))))
