@@ -38,6 +38,14 @@ class Observed:
         self.context_given = False
         self.judged: dict[float, set[int]] = {}  # per target α, the runs (indices) its verdict used
         self._written: tuple[Path, object] | None = None  # (folder, gd.RunsFile) of the first write
+        self._table: str | None = None
+
+    @property
+    def table(self) -> str:
+        """The Markdown table of the runs (runs.md and the update item's feedback), built once."""
+        if self._table is None:
+            self._table = gd.table(self.runs, self.how)
+        return self._table
 
     @property
     def bounded(self) -> bool:
@@ -72,7 +80,7 @@ class Observed:
         artifacts.mkdir(parents=True, exist_ok=True)
         if self._written is None or self._written[0] != artifacts:
             # The table and the trajectories never change after the observation: encode them once.
-            (artifacts / "runs.md").write_text(gd.table(self.runs, self.how) + "\n", encoding="utf-8")
+            (artifacts / "runs.md").write_text(self.table + "\n", encoding="utf-8")
             self._written = (artifacts, gd.RunsFile(gd.runs_json(self.runs, self.stream)))
         # Each verdict rewrites runs.json only to mark the runs it used.
         chosen = set().union(*self.judged.values()) if self.judged else set()
@@ -157,7 +165,7 @@ def test_functions_intact(student, credit, note):
 def test_update_is_gd(student, credit, note, flag):
     obs = observed(student)
     require_runs(obs, note, flag)
-    note(gd.table(obs.runs, obs.how))
+    note(obs.table)
     if obs.how != "fprime":
         note(f"fprime was never called in the GD loop; the update was observed through {obs.how}.")
     good = [r for r in obs.runs if r.alpha > 0]
