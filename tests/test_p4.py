@@ -253,3 +253,29 @@ def test_each_alpha_is_judged_on_its_best_coherent_group():
     # The whole set first; a single hand-picked start is never judged on its own.
     assert labels == ["all 51 runs", "the 20 runs of α = 0.01, 100 steps", "the 30 runs of α = 0.01, 1000 steps"]
     assert gd.candidate_groups(long) == [("all 30 runs", long)]
+
+
+def test_loop_updates_are_followed_only_until_fprime_forms_a_chain(tmp_path):
+    from grader.sandbox.inside import observe
+
+    header = "import numpy as np\ndef fprime(x):\n    return 20.0 * x if x < 3 else x - 10.0\n"
+    scripts = {
+        # fprime in the loop: its stream is graded, the updates stop being recorded at once
+        "called": "x = 2.5\nfor _ in range(3000):\n    x = x - 0.01 * fprime(x)\n",
+        # fprime only printed, the derivative inlined: the updates are the only record of the run
+        "inlined": "print(fprime(2.0))\nx = 2.5\nfor _ in range(3000):\n    x -= 0.01 * (20.0 * x if x < 3 else x - 10.0)\n",
+    }
+    for name, body in scripts.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "wideMinima.py").write_text(header + body, encoding="utf-8")
+        _, recorder, _ = observe.observe(folder, ["wideMinima.py"], ["f", "fprime"], 30, tmp_path / f"{name}-art",
+                                         gradient=lambda x: 20.0 * x if x < 3 else x - 10.0)
+        record = recorder.snapshot()
+        runs, how, _ = gd.runs_from_record(record)
+        updates = next(d for key, d in record["streams"].items() if key.startswith("="))
+        assert len(runs) == 1 and runs[0].start == 2.5 and runs[0].steps == 3000
+        if name == "called":
+            assert how == "fprime" and not recorder.following and updates["calls"] <= 3
+        else:
+            assert how.startswith("the update of x at wideMinima.py:") and recorder.following and updates["calls"] == 3000
