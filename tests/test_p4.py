@@ -86,6 +86,19 @@ def test_classify_and_reference_agreement():
     assert gd.describe(0.01, [run]) == "α = 0.01: 1 run of 30 steps, 1 → not converged"
 
 
+def test_reference_finals_are_the_starter_gd_float_for_float():
+    starts = np.concatenate([np.linspace(-5, 20, 37), [2.9, 3.0, 50.0, -300.0]])
+    for alpha in (0.01, 0.3, 4.0, np.where(starts > 3, 0.01, 4.0)):
+        for steps in (0, 1, 57):
+            x = starts.copy()
+            for _ in range(steps):
+                x = x - alpha * gd.fprime_starter(x)
+            assert np.array_equal(gd.reference_finals(starts, alpha, steps), x, equal_nan=True)
+    # A run's reference is the same whether it was computed alone or in a batch (agreement caches it).
+    runs = [gd.Run(0.01, float(s), 300, 0.0, "fprime", index=i) for i, s in enumerate(starts)]
+    assert gd.agreement(runs[5:9]) == gd.agreement(runs)[5:9]
+
+
 P4_STUDENTS = sorted(p.name for p in (ROOT / "submissions").iterdir() if p.name.startswith("p4_"))
 
 
@@ -222,6 +235,10 @@ def test_runs_json_follows_schema_1():
         assert 2 <= len(run["trajectory"]) <= 64 and run["trajectory"][0] == [0, run["start"]]
         assert run["trajectory"][-1][0] == run["steps"]
     assert [r["judged"] for r in doc["runs"]] == [False, False, False, False, True, False]
+    # The file's text, encoded once, says the same with any marks.
+    marks = [True, False, True, False, False, True]
+    text = gd.RunsFile(doc).text(marks)
+    assert json.loads(text) == {"schema": 1, "runs": [{**r, "judged": m} for r, m in zip(doc["runs"], marks)]}
     assert doc["runs"][5]["outcome"] == "diverged" and doc["runs"][4]["group"] == "α = 0.3, 100 steps"
 
 
@@ -237,3 +254,29 @@ def test_each_alpha_is_judged_on_its_best_coherent_group():
     # The whole set first; a single hand-picked start is never judged on its own.
     assert labels == ["all 51 runs", "the 20 runs of α = 0.01, 100 steps", "the 30 runs of α = 0.01, 1000 steps"]
     assert gd.candidate_groups(long) == [("all 30 runs", long)]
+
+
+def test_loop_updates_are_followed_only_until_fprime_forms_a_chain(tmp_path):
+    from grader.sandbox.inside import observe
+
+    header = "import numpy as np\ndef fprime(x):\n    return 20.0 * x if x < 3 else x - 10.0\n"
+    scripts = {
+        # fprime in the loop: its stream is graded, the updates stop being recorded at once
+        "called": "x = 2.5\nfor _ in range(3000):\n    x = x - 0.01 * fprime(x)\n",
+        # fprime only printed, the derivative inlined: the updates are the only record of the run
+        "inlined": "print(fprime(2.0))\nx = 2.5\nfor _ in range(3000):\n    x -= 0.01 * (20.0 * x if x < 3 else x - 10.0)\n",
+    }
+    for name, body in scripts.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "wideMinima.py").write_text(header + body, encoding="utf-8")
+        _, recorder, _ = observe.observe(folder, ["wideMinima.py"], ["f", "fprime"], 30, tmp_path / f"{name}-art",
+                                         gradient=lambda x: 20.0 * x if x < 3 else x - 10.0)
+        record = recorder.snapshot()
+        runs, how, _ = gd.runs_from_record(record)
+        updates = next(d for key, d in record["streams"].items() if key.startswith("="))
+        assert len(runs) == 1 and runs[0].start == 2.5 and runs[0].steps == 3000
+        if name == "called":
+            assert how == "fprime" and not recorder.following and updates["calls"] <= 3
+        else:
+            assert how.startswith("the update of x at wideMinima.py:") and recorder.following and updates["calls"] == 3000

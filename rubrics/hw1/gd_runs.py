@@ -11,6 +11,7 @@ element.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -64,11 +65,45 @@ def classify(x: float) -> str:
 
 def reference_finals(starts: np.ndarray, alpha, steps: int, cap: int = 100_000) -> np.ndarray:
     """Where the reference GD (starter f′) ends from each start after ``steps`` steps (``alpha``: one, or one per start)."""
-    x = np.array(starts, dtype=float)
+    x = np.array(starts, dtype=float).ravel()
+    a = np.broadcast_to(np.asarray(alpha, dtype=float), x.shape)
+    # fprime_starter's operations in its order, into buffers allocated once: the same
+    # floats at a fraction of the cost (a GD step is ~20 ufunc calls on a small array).
+    s, t, u, w = (np.empty_like(x) for _ in range(4))
     with np.errstate(all="ignore"):
         for _ in range(min(steps, cap)):
-            x = x - alpha * fprime_starter(x)
+            np.subtract(x, 3, out=s)
+            np.multiply(-3, s, out=s)
+            np.exp(s, out=s)
+            np.add(1, s, out=s)
+            np.divide(1, s, out=s)  # s = 1 / (1 + exp(-3 (x - 3)))
+            np.subtract(1, s, out=t)  # 1 - s
+            np.multiply(t, 20, out=u)
+            np.multiply(u, x, out=u)  # (1 - s)·20·x
+            np.subtract(x, 10, out=w)
+            np.multiply(s, w, out=w)
+            np.add(u, w, out=u)  # … + s·(x − 10)
+            np.multiply(3, s, out=s)
+            np.multiply(s, t, out=s)  # 3·s·(1 − s)
+            np.subtract(x, 10, out=w)
+            np.square(w, out=w)
+            np.divide(w, 2, out=w)
+            np.add(w, 50, out=w)  # (x − 10)²/2 + 50
+            np.square(x, out=t)
+            np.multiply(10, t, out=t)
+            np.subtract(w, t, out=w)
+            np.multiply(s, w, out=w)
+            np.add(u, w, out=u)  # f′(x)
+            np.multiply(a, u, out=u)
+            np.subtract(x, u, out=x)
     return x
+
+
+#: Reference finals already computed, by (start, α, steps): a verdict tries several groups
+#: of the same runs (see candidate_groups), and each element's arithmetic is the same in
+#: any batch, so a run's reference is computed once. Bounded; cleared when full.
+_FINALS: dict[tuple[float, float, int], float] = {}
+_FINALS_MAX = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -169,14 +204,16 @@ def runs_json(runs: list[Run], data: dict | None, judged: dict[int, set[int]] | 
         # Python numbers once for the whole stream: converting numpy scalars one by one
         # was most of the cost of writing a vectorized script's runs.json.
         offsets = np.asarray(data["trajectory_offsets"]).tolist()
-        all_steps = np.asarray(data["trajectory_steps"], dtype=np.int64).tolist()
-        all_values = np.asarray(data["trajectory_values"], dtype=float).tolist()
+        values = np.asarray(data["trajectory_values"], dtype=float)
+        all_values = values.tolist()
+        for i in np.flatnonzero(~np.isfinite(values)).tolist():
+            all_values[i] = None
+        points = list(map(list, zip(np.asarray(data["trajectory_steps"], dtype=np.int64).tolist(), all_values)))
     out = []
     for run in runs:
         trajectory: list = []
         if data is not None:
-            lo, hi = offsets[run.index], offsets[run.index + 1]
-            trajectory = [[k, v if math.isfinite(v) else None] for k, v in zip(all_steps[lo:hi], all_values[lo:hi])]
+            trajectory = points[offsets[run.index]:offsets[run.index + 1]]
         out.append({
             "alpha": _json_float(run.alpha),
             "start": _json_float(run.start),
@@ -188,6 +225,29 @@ def runs_json(runs: list[Run], data: dict | None, judged: dict[int, set[int]] | 
             "trajectory": trajectory,
         })
     return {"schema": 1, "runs": out}
+
+
+class RunsFile:
+    """The text of ``runs.json``, encoded once: a verdict only changes which runs are ``judged``.
+
+    Args:
+        doc: what :func:`runs_json` returned.
+    """
+
+    def __init__(self, doc: dict) -> None:
+        self.schema = doc["schema"]
+        self._runs = []  # per run: its entry as JSON text before and after the "judged" value
+        for entry in doc["runs"]:
+            keys = list(entry)
+            at = keys.index("judged")
+            head = json.dumps({k: entry[k] for k in keys[:at]}, allow_nan=False, separators=(",", ":"))
+            tail = json.dumps({k: entry[k] for k in keys[at + 1:]}, allow_nan=False, separators=(",", ":"))
+            self._runs.append((head[:-1] + ',"judged":' if at else '{"judged":', "," + tail[1:] if len(tail) > 2 else "}"))
+
+    def text(self, judged: list[bool]) -> str:
+        """The whole file, compact, with ``judged`` set per run (in the document's order)."""
+        runs = ",".join(head + ("true" if mark else "false") + tail for (head, tail), mark in zip(self._runs, judged))
+        return f'{{"schema":{self.schema},"runs":[{runs}]}}'
 
 
 def _json_float(value) -> float | None:
@@ -230,10 +290,14 @@ def agreement(runs: list[Run]) -> list[bool]:
     for i, r in enumerate(runs):
         by_steps.setdefault(r.steps, []).append(i)
     for steps, idx in by_steps.items():
-        alphas = np.array([runs[i].alpha for i in idx], dtype=float)
-        finals = reference_finals(np.array([runs[i].start for i in idx]), alphas, steps)
-        for i, final in zip(idx, finals):
-            verdicts[i] = classify(float(final)) == runs[i].outcome
+        todo = list(dict.fromkeys((runs[i].start, runs[i].alpha) for i in idx if (runs[i].start, runs[i].alpha, steps) not in _FINALS))
+        if todo:
+            if len(_FINALS) + len(todo) > _FINALS_MAX:
+                _FINALS.clear()
+            finals = reference_finals(np.array([x for x, _ in todo]), np.array([a for _, a in todo]), steps)
+            _FINALS.update(((x, a, steps), final) for (x, a), final in zip(todo, finals.tolist()))
+        for i in idx:
+            verdicts[i] = classify(_FINALS[runs[i].start, runs[i].alpha, steps]) == runs[i].outcome
     return verdicts
 
 

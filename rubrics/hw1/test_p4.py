@@ -6,7 +6,6 @@ in the child (``p4_observe`` op of ``p4_observe_plugin.py``); every call of
 compared with the reference GD from the same starts, α and step counts.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +37,15 @@ class Observed:
         )
         self.context_given = False
         self.judged: dict[float, set[int]] = {}  # per target α, the runs (indices) its verdict used
-        self._written: tuple[Path, dict] | None = None  # (folder, runs.json data) of the first write
+        self._written: tuple[Path, object] | None = None  # (folder, gd.RunsFile) of the first write
+        self._table: str | None = None
+
+    @property
+    def table(self) -> str:
+        """The Markdown table of the runs (runs.md and the update item's feedback), built once."""
+        if self._table is None:
+            self._table = gd.table(self.runs, self.how)
+        return self._table
 
     @property
     def bounded(self) -> bool:
@@ -72,15 +79,13 @@ class Observed:
             return
         artifacts.mkdir(parents=True, exist_ok=True)
         if self._written is None or self._written[0] != artifacts:
-            # The table and the trajectories never change after the observation: build them once.
-            (artifacts / "runs.md").write_text(gd.table(self.runs, self.how) + "\n", encoding="utf-8")
-            self._written = (artifacts, gd.runs_json(self.runs, self.stream, self.judged))
-        data = self._written[1]
+            # The table and the trajectories never change after the observation: encode them once.
+            (artifacts / "runs.md").write_text(self.table + "\n", encoding="utf-8")
+            self._written = (artifacts, gd.RunsFile(gd.runs_json(self.runs, self.stream)))
         # Each verdict rewrites runs.json only to mark the runs it used.
         chosen = set().union(*self.judged.values()) if self.judged else set()
-        for run, entry in zip(self.runs, data["runs"]):
-            entry["judged"] = run.index in chosen
-        (artifacts / "runs.json").write_text(json.dumps(data, allow_nan=False), encoding="utf-8")
+        text = self._written[1].text([run.index in chosen for run in self.runs])
+        (artifacts / "runs.json").write_text(text, encoding="utf-8")
 
 
 def observed(student) -> Observed:
@@ -137,7 +142,9 @@ def test_functions_intact(student, credit, note):
         if values is None:
             problems.append(f"{name} is not defined in {student.files[0]}")
             continue
-        bad = [(x, v, float(starter(x)), float(stable(x))) for x, v in zip(points, values) if not _agrees(v, float(starter(x)), float(stable(x)))]
+        # Element-wise the same floats as point by point, in two numpy calls.
+        refs, stables = np.asarray(starter(points), dtype=float).tolist(), np.asarray(stable(points), dtype=float).tolist()
+        bad = [(x, v, ref, st) for x, v, ref, st in zip(points, values, refs, stables) if not _agrees(v, ref, st)]
         if not bad:
             earned += 0.5
             continue
@@ -158,7 +165,7 @@ def test_functions_intact(student, credit, note):
 def test_update_is_gd(student, credit, note, flag):
     obs = observed(student)
     require_runs(obs, note, flag)
-    note(gd.table(obs.runs, obs.how))
+    note(obs.table)
     if obs.how != "fprime":
         note(f"fprime was never called in the GD loop; the update was observed through {obs.how}.")
     good = [r for r in obs.runs if r.alpha > 0]

@@ -95,8 +95,12 @@ class Chain:
             return False
         with np.errstate(all="ignore"):
             pred = p - a * g
-            if (x == pred).all():
+            same = x == pred
+            if same.all():
                 return True  # the common case once α is snapped (see _snap): one comparison
+            same |= (x != x) & (pred != pred)
+            if same.all():
+                return True  # and once elements diverged: nan where both are nan (accepted below too)
             ok = np.abs(x - pred) <= 1e-9 * np.maximum(1.0, np.abs(p)) + 1e-6 * np.abs(a * g)
             bad = ~np.isfinite(pred)
         return bool(np.all(ok | (bad & ~np.isfinite(x))))
@@ -232,7 +236,11 @@ class ChainBuilder:
             if kind is not float:
                 x = float(x)
             c = builder._last
-            if c is not None and c.scalar and x == c.x - c.alpha * c.g:
+            if c is not None and c.scalar and (
+                x == (p := c.x) - c.alpha * (cg := c.g)
+                # a diverged chain going on through inf and nan, as in feed_scalar
+                or (x - x != 0 and not (p - p == 0 and cg - cg == 0))
+            ):
                 step = c.steps
                 if c.sampled and (step < DENSE or step % c.stride == 0):
                     c.sample(step, x)
@@ -341,38 +349,58 @@ class ChainBuilder:
     # -- the answer ----------------------------------------------------------------
     def runs_data(self) -> dict:
         """Every followed run as plain data: flat arrays, one entry per run (array elements split)."""
-        alpha, start, last, steps, chain_ids = [], [], [], [], []
-        t_offsets, t_steps, t_values = [0], [], []
+        # Fields per run, as a list of parts in chain order: a stretch of scalar chains is
+        # one part of Python numbers (no numpy call per chain: a script of many scalar runs
+        # has thousands), an array chain is a part of numpy arrays.
+        names = ("alpha", "start", "last", "steps", "chain", "points", "trajectory_steps", "trajectory_values")
+        parts: list[dict] = []
+        scalars: dict | None = None
         for chain in self.chains:
+            points = chain.trajectory()
+            if chain.scalar:
+                if scalars is None:
+                    scalars = {name: [] for name in names}
+                    parts.append(scalars)
+                scalars["alpha"].append(chain.alpha)
+                scalars["start"].append(chain.start)
+                scalars["last"].append(chain.predicted())
+                scalars["steps"].append(chain.steps)
+                scalars["chain"].append(chain.index)
+                scalars["points"].append(len(points))
+                scalars["trajectory_steps"].extend(k for k, _ in points)
+                scalars["trajectory_values"].extend(v for _, v in points)
+                continue
+            scalars = None
             n = chain.size
             with np.errstate(all="ignore"):
-                a = np.broadcast_to(np.asarray(chain.alpha, dtype=float), (n,))
-                final = np.atleast_1d(np.asarray(chain.predicted(), dtype=float))
-            alpha.append(a)
-            start.append(np.atleast_1d(np.asarray(chain.start, dtype=float)))
-            last.append(final)
-            steps.append(np.full(n, chain.steps, dtype=np.int64))
-            chain_ids.append(np.full(n, chain.index, dtype=np.int64))
-            points = chain.trajectory()
-            values = np.array([np.atleast_1d(np.asarray(v, dtype=float)) for _, v in points])  # (points, n)
-            where = np.array([s for s, _ in points], dtype=np.int64)
-            for i in range(n):
-                t_steps.append(where)
-                t_values.append(values[:, i])
-                t_offsets.append(t_offsets[-1] + len(where))
+                values = np.array([np.atleast_1d(np.asarray(v, dtype=float)) for _, v in points])  # (points, n)
+                parts.append({
+                    "alpha": np.broadcast_to(np.asarray(chain.alpha, dtype=float), (n,)),
+                    "start": np.atleast_1d(np.asarray(chain.start, dtype=float)),
+                    "last": np.atleast_1d(np.asarray(chain.predicted(), dtype=float)),
+                    "steps": np.full(n, chain.steps, dtype=np.int64),
+                    "chain": np.full(n, chain.index, dtype=np.int64),
+                    "points": np.full(n, len(points), dtype=np.int64),
+                    # run i's trajectory is column i of values, at the same steps
+                    "trajectory_steps": np.tile(np.array([k for k, _ in points], dtype=np.int64), n),
+                    "trajectory_values": values.T.ravel(),
+                })
 
-        def cat(parts, dtype):
-            return np.concatenate(parts).astype(dtype) if parts else np.empty(0, dtype=dtype)
+        def cat(name, dtype):
+            arrays = [np.asarray(part[name], dtype=dtype).ravel() for part in parts]
+            return np.concatenate(arrays) if arrays else np.empty(0, dtype=dtype)
 
+        counts = cat("points", np.int64)
+        offsets = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(counts, dtype=np.int64)])
         return {
-            "alpha": cat(alpha, float),
-            "start": cat(start, float),
-            "last": cat(last, float),
-            "steps": cat(steps, np.int64),
-            "chain": cat(chain_ids, np.int64),
-            "trajectory_offsets": np.asarray(t_offsets, dtype=np.int64),
-            "trajectory_steps": cat(t_steps, np.int64),
-            "trajectory_values": cat(t_values, float),
+            "alpha": cat("alpha", float),
+            "start": cat("start", float),
+            "last": cat("last", float),
+            "steps": cat("steps", np.int64),
+            "chain": cat("chain", np.int64),
+            "trajectory_offsets": offsets,
+            "trajectory_steps": cat("trajectory_steps", np.int64),
+            "trajectory_values": cat("trajectory_values", float),
             "calls": self.calls,
             "full": self.full,
             "unfollowed": self.unfollowed,

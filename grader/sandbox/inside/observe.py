@@ -26,6 +26,7 @@ gives the watched ``fprime``.
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import sys
 import time
@@ -56,6 +57,11 @@ HOOK = "__grader_observe__"
 _UPDATES_NEEDED_BELOW = 2000
 
 
+def _pass_through(key, old, new):
+    """``Recorder.assign`` once loop updates are no longer followed: the update itself, nothing recorded."""
+    return new
+
+
 class Recorder:
     """Follows the GD chains in the calls of the watched gradient and in loop updates, as they happen.
 
@@ -79,6 +85,7 @@ class Recorder:
         self.counts: dict[str, list[int]] = {}
         self.originals: dict[str, object] = {}
         self._gradient_builders: list[ChainBuilder] = []
+        self.following = True  # whether loop updates are still followed (read by the instrumented loops)
 
     def _builder(self, name: str) -> ChainBuilder:
         builder = self.builders.get(name)
@@ -105,8 +112,20 @@ class Recorder:
         feed = builder.feed
         self._gradient_builders.append(builder)
 
+        ndarray, f8 = np.ndarray, np.dtype(np.float64)
+
         def other(x, rest, kwargs):
             """Any call but fprime(one float): arrays, lists, several arguments."""
+            if not rest and not kwargs and type(x) is ndarray and x.dtype == f8 and x.ndim == 1 and x.size > 1:
+                # A vectorized GD step, the common array call: what _copy_numeric and
+                # _feed_general would do, without their conversions and checks.
+                arg = x.copy()
+                result = func(x)
+                if type(result) is ndarray and result.dtype == f8 and result.shape == arg.shape:
+                    feed(arg, result.copy())
+                else:
+                    _feed_general(feed, arg, result)
+                return result
             args = (() if x is _NOTHING else (x,)) + rest
             arg = _copy_numeric(args[0]) if len(args) == 1 and not kwargs else None
             result = func(*args, **kwargs)
@@ -120,8 +139,14 @@ class Recorder:
 
     def assign(self, key: str, old, new):
         """Follows one ``old -> new`` loop update of a float (or float array) and returns ``new``."""
-        if self.gradient is None or any(b.calls > _UPDATES_NEEDED_BELOW for b in self._gradient_builders):
-            return new  # the watched gradient is called in a loop: updates are redundant
+        if self.gradient is None or any(b.chains or b.calls > _UPDATES_NEEDED_BELOW for b in self._gradient_builders):
+            # The watched gradient is called in a loop: the updates are redundant. Once it
+            # formed a chain, the judge grades that stream and never the updates' (see
+            # gd_runs.runs_from_record), and a builder never drops a chain, so from now on
+            # every update only passes through: an instance attribute shadows this method.
+            self.following = False
+            self.assign = _pass_through
+            return new
         kind = type(new)
         if (kind is float or kind is np.float64) and (type(old) is float or type(old) is np.float64):
             x = float(old)
@@ -270,12 +295,15 @@ class _Instrument(ast.NodeTransformer):
         assign = ast.Assign([ast.Name(target, ast.Store())], self._record_call(target, node.lineno, new))
         return ast.copy_location(assign, node)
 
-    def _record_call(self, target: str, lineno: int, new: ast.expr) -> ast.Call:
-        return ast.Call(
+    def _record_call(self, target: str, lineno: int, new: ast.expr) -> ast.expr:
+        """``HOOK.assign(key, target, new) if HOOK.following else new``: once updates are no
+        longer followed, the loop runs the update as written, without a call per iteration."""
+        call = ast.Call(
             ast.Attribute(ast.Name(HOOK, ast.Load()), "assign", ast.Load()),
             [ast.Constant(f"{self.stem}.py:{lineno}:{target}"), ast.Name(target, ast.Load()), new],
             [],
         )
+        return ast.IfExp(ast.Attribute(ast.Name(HOOK, ast.Load()), "following", ast.Load()), call, copy.deepcopy(new))
 
 
 def _is_name(node: ast.expr, name: str) -> bool:

@@ -41,13 +41,20 @@ class BoundedWriter(io.TextIOBase):
         return True
 
     def write(self, text) -> int:
-        text = str(text)
+        if type(text) is not str:
+            text = str(text)
+        n = len(text)
         room = self.limit - self.size
-        if room > 0:
+        if n <= room:  # the common case, kept short: print() writes twice per line
+            self.parts.append(text)
+            self.size += n
+        elif room > 0:
             self.parts.append(text[:room])
-            self.size += min(room, len(text))
-        self.dropped += max(0, len(text) - max(room, 0))
-        return len(text)
+            self.size = self.limit
+            self.dropped += n - room
+        else:
+            self.dropped += n
+        return n
 
     def getvalue(self) -> str:
         return "".join(self.parts)
