@@ -4,9 +4,14 @@ Runs in the judge. ``student`` reaches the student's ``conv1D.py`` in its own
 process; every reference here is built locally from k, so nothing the
 student's code does can change what it is compared with.
 
-The correctness checks run at small n. The ban on dense matrices is checked
-by three guards at large n in a second, fresh child of the student's
-(``dense_ban.py`` here, ``p5_dense_plugin.py`` in the child).
+The correctness checks run at small n. Each test sends all its cases to the
+child in one request (``p5_products_plugin.py`` makes there the calls the
+proxies would have made, in the same order) and judges every answer here, as
+if each product had been its own request; a case the child could not answer
+that way (plain data where a proxy was expected, a crash, the time running
+out) runs through the proxies, as every case once did. The ban on dense
+matrices is checked by three guards at large n in a second, fresh child of
+the student's (``dense_ban.py`` here, ``p5_dense_plugin.py`` in the child).
 """
 
 from pathlib import Path
@@ -59,6 +64,106 @@ def operator(student, k, n):
         return conv.Convolution1d(k, n)
 
 
+# -- many cases in one request ------------------------------------------------
+def _reserve(remaining: float) -> float:
+    """Seconds of the problem's budget a batch leaves unused, so a case it could not finish still runs alone.
+
+    A case that hangs is stopped at the batch's budget and run again through
+    the proxies, where it meets the problem's time limit: as before batching,
+    the cases before it keep their verdicts and it alone (with what follows)
+    times out.
+    """
+    return max(1.0, 0.1 * remaining)
+
+
+def _error(data) -> Exception:
+    """A recorded failure as the single request would have raised it (see ChildSession._roundtrip)."""
+    data = data if isinstance(data, dict) else {}
+    message, kind = str(data.get("message", "unknown error")), str(data.get("kind", "exception"))
+    if kind in ("protocol", "grader"):
+        return GraderError(message)
+    where = data.get("where")
+    return StudentError(message, kind=kind, where=where if isinstance(where, str) else None)
+
+
+def _valid(entry, spec) -> bool:
+    """Whether an answer has the shape the plugin gives one case (anything else: ask through the proxies)."""
+    if not isinstance(entry, dict):
+        return False
+    if "error" in entry:
+        return isinstance(entry["error"], dict)
+    steps = entry.get("steps")
+    if not isinstance(steps, list) or not 0 < len(steps) <= len(spec["steps"]):
+        return False
+    if not all(isinstance(s, dict) and ("value" in s or isinstance(s.get("error"), dict)) for s in steps):
+        return False
+    # Steps stop at the first error, and only there.
+    return all("error" not in s for s in steps[:-1]) and (len(steps) == len(spec["steps"]) or "error" in steps[-1])
+
+
+def batched(student, key: str, specs: list[dict]) -> list:
+    """The child's answers for one test's cases (``{k, n, steps}`` each), asked once per student.
+
+    Returns one entry per case: the plugin's answer, or None where the case
+    must run through the proxies (no answer, an answer of the wrong shape,
+    or the plugin's ``fallback``).
+    """
+    memo = f"p5-batch-{key}"
+    if memo not in student.cache:
+        answers: list = []
+        try:
+            module = student.module(required=["Convolution1d"])
+            budget = student.session.remaining()
+            budget -= _reserve(budget)
+            if budget > 0:
+                answers = student.request({"op": "p5_products", "module": module, "budget": budget, "cases": specs})
+        except (StudentFailure, GraderError):
+            answers = []  # a load failure, a crash, the time: each case meets it again on its own
+        if not isinstance(answers, list):
+            answers = []
+        entries = [a if _valid(a, s) else None for a, s in zip(answers, specs)]
+        student.cache[memo] = entries + [None] * (len(specs) - len(entries))
+    return student.cache[memo]
+
+
+class Case:
+    """One case's operator: replays the child's recorded answers in order, or asks through the proxies.
+
+    Construct it where the suite built ``A``; :meth:`forward` and
+    :meth:`transposed` stand for ``A @ x`` and ``A.T @ y``, and raise the
+    student's error where the single request would have.
+    """
+
+    def __init__(self, student, key: str, specs: list[dict], index: int) -> None:
+        spec = specs[index]
+        entry = batched(student, key, specs)[index]
+        self._kinds = [kind for kind, _ in spec["steps"]]
+        self._steps = None
+        self._A = None
+        if entry is None:
+            self._A = operator(student, spec["k"], spec["n"])
+        elif "error" in entry:
+            raise _error(entry["error"])
+        else:
+            self._steps = list(entry["steps"])
+
+    def _recorded(self, kind: str):
+        assert self._steps and self._kinds[0] == kind, "the suite asked for products out of the planned order"
+        self._kinds.pop(0)
+        step = self._steps.pop(0)
+        if "error" in step:
+            raise _error(step["error"])
+        return step["value"]
+
+    def forward(self, x):
+        """``A @ x``."""
+        return self._A @ x if self._steps is None else self._recorded("forward")
+
+    def transposed(self, y):
+        """``A.T @ y``."""
+        return self._A.T @ y if self._steps is None else self._recorded("transposed")
+
+
 def vector(kind, size, rng):
     if kind == "int":
         return rng.integers(-9, 10, size=size)
@@ -89,14 +194,32 @@ def compare(got, expected, what, rule):
     )
 
 
+def forward_spec(n, r, kind):
+    rng = np.random.default_rng(1000 * n + r)
+    k = rng.standard_normal(r)
+    return {"k": k, "n": n, "steps": [["forward", vector(kind, n, rng)]]}
+
+
+def transpose_spec(n, r, kind):
+    rng = np.random.default_rng(2000 * n + r)
+    k = rng.standard_normal(r)
+    return {"k": k, "n": n, "steps": [["transposed", vector(kind, n - r + 1, rng)]]}
+
+
+# In pytest's order of the parametrized cases, so the calls come in the order they always did.
+CASES = [(n, r, kind) for n, r in SIZES for kind in INPUTS]
+FORWARD = [forward_spec(*case) for case in CASES]
+TRANSPOSE = [transpose_spec(*case) for case in CASES]
+
+
 @pytest.mark.parametrize("kind", INPUTS)
 @pytest.mark.parametrize("n,r", SIZES, ids=[f"n={n},r={r}" for n, r in SIZES])
 def test_forward_matches_dense(student, n, r, kind):
-    rng = np.random.default_rng(1000 * n + r)
-    k = rng.standard_normal(r)
-    x = vector(kind, n, rng)
-    A = operator(student, k, n)
-    got = as_vector(A @ x, f"A @ x (n={n}, r={r}, {kind} x)", n - r + 1)
+    index = CASES.index((n, r, kind))
+    spec = FORWARD[index]
+    k, x = spec["k"], spec["steps"][0][1]
+    A = Case(student, "forward", FORWARD, index)
+    got = as_vector(A.forward(x), f"A @ x (n={n}, r={r}, {kind} x)", n - r + 1)
     compare(got, dense(k, n) @ x, f"A @ x for n={n}, r={r}, {kind} x",
             "Rule: (Ax)_i = k_1 x_i + … + k_r x_{i+r-1} for i = 1 … n-r+1.")
 
@@ -104,22 +227,35 @@ def test_forward_matches_dense(student, n, r, kind):
 @pytest.mark.parametrize("kind", INPUTS)
 @pytest.mark.parametrize("n,r", SIZES, ids=[f"n={n},r={r}" for n, r in SIZES])
 def test_transpose_matches_dense(student, n, r, kind):
-    rng = np.random.default_rng(2000 * n + r)
-    k = rng.standard_normal(r)
-    y = vector(kind, n - r + 1, rng)
-    A = operator(student, k, n)
-    got = as_vector(A.T @ y, f"A.T @ y (n={n}, r={r}, {kind} y)", n)
+    index = CASES.index((n, r, kind))
+    spec = TRANSPOSE[index]
+    k, y = spec["k"], spec["steps"][0][1]
+    A = Case(student, "transpose", TRANSPOSE, index)
+    got = as_vector(A.transposed(y), f"A.T @ y (n={n}, r={r}, {kind} y)", n)
     compare(got, dense(k, n).T @ y, f"A.T @ y for n={n}, r={r}, {kind} y",
             "Rule: (Aᵀy)_j = Σ_i k_{j-i+1} y_i over the i with 1 ≤ j-i+1 ≤ r; r must come from k, not be fixed.")
 
 
-@pytest.mark.parametrize("n,r", [(20, 3), (7, 7), (15, 1)], ids=["n=20,r=3", "n=7,r=7", "n=15,r=1"])
-def test_output_shapes(student, n, r):
+SHAPE_SIZES = [(20, 3), (7, 7), (15, 1)]
+
+
+def _shape_spec(n, r):
     rng = np.random.default_rng(7)
     k = rng.standard_normal(r)
-    A = operator(student, k, n)
-    forward = A @ rng.standard_normal(n)
-    backward = A.T @ rng.standard_normal(n - r + 1)
+    x = rng.standard_normal(n)
+    return {"k": k, "n": n, "steps": [["forward", x], ["transposed", rng.standard_normal(n - r + 1)]]}
+
+
+SHAPES = [_shape_spec(n, r) for n, r in SHAPE_SIZES]
+
+
+@pytest.mark.parametrize("n,r", SHAPE_SIZES, ids=["n=20,r=3", "n=7,r=7", "n=15,r=1"])
+def test_output_shapes(student, n, r):
+    index = SHAPE_SIZES.index((n, r))
+    (_, x), (_, y) = SHAPES[index]["steps"]
+    A = Case(student, "shapes", SHAPES, index)
+    forward = A.forward(x)
+    backward = A.transposed(y)
     for value, what, length in ((forward, "A @ x", n - r + 1), (backward, "A.T @ y", n)):
         assert isinstance(value, np.ndarray), (
             f"{what} returned a {type(value).__name__}; return a numpy array (e.g. np.asarray([...]))"
@@ -129,15 +265,28 @@ def test_output_shapes(student, n, r):
         )
 
 
-def test_adjoint_identity(student):
+def _adjoint_specs():
     rng = np.random.default_rng(11)
-    checked = 0
+    specs = []
     for n, r in [(20, 3), (13, 4), (8, 8)]:
         k = rng.standard_normal(r)
         x, y = rng.standard_normal(n), rng.standard_normal(n - r + 1)
-        A = operator(student, k, n)
-        Ax = as_vector(A @ x, "A @ x", n - r + 1)
-        ATy = as_vector(A.T @ y, "A.T @ y", n)
+        specs.append({"k": k, "n": n, "steps": [["forward", x], ["transposed", y]]})
+    return specs
+
+
+ADJOINT = _adjoint_specs()
+
+
+def test_adjoint_identity(student):
+    checked = 0
+    for index, spec in enumerate(ADJOINT):
+        n, k = spec["n"], spec["k"]
+        r = len(k)
+        (_, x), (_, y) = spec["steps"]
+        A = Case(student, "adjoint", ADJOINT, index)
+        Ax = as_vector(A.forward(x), "A @ x", n - r + 1)
+        ATy = as_vector(A.transposed(y), "A.T @ y", n)
         lhs, rhs = float(Ax @ y), float(x @ ATy)
         assert abs(lhs - rhs) <= 1e-9 * max(1.0, abs(lhs)), (
             f"⟨Ax, y⟩ = {lhs:.10g} but ⟨x, Aᵀy⟩ = {rhs:.10g} for n={n}, r={r}: "
@@ -147,24 +296,76 @@ def test_adjoint_identity(student):
     assert checked == 3
 
 
+def gd_loop(A, b, n, lam, alpha, steps=100):
+    """The handout's GD loop, unmodified; returns the objective at the end."""
+    x = np.zeros(n)
+    for _ in range(steps):
+        x = x - alpha * (A.T @ (huber_grad(A @ x - b)) + lam * x)
+    return huber_loss(A @ x - b) + lam / 2 * np.linalg.norm(x) ** 2
+
+
+def replay_gd(answer, b, n, lam, alpha, steps=100):
+    """The objective from the child's run of the loop, recomputed here step by step; None if it does not check out.
+
+    Each of the student's products is taken from the child, every other
+    operation is done again here, and each product's input must be exactly
+    the one this side computed: the result is then the one the loop gives
+    when every product is its own request (a patched numpy in the child, or a
+    forged answer, gives None and the loop runs here).
+    """
+    if not isinstance(answer, dict) or "fallback" in answer:
+        return None
+    m = len(b)
+    expected = {"xs": (steps + 1, n), "forward": (steps, m), "grads": (steps, m), "transposed": (steps, n), "final": (m,)}
+    got = {}
+    for name, shape in expected.items():
+        value = answer.get(name)
+        if not isinstance(value, np.ndarray) or value.dtype != np.float64 or value.shape != shape:
+            return None
+        got[name] = value
+    x = np.zeros(n)
+    for t in range(steps):
+        if not np.array_equal(got["xs"][t], x, equal_nan=True):
+            return None
+        g = huber_grad(got["forward"][t] - b)
+        if not np.array_equal(got["grads"][t], g, equal_nan=True):
+            return None
+        x = x - alpha * (got["transposed"][t] + lam * x)
+    if not np.array_equal(got["xs"][steps], x, equal_nan=True):
+        return None
+    return huber_loss(got["final"] - b) + lam / 2 * np.linalg.norm(x) ** 2
+
+
+def gd_in_child(student, k, b, n, lam, alpha):
+    """The loop run in the child in one request, replayed here; None where it must run through the proxies."""
+    try:
+        module = student.module(required=["Convolution1d"])
+        budget = student.session.remaining()
+        budget -= _reserve(budget)
+        if budget <= 0:
+            return None
+        answer = student.request({"op": "p5_gd", "module": module, "k": k, "n": n, "b": b, "lam": lam,
+                                  "alpha": alpha, "steps": 100, "budget": budget})
+    except (StudentFailure, GraderError):
+        return None  # the proxies meet the same failure, and report it as they always did
+    return replay_gd(answer, b, n, lam, alpha)
+
+
 def test_handout_gd_objective(student):
     r, n, lam, alpha = 3, 20, 0.1, 0.01
     np.random.seed(0)
     k = np.random.randn(r)
     b = np.random.randn(n - r + 1)
 
-    def run(A):
-        x = np.zeros(n)
-        for _ in range(100):
-            x = x - alpha * (A.T @ (huber_grad(A @ x - b)) + lam * x)
-        return huber_loss(A @ x - b) + lam / 2 * np.linalg.norm(x) ** 2
-
-    expected = run(dense(k, n))
-    A = operator(student, k, n)
-    try:
-        got = float(run(A))
-    except (TypeError, ValueError) as exc:
-        raise AssertionError(f"the handout's GD loop does not run with your operator: {exc}") from None
+    expected = gd_loop(dense(k, n), b, n, lam, alpha)
+    got = gd_in_child(student, k, b, n, lam, alpha)
+    if got is None:
+        A = operator(student, k, n)
+        try:
+            got = float(gd_loop(A, b, n, lam, alpha))
+        except (TypeError, ValueError) as exc:
+            raise AssertionError(f"the handout's GD loop does not run with your operator: {exc}") from None
+    got = float(got)
     assert abs(got - expected) <= 1e-8 * abs(expected), (
         f"after the handout's 100 GD steps (r, n, lam = 3, 20, 0.1, seed 0, α = 0.01) the objective is "
         f"{got:.12g}; expected {expected:.12g}."
