@@ -10,8 +10,8 @@ proxies would have made, in the same order) and judges every answer here, as
 if each product had been its own request; a case the child could not answer
 that way (plain data where a proxy was expected, a crash, the time running
 out) runs through the proxies, as every case once did. The ban on dense
-matrices is checked by three guards at large n in a second, fresh child of
-the student's (``dense_ban.py`` here, ``p5_dense_plugin.py`` in the child).
+matrices is then checked by three guards at large n in the same child
+(``dense_ban.py`` here, ``p5_dense_plugin.py`` in the child).
 """
 
 from pathlib import Path
@@ -374,13 +374,22 @@ def test_handout_gd_objective(student):
 
 # -- the ban on dense matrices ----------------------------------------------
 def dense_report(student):
-    """The guards' report for this student, measured once and shared by the tests below."""
+    """The guards' report for this student, measured once and shared by the tests below.
+
+    The guards run in the child the correctness tests used, after them: what
+    they measure does not depend on what ran before. The shape guard loads the
+    file again, watched, with the student's other modules imported afresh;
+    the memory guard counts only what tracemalloc traces from its start; the
+    process guard returns freed memory to the kernel and resets the resident
+    peak first, and it caps the address space, so it runs last of all. The
+    correctness checks ran at n ≤ 50 and other seeds, so nothing a student
+    caches there (on self, on the class, by n or by k) is reused at the
+    guards' sizes, where every operator is a fresh construction.
+    """
     key = "p5-dense-ban"
     if key not in student.cache:
         try:
-            student.cache[key] = dense_ban.run_guards(
-                student.session.sibling("guard"), student.files[0], ["Convolution1d"]
-            )
+            student.cache[key] = dense_ban.run_guards(student.session, student.files[0], ["Convolution1d"])
         except (StudentFailure, GraderError) as exc:  # the file does not load, the time ran out, a grader fault
             student.cache[key] = exc
     cached = student.cache[key]
