@@ -1,12 +1,10 @@
-"""Problem 5's batched products give exactly the verdicts of one request per product.
+"""Problem 5's one request per case gives exactly the verdicts of one request per product.
 
-``p5_products_plugin.py`` answers each correctness test's cases in one
-request; a case it cannot answer the way the proxies would (plain data where
-a proxy was expected, a crash, the time running out) runs through the
-proxies. Without the plugin every case runs through the proxies (the op is
-unknown), which is how the suite graded before batching: so each odd student
-here is graded both ways and every outcome (status, credit, message) must be
-the same.
+``p5_products_plugin.py`` answers each correctness case (and the handout's GD
+loop) in one request, replaying the calls the suite's proxies made. Without
+the plugin every case runs through the proxies (the op is unknown), which is
+how the suite graded before: so each odd student here is graded both ways
+and every outcome (status, credit, message) must be the same.
 """
 
 from __future__ import annotations
@@ -107,8 +105,8 @@ class Transposed:
         return np.convolve(np.asarray(y, dtype=float), self.k, "full")
 '''
 
-# The process ends in the forward product at one size: that case is a crash, the next ones run in a
-# restarted process.
+# The process ends in the forward product at one size, once per working copy (as the red-team
+# attacks do): that case alone is a crash, the next ones run in a restarted process.
 EXITS = '''
 import os
 import numpy as np
@@ -120,7 +118,8 @@ class Convolution1d:
         self.T = Transposed(self.k)
 
     def __matmul__(self, x):
-        if len(x) == 12:
+        if len(x) == 12 and not os.path.exists("crashed"):
+            open("crashed", "w").close()
             os._exit(3)
         return np.correlate(np.asarray(x, dtype=float), self.k, "valid")
 
@@ -131,6 +130,21 @@ class Transposed:
 
     def __matmul__(self, y):
         return np.convolve(np.asarray(y, dtype=float), self.k, "full")
+'''
+
+# Convolution1d is a function returning the dense matrix: the suite multiplies plain data itself.
+RETURNS_THE_MATRIX = '''
+import numpy as np
+
+
+def Convolution1d(k, n=None):
+    if n is None:
+        raise TypeError("Convolution1d() missing 1 required positional argument: 'n'")
+    r = len(k)
+    A = np.zeros((n - r + 1, n))
+    for i in range(n - r + 1):
+        A[i, i:i + r] = k
+    return A
 '''
 
 # Loops forever at r = n (the fifth forward case): the cases before it keep their verdicts.
@@ -217,7 +231,13 @@ def test_a_crash_in_one_case_is_that_case_alone(pool, tmp_path):
     outcomes = _same_both_ways(pool, tmp_path, EXITS)
     statuses = {(t, c): s for t, c, s, _, _ in outcomes}
     assert statuses[("test_forward_matches_dense", "n=12,r=2-float")] == "error"
+    assert statuses[("test_forward_matches_dense", "n=12,r=2-int")] == "passed"
     assert statuses[("test_forward_matches_dense", "n=31,r=7-float")] == "passed"
+
+
+def test_an_operator_that_is_plain_data_is_used_by_the_suite_itself(pool, tmp_path):
+    outcomes = _same_both_ways(pool, tmp_path, RETURNS_THE_MATRIX)
+    assert {s for t, _, s, _, _ in outcomes} == {"passed"}
 
 
 @pytest.mark.slow

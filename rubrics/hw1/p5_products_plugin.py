@@ -1,4 +1,4 @@
-"""Child plugin for Problem 5's correctness checks: many products in one request.
+"""Child plugin for Problem 5's correctness checks: one request per case instead of one per product.
 
 Loaded (trusted) in every Problem 5 child through the rubric's ``plugins``.
 Without it, each ``Convolution1d(k)``, ``A @ x``, ``A.T`` and ``A.T @ y`` of
@@ -6,36 +6,35 @@ the suite is one request to the child (about 450 per student, 200 of them the
 handout's GD loop). These ops make exactly the calls those requests made, in
 the same order and through the same :meth:`Child.student_call` (so an error
 reads the same, with the student's file:line), and answer with what each
-request would have answered: the product's value as the judge would have
-decoded it, a handle for anything else, or the student's error. The judge
-(``test_p5.py``) still compares every value with its own reference; nothing
-here decides anything.
+request would have answered: the value as the judge would have decoded it, a
+handle for anything else, or the student's error. A crash or a hang ends the
+case's one request as it ended the product's, so it is that case's verdict
+alone. The judge (``test_p5.py``) still compares every value with its own
+reference; nothing here decides anything.
 
 Ops:
 
-* ``p5_products`` {module, cases, budget} → one entry per case run, in order:
-  each case is ``{k, n, steps}`` with ``steps`` a list of ``["forward", x]``
-  (``A @ x``) and ``["transposed", y]`` (``A.T @ y``). An entry is
-  ``{"error": e}`` (the construction failed), ``{"steps": [...]}`` with one
-  ``{"value": v}`` or ``{"error": e}`` per step (none after an error), or
-  ``{"fallback": why}`` when the suite would have done something locally
-  (``A`` or ``A.T`` came back as plain data): the judge then runs that case
-  through its proxies. Cases left when ``budget`` seconds ran out are not
-  answered (the list is shorter), so a case that hangs costs the judge only
-  that case: it runs it through its proxies and meets the time limit there.
-* ``p5_gd`` {module, k, n, b, lam, alpha, steps, budget} → the handout's GD
-  loop on the student's operator, with the inputs and outputs of every
-  product (``xs``, ``forward``, ``grads``, ``transposed``, ``final``), so the
-  judge can replay the loop with its own arithmetic and check each step; or
-  ``{"fallback": why}`` when anything is not a plain 1-D float array (an
-  error, another type, time up): the judge then runs the loop itself.
+* ``p5_case`` {module, k, n, steps} → one case: ``Convolution1d(k)`` (or
+  ``(k, n)``, as the suite retries), then each step of ``steps``, a list of
+  ``["forward", x]`` (``A @ x``) and ``["transposed", y]`` (``A.T @ y``).
+  The answer is ``{"error": e}`` (the construction failed), ``{"operator":
+  A}`` (``A`` is plain data: the suite computes with it itself), or
+  ``{"steps": [...]}`` with one ``{"value": v}`` or ``{"error": e}`` per step,
+  none after an error, or a last ``{"T": T}`` when ``A.T`` is plain data (the
+  suite multiplies it itself).
+* ``p5_gd`` {module, k, n, b, lam, alpha, steps} → the handout's GD loop on
+  the student's operator, with the inputs and outputs of every product
+  (``xs``, ``forward``, ``grads``, ``transposed``, ``final``), so the judge
+  can replay the loop with its own arithmetic and check each step;
+  ``{"error": e}`` where the student's code raised (the loop stops there, as
+  it did); or ``{"fallback": why}`` when a product is not a plain 1-D float
+  array, which the loop would have treated on the judge's side: the judge
+  then runs the loop itself.
 """
 
 from __future__ import annotations
 
 import operator
-import signal
-import time
 
 import numpy as np
 
@@ -46,59 +45,20 @@ from grader.sandbox.inside import loader
 def register(registry, **options):
     if options:
         raise ValueError(f"p5_products_plugin: unknown option(s) {', '.join(sorted(options))}")
-    registry.add_op("p5_products", _op_products)
+    registry.add_op("p5_case", _op_case)
     registry.add_op("p5_gd", _op_gd)
 
 
-class _OutOfTime(BaseException):
-    """Raised into the running case when the batch's budget is spent (not an Exception: student code's
-    ``except Exception`` must not swallow it)."""
+class _Plain(Exception):
+    """The request's answer would have been plain data, and the suite would have gone on with it itself."""
+
+    def __init__(self, value) -> None:
+        super().__init__(f"plain data ({type(value).__name__})")
+        self.value = value
 
 
 class _Fallback(Exception):
-    """The suite would not have sent the next request to the child: the judge must run this the slow way."""
-
-
-class _Budget:
-    """A soft time limit for one batch: stops the running case once ``seconds`` have passed.
-
-    The problem's time limit (the judge's) stays the real one; this only
-    leaves the judge enough of it to run an unfinished case through its
-    proxies, so a case that hangs ends as a timeout of that case alone, as it
-    did when every case was its own request. Armed only where the student's
-    code has not claimed SIGALRM or the interval timer; a student who catches
-    it anyway just runs into the judge's limit.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.deadline = time.monotonic() + max(float(seconds), 0.0)
-        self.fired = False
-        self.armed = False
-        self._timer = False
-
-    def __enter__(self) -> "_Budget":
-        if signal.getsignal(signal.SIGALRM) is signal.SIG_DFL and signal.getitimer(signal.ITIMER_REAL)[0] == 0:
-            signal.signal(signal.SIGALRM, self._on_alarm)
-            signal.setitimer(signal.ITIMER_REAL, max(self.deadline - time.monotonic(), 0.001))
-            self._timer = True
-        return self
-
-    def _on_alarm(self, signum, frame) -> None:
-        self.fired = True
-        if self.armed:
-            self.armed = False
-            raise _OutOfTime()
-
-    @property
-    def spent(self) -> bool:
-        return self.fired or time.monotonic() >= self.deadline
-
-    def __exit__(self, *exc) -> None:
-        self.armed = False
-        if self._timer:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            if signal.getsignal(signal.SIGALRM) == self._on_alarm:
-                signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    """The suite would have gone on locally in a way this op does not replay: the judge runs it the slow way."""
 
 
 def _student_error(exc: loader.StudentCodeError) -> dict:
@@ -106,26 +66,24 @@ def _student_error(exc: loader.StudentCodeError) -> dict:
     return {"message": str(exc), "kind": exc.kind, "where": exc.where}
 
 
-class _Case:
-    """The requests the suite's proxies made for one case, made here in the same order."""
+class _Requests:
+    """The requests the suite's proxies made, made here in the same order."""
 
     def __init__(self, child, module) -> None:
         self.child = child
         self.module = module
 
-    def _handle(self, value, what: str):
-        """The object behind a wrapped value; plain data means the suite would have gone on locally."""
-        if not isinstance(value, protocol.RemoteRef):
-            raise _Fallback(f"{what} is plain data ({type(value).__name__})")
-        return self.child.objects[value.id]
+    def _object(self, wrapped):
+        """The object behind a handle; plain data is what the suite would have received and used itself."""
+        if not isinstance(wrapped, protocol.RemoteRef):
+            raise _Plain(wrapped)
+        return self.child.objects[wrapped.id]
 
     def construct(self, k: np.ndarray, n: int):
         """``Convolution1d(k)``, then ``Convolution1d(k, n)`` if the error is about arguments (as the suite does)."""
         child = self.child
-        cls = self._handle(
-            child.student_call(getattr, self.module, "Convolution1d", doing="reading attribute .Convolution1d"),
-            "Convolution1d",
-        )
+        cls = child.student_call(getattr, self.module, "Convolution1d", doing="reading attribute .Convolution1d")
+        cls = self._object(cls)
         name = getattr(cls, "__name__", type(cls).__name__)
         try:
             made = child.student_call(cls, k, doing=f"calling {name}")
@@ -134,7 +92,7 @@ class _Case:
                 raise
             # A fresh copy, as a second request would have decoded one.
             made = child.student_call(cls, np.array(k), n, doing=f"calling {name}")
-        return self._handle(made, "Convolution1d(k)")
+        return self._object(made)
 
     def matmul(self, left, right):
         """``left @ right`` as the ``binop`` request computes it; returns what its answer would have carried."""
@@ -147,47 +105,29 @@ class _Case:
 
     def transposed(self, A):
         """``A.T`` as the ``getattr`` request reads it (the object behind the handle)."""
-        return self._handle(self.child.student_call(getattr, A, "T", doing="reading attribute .T"), "A.T")
+        return self._object(self.child.student_call(getattr, A, "T", doing="reading attribute .T"))
 
 
-def _run_case(child, module, case: dict) -> dict:
-    run = _Case(child, module)
+def _op_case(child, request):
+    run = _Requests(child, child.unwrap(request["module"]))
     try:
-        A = run.construct(case["k"], int(case["n"]))
+        A = run.construct(request["k"], int(request["n"]))
     except loader.StudentCodeError as exc:
         return {"error": _student_error(exc)}
-    steps = []
-    for kind, vector in case["steps"]:
+    except _Plain as plain:
+        return {"operator": plain.value}
+    steps: list[dict] = []
+    for kind, vector in request["steps"]:
         try:
             left = A if kind == "forward" else run.transposed(A)
             steps.append({"value": run.matmul(left, vector)})
         except loader.StudentCodeError as exc:
             steps.append({"error": _student_error(exc)})
             break
+        except _Plain as plain:
+            steps.append({"T": plain.value})
+            break
     return {"steps": steps}
-
-
-def _op_products(child, request):
-    module = child.unwrap(request["module"])
-    answers: list[dict] = []
-    with _Budget(request["budget"]) as budget:
-        try:
-            for case in request["cases"]:
-                if budget.spent:
-                    break
-                try:
-                    budget.armed = True
-                    entry = _run_case(child, module, case)
-                except _Fallback as why:
-                    entry = {"fallback": str(why)}
-                finally:
-                    budget.armed = False
-                if budget.fired:
-                    break  # the case was interrupted (and perhaps answered anyway): the judge reruns it
-                answers.append(entry)
-        except _OutOfTime:
-            pass
-    return answers
 
 
 # -- the handout's GD loop -----------------------------------------------------
@@ -209,7 +149,7 @@ def _gd(child, module, request) -> dict:
     lam, alpha = float(request["lam"]), float(request["alpha"])
     b = request["b"]
     m = len(b)
-    run = _Case(child, module)
+    run = _Requests(child, module)
     A = run.construct(request["k"], n)
     xs, forward, grads, transposed = [], [], [], []
     x = np.zeros(n)
@@ -233,18 +173,9 @@ def _gd(child, module, request) -> dict:
 
 
 def _op_gd(child, request):
-    module = child.unwrap(request["module"])
-    with _Budget(request["budget"]) as budget:
-        try:
-            try:
-                budget.armed = True
-                answer = _gd(child, module, request)
-            finally:
-                budget.armed = False
-        except _OutOfTime:
-            return {"fallback": "the time ran out"}
-        except (_Fallback, loader.StudentCodeError) as why:
-            return {"fallback": str(why)}
-        if budget.fired:
-            return {"fallback": "the time ran out"}
-    return answer
+    try:
+        return _gd(child, child.unwrap(request["module"]), request)
+    except loader.StudentCodeError as exc:
+        return {"error": _student_error(exc)}
+    except (_Plain, _Fallback) as why:
+        return {"fallback": str(why)}

@@ -4,12 +4,12 @@ Runs in the judge. ``student`` reaches the student's ``conv1D.py`` in its own
 process; every reference here is built locally from k, so nothing the
 student's code does can change what it is compared with.
 
-The correctness checks run at small n. Each test sends all its cases to the
-child in one request (``p5_products_plugin.py`` makes there the calls the
-proxies would have made, in the same order) and judges every answer here, as
-if each product had been its own request; a case the child could not answer
-that way (plain data where a proxy was expected, a crash, the time running
-out) runs through the proxies, as every case once did. The ban on dense
+The correctness checks run at small n. Each case is one request to the child
+(``p5_products_plugin.py`` makes there the calls the proxies would have made,
+in the same order, and answers what each of their requests would have), and
+every answer is judged here as if each product had been its own request; the
+handout's GD loop runs in the child in one request and is replayed here. The
+proxies remain for what the plugin cannot answer that way. The ban on dense
 matrices is then checked by three guards at large n in the same child
 (``dense_ban.py`` here, ``p5_dense_plugin.py`` in the child).
 """
@@ -64,18 +64,7 @@ def operator(student, k, n):
         return conv.Convolution1d(k, n)
 
 
-# -- many cases in one request ------------------------------------------------
-def _reserve(remaining: float) -> float:
-    """Seconds of the problem's budget a batch leaves unused, so a case it could not finish still runs alone.
-
-    A case that hangs is stopped at the batch's budget and run again through
-    the proxies, where it meets the problem's time limit: as before batching,
-    the cases before it keep their verdicts and it alone (with what follows)
-    times out.
-    """
-    return max(1.0, 0.1 * remaining)
-
-
+# -- one request per case ------------------------------------------------------
 def _error(data) -> Exception:
     """A recorded failure as the single request would have raised it (see ChildSession._roundtrip)."""
     data = data if isinstance(data, dict) else {}
@@ -86,66 +75,52 @@ def _error(data) -> Exception:
     return StudentError(message, kind=kind, where=where if isinstance(where, str) else None)
 
 
-def _valid(entry, spec) -> bool:
+def _valid(answer, planned: int) -> bool:
     """Whether an answer has the shape the plugin gives one case (anything else: ask through the proxies)."""
-    if not isinstance(entry, dict):
+    if not isinstance(answer, dict):
         return False
-    if "error" in entry:
-        return isinstance(entry["error"], dict)
-    steps = entry.get("steps")
-    if not isinstance(steps, list) or not 0 < len(steps) <= len(spec["steps"]):
+    if "error" in answer:
+        return isinstance(answer["error"], dict)
+    if "operator" in answer:
+        return True
+    steps = answer.get("steps")
+    if not isinstance(steps, list) or not 0 < len(steps) <= planned:
         return False
-    if not all(isinstance(s, dict) and ("value" in s or isinstance(s.get("error"), dict)) for s in steps):
+    if not all(isinstance(s, dict) and len(s) == 1 and next(iter(s)) in ("value", "error", "T") for s in steps):
         return False
-    # Steps stop at the first error, and only there.
-    return all("error" not in s for s in steps[:-1]) and (len(steps) == len(spec["steps"]) or "error" in steps[-1])
-
-
-def batched(student, key: str, specs: list[dict]) -> list:
-    """The child's answers for one test's cases (``{k, n, steps}`` each), asked once per student.
-
-    Returns one entry per case: the plugin's answer, or None where the case
-    must run through the proxies (no answer, an answer of the wrong shape,
-    or the plugin's ``fallback``).
-    """
-    memo = f"p5-batch-{key}"
-    if memo not in student.cache:
-        answers: list = []
-        try:
-            module = student.module(required=["Convolution1d"])
-            budget = student.session.remaining()
-            budget -= _reserve(budget)
-            if budget > 0:
-                answers = student.request({"op": "p5_products", "module": module, "budget": budget, "cases": specs})
-        except (StudentFailure, GraderError):
-            answers = []  # a load failure, a crash, the time: each case meets it again on its own
-        if not isinstance(answers, list):
-            answers = []
-        entries = [a if _valid(a, s) else None for a, s in zip(answers, specs)]
-        student.cache[memo] = entries + [None] * (len(specs) - len(entries))
-    return student.cache[memo]
+    # Steps stop at the first error or plain A.T, and only there.
+    return all("value" in s for s in steps[:-1]) and (len(steps) == planned or "value" not in steps[-1])
 
 
 class Case:
-    """One case's operator: replays the child's recorded answers in order, or asks through the proxies.
+    """One case's operator: built and used in the child in one request, its answers replayed in order.
 
     Construct it where the suite built ``A``; :meth:`forward` and
-    :meth:`transposed` stand for ``A @ x`` and ``A.T @ y``, and raise the
-    student's error where the single request would have.
+    :meth:`transposed` stand for ``A @ x`` and ``A.T @ y`` and raise the
+    student's error where that product's own request would have. A crash or
+    the time running out ends the case's request, and so the test, as it
+    ended the product's. Where the child cannot answer that way (no plugin,
+    a grader fault) the case runs through the proxies, as every case once did.
     """
 
-    def __init__(self, student, key: str, specs: list[dict], index: int) -> None:
-        spec = specs[index]
-        entry = batched(student, key, specs)[index]
+    def __init__(self, student, spec: dict) -> None:
         self._kinds = [kind for kind, _ in spec["steps"]]
         self._steps = None
         self._A = None
-        if entry is None:
+        self._pending = None
+        module = student.module(required=["Convolution1d"])
+        try:
+            answer = student.request({"op": "p5_case", "module": module, **spec})
+        except GraderError:
+            answer = None
+        if not _valid(answer, len(self._kinds)):
             self._A = operator(student, spec["k"], spec["n"])
-        elif "error" in entry:
-            raise _error(entry["error"])
+        elif "error" in answer:
+            raise _error(answer["error"])
+        elif "operator" in answer:
+            self._A = answer["operator"]  # plain data: the suite computes with it here, as it always did
         else:
-            self._steps = list(entry["steps"])
+            self._steps = list(answer["steps"])
 
     def _recorded(self, kind: str):
         assert self._steps and self._kinds[0] == kind, "the suite asked for products out of the planned order"
@@ -153,6 +128,8 @@ class Case:
         step = self._steps.pop(0)
         if "error" in step:
             raise _error(step["error"])
+        if "T" in step:
+            return step["T"] @ self._pending  # A.T came back as plain data: multiplied here, as it always was
         return step["value"]
 
     def forward(self, x):
@@ -161,7 +138,10 @@ class Case:
 
     def transposed(self, y):
         """``A.T @ y``."""
-        return self._A.T @ y if self._steps is None else self._recorded("transposed")
+        if self._steps is None:
+            return self._A.T @ y
+        self._pending = y
+        return self._recorded("transposed")
 
 
 def vector(kind, size, rng):
@@ -218,7 +198,7 @@ def test_forward_matches_dense(student, n, r, kind):
     index = CASES.index((n, r, kind))
     spec = FORWARD[index]
     k, x = spec["k"], spec["steps"][0][1]
-    A = Case(student, "forward", FORWARD, index)
+    A = Case(student, spec)
     got = as_vector(A.forward(x), f"A @ x (n={n}, r={r}, {kind} x)", n - r + 1)
     compare(got, dense(k, n) @ x, f"A @ x for n={n}, r={r}, {kind} x",
             "Rule: (Ax)_i = k_1 x_i + … + k_r x_{i+r-1} for i = 1 … n-r+1.")
@@ -230,7 +210,7 @@ def test_transpose_matches_dense(student, n, r, kind):
     index = CASES.index((n, r, kind))
     spec = TRANSPOSE[index]
     k, y = spec["k"], spec["steps"][0][1]
-    A = Case(student, "transpose", TRANSPOSE, index)
+    A = Case(student, spec)
     got = as_vector(A.transposed(y), f"A.T @ y (n={n}, r={r}, {kind} y)", n)
     compare(got, dense(k, n).T @ y, f"A.T @ y for n={n}, r={r}, {kind} y",
             "Rule: (Aᵀy)_j = Σ_i k_{j-i+1} y_i over the i with 1 ≤ j-i+1 ≤ r; r must come from k, not be fixed.")
@@ -253,7 +233,7 @@ SHAPES = [_shape_spec(n, r) for n, r in SHAPE_SIZES]
 def test_output_shapes(student, n, r):
     index = SHAPE_SIZES.index((n, r))
     (_, x), (_, y) = SHAPES[index]["steps"]
-    A = Case(student, "shapes", SHAPES, index)
+    A = Case(student, SHAPES[index])
     forward = A.forward(x)
     backward = A.transposed(y)
     for value, what, length in ((forward, "A @ x", n - r + 1), (backward, "A.T @ y", n)):
@@ -280,11 +260,11 @@ ADJOINT = _adjoint_specs()
 
 def test_adjoint_identity(student):
     checked = 0
-    for index, spec in enumerate(ADJOINT):
+    for spec in ADJOINT:
         n, k = spec["n"], spec["k"]
         r = len(k)
         (_, x), (_, y) = spec["steps"]
-        A = Case(student, "adjoint", ADJOINT, index)
+        A = Case(student, spec)
         Ax = as_vector(A.forward(x), "A @ x", n - r + 1)
         ATy = as_vector(A.transposed(y), "A.T @ y", n)
         lhs, rhs = float(Ax @ y), float(x @ ATy)
@@ -337,17 +317,20 @@ def replay_gd(answer, b, n, lam, alpha, steps=100):
 
 
 def gd_in_child(student, k, b, n, lam, alpha):
-    """The loop run in the child in one request, replayed here; None where it must run through the proxies."""
+    """The loop run in the child in one request and replayed here; None where it must run through the proxies.
+
+    Raises:
+        StudentFailure: the student's code raised (its error, as the product's request raised it), crashed
+            or ran out of time: the loop ends there, as it did.
+    """
+    module = student.module(required=["Convolution1d"])
     try:
-        module = student.module(required=["Convolution1d"])
-        budget = student.session.remaining()
-        budget -= _reserve(budget)
-        if budget <= 0:
-            return None
         answer = student.request({"op": "p5_gd", "module": module, "k": k, "n": n, "b": b, "lam": lam,
-                                  "alpha": alpha, "steps": 100, "budget": budget})
-    except (StudentFailure, GraderError):
-        return None  # the proxies meet the same failure, and report it as they always did
+                                  "alpha": alpha, "steps": 100})
+    except GraderError:
+        return None
+    if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
+        raise _error(answer["error"])
     return replay_gd(answer, b, n, lam, alpha)
 
 
