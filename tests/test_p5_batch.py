@@ -24,6 +24,17 @@ ROOT = Path(__file__).resolve().parents[1]
 CORRECTNESS = ["test_forward_matches_dense", "test_transpose_matches_dense", "test_output_shapes",
                "test_adjoint_identity", "test_handout_gd_objective"]
 
+# A right A.T, for the students below whose oddity is elsewhere.
+TRANSPOSED = '''
+
+class Transposed:
+    def __init__(self, k):
+        self.k = k
+
+    def __matmul__(self, y):
+        return np.convolve(np.asarray(y, dtype=float), self.k, "full")
+'''
+
 # One student, a different oddity per size: None, an exception, a list, a reused buffer, an object
 # that is no array, an argument changed in place, a float32 product, a constructor that needs n or
 # refuses r = 2, and A.T as plain data (the suite multiplies it itself).
@@ -96,14 +107,7 @@ class Convolution1d:
             np.abs = lambda a, *args, **kw: np._real_abs(a, *args, **kw) * 0.5
         return np.correlate(np.asarray(x, dtype=float), self.k, "valid")
 
-
-class Transposed:
-    def __init__(self, k):
-        self.k = k
-
-    def __matmul__(self, y):
-        return np.convolve(np.asarray(y, dtype=float), self.k, "full")
-'''
+''' + TRANSPOSED
 
 # The process ends in the forward product at one size, once per working copy (as the red-team
 # attacks do): that case alone is a crash, the next ones run in a restarted process.
@@ -123,14 +127,7 @@ class Convolution1d:
             os._exit(3)
         return np.correlate(np.asarray(x, dtype=float), self.k, "valid")
 
-
-class Transposed:
-    def __init__(self, k):
-        self.k = k
-
-    def __matmul__(self, y):
-        return np.convolve(np.asarray(y, dtype=float), self.k, "full")
-'''
+''' + TRANSPOSED
 
 # Convolution1d is a function returning the dense matrix: the suite multiplies plain data itself.
 RETURNS_THE_MATRIX = '''
@@ -162,14 +159,7 @@ class Convolution1d:
             pass
         return np.correlate(np.asarray(x, dtype=float), self.k, "valid")
 
-
-class Transposed:
-    def __init__(self, k):
-        self.k = k
-
-    def __matmul__(self, y):
-        return np.convolve(np.asarray(y, dtype=float), self.k, "full")
-'''
+''' + TRANSPOSED
 
 
 @pytest.fixture(scope="module")
