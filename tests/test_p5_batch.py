@@ -144,6 +144,32 @@ def Convolution1d(k, n=None):
     return A
 '''
 
+# A @ x is None and A.T @ y ends the process at n = 20, r = 3: the adjoint test fails on A @ x
+# and never asks for A.T @ y, so the crash must not be its verdict.
+NONE_THEN_CRASH = '''
+import os
+import numpy as np
+
+
+class Convolution1d:
+    def __init__(self, k):
+        self.k = np.asarray(k, dtype=float)
+        self.T = Transposed(self.k)
+
+    def __matmul__(self, x):
+        return None
+
+
+class Transposed:
+    def __init__(self, k):
+        self.k = k
+
+    def __matmul__(self, y):
+        if len(y) == 18:
+            os._exit(3)
+        return np.convolve(np.asarray(y, dtype=float), self.k, "full")
+'''
+
 # Loops forever at r = n (the fifth forward case): the cases before it keep their verdicts.
 HANGS_AT_R_EQUALS_N = '''
 import numpy as np
@@ -228,6 +254,13 @@ def test_a_crash_in_one_case_is_that_case_alone(pool, tmp_path):
 def test_an_operator_that_is_plain_data_is_used_by_the_suite_itself(pool, tmp_path):
     outcomes = _same_both_ways(pool, tmp_path, RETURNS_THE_MATRIX)
     assert {s for t, _, s, _, _ in outcomes} == {"passed"}
+
+
+def test_a_product_the_test_never_asks_for_is_never_computed(pool, tmp_path):
+    outcomes = _same_both_ways(pool, tmp_path, NONE_THEN_CRASH)
+    statuses = {(t, c): s for t, c, s, _, _ in outcomes}
+    assert statuses[("test_adjoint_identity", "")] == "failed"
+    assert statuses[("test_transpose_matches_dense", "n=20,r=3-float")] == "error"
 
 
 @pytest.mark.slow
