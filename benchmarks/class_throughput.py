@@ -198,7 +198,7 @@ def baseline(folder: Path, students: list[str], jobs: int, cpu: TreeCpu) -> tupl
         (suite_dir / "test_p4_baseline.py").write_text(_BASELINE_P4)
         # The P5 suite's own correctness checks, against the student's module imported in-process.
         (suite_dir / "test_p5.py").write_text(SUITE.read_text())
-        for helper in ("dense_ban.py",):
+        for helper in ("dense_ban.py", "p5_requests.py"):
             (suite_dir / helper).write_text((SUITE.parent / helper).read_text())
         names = " or ".join(P5_CORRECTNESS + ["test_p4_script_runs_and_functions_match"])
         env_base = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "MPLBACKEND": "Agg",

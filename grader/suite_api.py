@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from grader.sandbox.outside.remote import Remote, wrap
+from grader.sandbox.outside.remote import Remote, unwrap, wrap
 from grader.sandbox.outside.session import ChildSession
 
 
@@ -71,8 +71,13 @@ class StudentHandle:
         return wrap(self.session, info["module"])
 
     def request(self, message: dict) -> Any:
-        """Sends a raw request (for ops that child plugins registered)."""
-        return wrap(self.session, self.session.request(message))
+        """Sends a raw request (for ops that child plugins registered).
+
+        Proxies anywhere in ``message`` travel as their handles, so a plugin op
+        can be given the student's objects (``{"module": student.module()}``);
+        handles in the answer come back as proxies.
+        """
+        return wrap(self.session, self.session.request(unwrap(message)))
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 The handout's rule: "You may not create a (n−r+1)×n numpy array (nor a
 n×(n−r+1) numpy array)". :func:`run_guards` measures the student's operator
-in a fresh child (``p5_dense_plugin.py`` holds the child's side) in phases:
+in the student's child (``p5_dense_plugin.py`` holds the child's side), after
+the correctness checks, in phases:
 
 1. **watched run**: the file is loaded again with every expression watched
    and the products run at growing n, counting the work exactly (values the
@@ -216,7 +217,7 @@ def run_guards(
     required: list[str] | tuple[str, ...] = ("Convolution1d",),
     integer: bool = False,
 ) -> DenseReport:
-    """Runs every guard in ``session`` (a fresh child of the student's) and returns the verdicts.
+    """Runs every guard in ``session`` (the student's child) and returns the verdicts.
 
     ``integer`` makes x and y integer vectors (k stays float), as a student's
     own test might.

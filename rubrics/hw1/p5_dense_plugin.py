@@ -23,6 +23,9 @@ definitions (or the whole file without ``__main__``) before anything is armed.
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 
 from grader.guards import memory, process
@@ -74,10 +77,47 @@ def register(registry, **options):
         raise ValueError(f"p5_dense_plugin: unknown option(s) {', '.join(unknown)}")
     config = {**DEFAULTS, **options}
     registry.add_op("p5_dense_config", lambda child, request: dict(config))
-    registry.add_op("p5_dense_memory", _op_memory)
-    registry.add_op("p5_dense_run", _op_run)
+    registry.add_op("p5_dense_memory", _quiet(_op_memory))
+    registry.add_op("p5_dense_run", _quiet(_op_run))
     registry.add_op("p5_dense_trim", lambda child, request: process.release_free_memory())
-    registry.add_op("p5_dense_watch", lambda child, request: _op_watch(child, request, config))
+    registry.add_op("p5_dense_watch", _quiet(lambda child, request: _op_watch(child, request, config)))
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
+def _quiet(handler):
+    """The op with the student's prints sent nowhere: the guards' runs are the grader's measurements.
+
+    The report shows what the student's code printed for the correctness
+    checks; thousands of lines from the guards' large products would bury it
+    (they never reached it while the guards had a child of their own).
+    """
+
+    def run(child, request):
+        _flush()
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+        except OSError:
+            return handler(child, request)
+        saved = [os.dup(1), os.dup(2)]
+        try:
+            os.dup2(null, 1)
+            os.dup2(null, 2)
+            return handler(child, request)
+        finally:
+            _flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in (null, *saved):
+                os.close(fd)
+
+    return run
 
 
 # -- running the student's operator ------------------------------------------

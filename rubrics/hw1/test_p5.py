@@ -4,8 +4,13 @@ Runs in the judge. ``student`` reaches the student's ``conv1D.py`` in its own
 process; every reference here is built locally from k, so nothing the
 student's code does can change what it is compared with.
 
-The correctness checks run at small n. The ban on dense matrices is checked
-by three guards at large n in a second, fresh child of the student's
+The correctness checks run at small n. Each case is one request to the child
+(``p5_products_plugin.py`` makes there the calls the proxies would have made,
+in the same order, and answers what each of their requests would have), and
+every answer is judged here as if each product had been its own request; the
+handout's GD loop runs in the child in one request and is replayed here. The
+proxies remain for what the plugin cannot answer that way. The ban on dense
+matrices is then checked by three guards at large n in the same child
 (``dense_ban.py`` here, ``p5_dense_plugin.py`` in the child).
 """
 
@@ -23,6 +28,8 @@ from grader.sandbox.outside.session import (
 )
 
 dense_ban = load_content_module(Path(__file__).with_name("dense_ban.py"))
+p5 = load_content_module(Path(__file__).with_name("p5_requests.py"))
+Case = p5.Case
 
 # (n, r): the handout size, edge cases r = 1, r = n, n = r + 1, and sizes that
 # catch a transpose with r = 3 hard-coded.
@@ -37,26 +44,6 @@ def dense(k, n):
     for i in range(n - r + 1):
         A[i, i : i + r] = k
     return A
-
-
-def huber_loss(x):
-    return np.sum(0.5 * x**2 * (np.abs(x) <= 1) + (np.abs(x) - 0.5) * (np.abs(x) > 1))
-
-
-def huber_grad(x):
-    return x * (np.abs(x) <= 1) + np.sign(x) * (np.abs(x) > 1)
-
-
-def operator(student, k, n):
-    """Builds the student's A for filter k, however their constructor is spelled."""
-    conv = student.module(required=["Convolution1d"])
-    try:
-        return conv.Convolution1d(k)
-    except StudentError as exc:
-        if "argument" not in str(exc):
-            raise
-        # Some students also pass n; the handout's constructor takes only k.
-        return conv.Convolution1d(k, n)
 
 
 def vector(kind, size, rng):
@@ -89,14 +76,32 @@ def compare(got, expected, what, rule):
     )
 
 
+def forward_spec(n, r, kind):
+    rng = np.random.default_rng(1000 * n + r)
+    k = rng.standard_normal(r)
+    return {"k": k, "n": n, "steps": [["forward", vector(kind, n, rng)]]}
+
+
+def transpose_spec(n, r, kind):
+    rng = np.random.default_rng(2000 * n + r)
+    k = rng.standard_normal(r)
+    return {"k": k, "n": n, "steps": [["transposed", vector(kind, n - r + 1, rng)]]}
+
+
+# In pytest's order of the parametrized cases, so the calls come in the order they always did.
+CASES = [(n, r, kind) for n, r in SIZES for kind in INPUTS]
+FORWARD = [forward_spec(*case) for case in CASES]
+TRANSPOSE = [transpose_spec(*case) for case in CASES]
+
+
 @pytest.mark.parametrize("kind", INPUTS)
 @pytest.mark.parametrize("n,r", SIZES, ids=[f"n={n},r={r}" for n, r in SIZES])
 def test_forward_matches_dense(student, n, r, kind):
-    rng = np.random.default_rng(1000 * n + r)
-    k = rng.standard_normal(r)
-    x = vector(kind, n, rng)
-    A = operator(student, k, n)
-    got = as_vector(A @ x, f"A @ x (n={n}, r={r}, {kind} x)", n - r + 1)
+    index = CASES.index((n, r, kind))
+    spec = FORWARD[index]
+    k, x = spec["k"], spec["steps"][0][1]
+    A = Case(student, spec)
+    got = as_vector(A.forward(x), f"A @ x (n={n}, r={r}, {kind} x)", n - r + 1)
     compare(got, dense(k, n) @ x, f"A @ x for n={n}, r={r}, {kind} x",
             "Rule: (Ax)_i = k_1 x_i + … + k_r x_{i+r-1} for i = 1 … n-r+1.")
 
@@ -104,22 +109,35 @@ def test_forward_matches_dense(student, n, r, kind):
 @pytest.mark.parametrize("kind", INPUTS)
 @pytest.mark.parametrize("n,r", SIZES, ids=[f"n={n},r={r}" for n, r in SIZES])
 def test_transpose_matches_dense(student, n, r, kind):
-    rng = np.random.default_rng(2000 * n + r)
-    k = rng.standard_normal(r)
-    y = vector(kind, n - r + 1, rng)
-    A = operator(student, k, n)
-    got = as_vector(A.T @ y, f"A.T @ y (n={n}, r={r}, {kind} y)", n)
+    index = CASES.index((n, r, kind))
+    spec = TRANSPOSE[index]
+    k, y = spec["k"], spec["steps"][0][1]
+    A = Case(student, spec)
+    got = as_vector(A.transposed(y), f"A.T @ y (n={n}, r={r}, {kind} y)", n)
     compare(got, dense(k, n).T @ y, f"A.T @ y for n={n}, r={r}, {kind} y",
             "Rule: (Aᵀy)_j = Σ_i k_{j-i+1} y_i over the i with 1 ≤ j-i+1 ≤ r; r must come from k, not be fixed.")
 
 
-@pytest.mark.parametrize("n,r", [(20, 3), (7, 7), (15, 1)], ids=["n=20,r=3", "n=7,r=7", "n=15,r=1"])
-def test_output_shapes(student, n, r):
+SHAPE_SIZES = [(20, 3), (7, 7), (15, 1)]
+
+
+def _shape_spec(n, r):
     rng = np.random.default_rng(7)
     k = rng.standard_normal(r)
-    A = operator(student, k, n)
-    forward = A @ rng.standard_normal(n)
-    backward = A.T @ rng.standard_normal(n - r + 1)
+    x = rng.standard_normal(n)
+    return {"k": k, "n": n, "steps": [["forward", x], ["transposed", rng.standard_normal(n - r + 1)]]}
+
+
+SHAPES = [_shape_spec(n, r) for n, r in SHAPE_SIZES]
+
+
+@pytest.mark.parametrize("n,r", SHAPE_SIZES, ids=["n=20,r=3", "n=7,r=7", "n=15,r=1"])
+def test_output_shapes(student, n, r):
+    index = SHAPE_SIZES.index((n, r))
+    (_, x), (_, y) = SHAPES[index]["steps"]
+    A = Case(student, SHAPES[index])
+    forward = A.forward(x)
+    backward = A.transposed(y)
     for value, what, length in ((forward, "A @ x", n - r + 1), (backward, "A.T @ y", n)):
         assert isinstance(value, np.ndarray), (
             f"{what} returned a {type(value).__name__}; return a numpy array (e.g. np.asarray([...]))"
@@ -129,15 +147,29 @@ def test_output_shapes(student, n, r):
         )
 
 
-def test_adjoint_identity(student):
+def _adjoint_specs():
     rng = np.random.default_rng(11)
-    checked = 0
+    specs = []
     for n, r in [(20, 3), (13, 4), (8, 8)]:
         k = rng.standard_normal(r)
         x, y = rng.standard_normal(n), rng.standard_normal(n - r + 1)
-        A = operator(student, k, n)
-        Ax = as_vector(A @ x, "A @ x", n - r + 1)
-        ATy = as_vector(A.T @ y, "A.T @ y", n)
+        # Only A @ x is planned: A.T @ y is asked for once A @ x checked out, as the test always did.
+        specs.append({"k": k, "n": n, "steps": [["forward", x]], "y": y})
+    return specs
+
+
+ADJOINT = _adjoint_specs()
+
+
+def test_adjoint_identity(student):
+    checked = 0
+    for spec in ADJOINT:
+        n, k = spec["n"], spec["k"]
+        r = len(k)
+        ((_, x),), y = spec["steps"], spec["y"]
+        A = Case(student, {key: spec[key] for key in ("k", "n", "steps")})
+        Ax = as_vector(A.forward(x), "A @ x", n - r + 1)
+        ATy = as_vector(A.transposed(y), "A.T @ y", n)
         lhs, rhs = float(Ax @ y), float(x @ ATy)
         assert abs(lhs - rhs) <= 1e-9 * max(1.0, abs(lhs)), (
             f"⟨Ax, y⟩ = {lhs:.10g} but ⟨x, Aᵀy⟩ = {rhs:.10g} for n={n}, r={r}: "
@@ -153,18 +185,15 @@ def test_handout_gd_objective(student):
     k = np.random.randn(r)
     b = np.random.randn(n - r + 1)
 
-    def run(A):
-        x = np.zeros(n)
-        for _ in range(100):
-            x = x - alpha * (A.T @ (huber_grad(A @ x - b)) + lam * x)
-        return huber_loss(A @ x - b) + lam / 2 * np.linalg.norm(x) ** 2
-
-    expected = run(dense(k, n))
-    A = operator(student, k, n)
-    try:
-        got = float(run(A))
-    except (TypeError, ValueError) as exc:
-        raise AssertionError(f"the handout's GD loop does not run with your operator: {exc}") from None
+    expected = p5.gd_loop(dense(k, n), b, n, lam, alpha)
+    got = p5.gd_in_child(student, k, b, n, lam, alpha)
+    if got is None:
+        A = p5.operator(student, k, n)
+        try:
+            got = float(p5.gd_loop(A, b, n, lam, alpha))
+        except (TypeError, ValueError) as exc:
+            raise AssertionError(f"the handout's GD loop does not run with your operator: {exc}") from None
+    got = float(got)
     assert abs(got - expected) <= 1e-8 * abs(expected), (
         f"after the handout's 100 GD steps (r, n, lam = 3, 20, 0.1, seed 0, α = 0.01) the objective is "
         f"{got:.12g}; expected {expected:.12g}."
@@ -173,13 +202,22 @@ def test_handout_gd_objective(student):
 
 # -- the ban on dense matrices ----------------------------------------------
 def dense_report(student):
-    """The guards' report for this student, measured once and shared by the tests below."""
+    """The guards' report for this student, measured once and shared by the tests below.
+
+    The guards run in the child the correctness tests used, after them: what
+    they measure does not depend on what ran before. The shape guard loads the
+    file again, watched, with the student's other modules imported afresh;
+    the memory guard counts only what tracemalloc traces from its start; the
+    process guard returns freed memory to the kernel and resets the resident
+    peak first, and it caps the address space, so it runs last of all. The
+    correctness checks ran at n ≤ 50 and other seeds, so nothing a student
+    caches there (on self, on the class, by n or by k) is reused at the
+    guards' sizes, where every operator is a fresh construction.
+    """
     key = "p5-dense-ban"
     if key not in student.cache:
         try:
-            student.cache[key] = dense_ban.run_guards(
-                student.session.sibling("guard"), student.files[0], ["Convolution1d"]
-            )
+            student.cache[key] = dense_ban.run_guards(student.session, student.files[0], ["Convolution1d"])
         except (StudentFailure, GraderError) as exc:  # the file does not load, the time ran out, a grader fault
             student.cache[key] = exc
     cached = student.cache[key]
