@@ -59,3 +59,18 @@ def test_oversized_and_non_json_frames_are_rejected():
     with pytest.raises(EOFError):
         protocol.read_frame(r)
     os.close(r)
+
+
+def test_an_oversized_frame_is_refused_before_anything_is_written(monkeypatch):
+    # The child never sends one, so the judge may read an oversized header as tampering.
+    monkeypatch.setattr(protocol, "MAX_FRAME_BYTES", 64)
+    read_end, write_end = os.pipe()
+    try:
+        with pytest.raises(protocol.FrameTooLarge):
+            protocol.write_frame(write_end, {"value": "x" * 100})
+        os.set_blocking(read_end, False)
+        with pytest.raises(BlockingIOError):
+            os.read(read_end, 1)
+    finally:
+        os.close(read_end)
+        os.close(write_end)

@@ -84,6 +84,25 @@ def test_crash_is_described_and_the_next_request_gets_a_fresh_child(tmp_path):
         assert mod2.ok() == 1 and s.generation == first + 1
 
 
+def test_a_child_that_writes_into_the_grader_channel_is_not_restarted(tmp_path):
+    # Garbage on every descriptor reaches the response pipe: the channel is corrupted on purpose.
+    src = ("import os\ndef scribble():\n    for fd in range(3, 64):\n        try:\n"
+           "            os.write(fd, b'\\x00\\x00\\x00\\x04junk')\n        except OSError:\n"
+           "            pass\n    return 1\ndef ok():\n    return 1\n")
+    with session(tmp_path, src) as s:
+        mod = wrap(s, s.load("mod.py", ["scribble"])["module"])
+        with pytest.raises(StudentError, match="corrupted the grader's private channel"):
+            mod.scribble()
+        first = s.generation
+        # Every later request fails at once, without a new child: restarting a hostile process per
+        # check would only let it spend the time limit, and the verdict would depend on the machine.
+        for _ in range(3):
+            with pytest.raises(StudentError, match="Not run: .*corrupted the grader's private channel") as info:
+                s.load("mod.py", ["ok"])
+            assert info.value.kind == "crash"
+        assert s.generation == first
+
+
 def test_memory_limit_gives_a_memory_error(tmp_path):
     src = "import numpy as np\ndef big():\n    return np.ones(2**30).sum()\n"
     with session(tmp_path, src, memory=1 << 30) as s:

@@ -39,6 +39,10 @@ class ProtocolError(Exception):
     """The peer sent something that is not a valid frame or value."""
 
 
+class FrameTooLarge(ProtocolError):
+    """A frame over :data:`MAX_FRAME_BYTES`: never written (the writer is told), so one read means tampering."""
+
+
 @dataclass(frozen=True)
 class RemoteRef:
     """A handle to an object that lives in the child."""
@@ -132,8 +136,14 @@ def _decode_array(spec: Any) -> np.ndarray:
 
 
 def write_frame(fd: int, message: dict) -> None:
-    """Writes one message to a file descriptor."""
+    """Writes one message to a file descriptor.
+
+    Raises:
+        FrameTooLarge: the message would exceed :data:`MAX_FRAME_BYTES`; nothing was written.
+    """
     payload = json.dumps(encode(message), allow_nan=False).encode("utf-8")
+    if len(payload) > MAX_FRAME_BYTES:
+        raise FrameTooLarge(f"a message of {len(payload)} bytes exceeds the limit of {MAX_FRAME_BYTES}")
     _write_all(fd, _HEADER.pack(len(payload)) + payload)
 
 
@@ -142,7 +152,7 @@ def read_frame(fd: int) -> dict:
     header = _read_exact(fd, _HEADER.size)
     (length,) = _HEADER.unpack(header)
     if length > MAX_FRAME_BYTES:
-        raise ProtocolError(f"frame of {length} bytes exceeds the limit")
+        raise FrameTooLarge(f"frame of {length} bytes exceeds the limit")
     try:
         message = json.loads(_read_exact(fd, length).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

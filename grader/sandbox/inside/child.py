@@ -174,7 +174,12 @@ class Child:
                     stream.flush()
                 except (OSError, ValueError):
                     pass
-            protocol.write_frame(resp_fd, response)
+            try:
+                protocol.write_frame(resp_fd, response)
+            except protocol.FrameTooLarge as exc:
+                # An honest child never sends an oversized frame, so the judge can treat one as tampering.
+                protocol.write_frame(resp_fd, {"ok": False, "error": {
+                    "kind": "exception", "message": f"the answer is too large to send to the grader ({exc})"}})
 
     def handle(self, request: dict) -> dict:
         """Runs one request and returns the response frame."""

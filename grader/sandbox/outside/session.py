@@ -122,6 +122,8 @@ class ChildSession:
     _load_failures: dict = field(default_factory=dict)
     _siblings: list = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    tampered: str | None = None
+    """Why the child's channel was found corrupted, once it was: no child is started again for this job."""
     busy_seconds: float = 0.0
     """Wall time spent waiting for the child's answers (the student's code and in-child checks), for benchmarks."""
     launcher: object = None
@@ -143,6 +145,15 @@ class ChildSession:
         return self._deadline - time.monotonic()
 
     def _start(self) -> _Running:
+        if self.tampered is not None:
+            # A process that wrote into the grader's private pipe is hostile, not unlucky:
+            # restarting it for every later check only lets it spend the time limit (and
+            # whether it ran out would then depend on the machine's speed).
+            raise StudentError(
+                f"Not run: the student's process {self.tampered} in an earlier check, "
+                "and the grader does not restart a process that tampers with its channel",
+                kind="crash",
+            )
         if self.remaining() <= 0:
             raise StudentTimeout(self._timeout_message())
         if self._deadline is None:
@@ -318,6 +329,7 @@ class ChildSession:
                     "corrupted the grader's private channel (it wrote into or closed a file "
                     f"descriptor it does not own: {exc})"
                 )
+                self.tampered = described
             raise StudentError(f"the student's process {described}", kind="crash") from None
         finally:
             if message.get("op") != "plugin":  # loading a trusted plugin is the grader's own time
