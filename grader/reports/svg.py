@@ -137,10 +137,6 @@ class Panel:
         low, high = self.ylim
         return self.top + self.height - (value - low) / ((high - low) or 1.0) * self.height
 
-    def point(self, x: float, y: float) -> tuple[float, float]:
-        """Pixel coordinates of a data point."""
-        return self.x(x), self.y(y)
-
     def points(self, data: Iterable[tuple[float, float]], low: float, high: float, nan: float) -> list[tuple[float, float]]:
         """Pixel coordinates of many points, y clipped to [low, high] and nan drawn at ``nan``.
 
