@@ -255,3 +255,14 @@ def test_class_summary_lists_the_flagged_pairs_of_a_similarity_report(tmp_path, 
 def test_class_summary_without_a_similarity_report_has_no_similar_section(tmp_path):
     HtmlReport().write_class([sample()], tmp_path)
     assert 'id="similar"' not in (tmp_path / "index.html").read_text()
+
+
+def test_svg_ticks_are_round_and_cover_the_range_and_text_is_escaped():
+    from grader.reports import svg
+
+    assert svg.nice_ticks(0, 1000) == [0, 200, 400, 600, 800, 1000]
+    assert svg.nice_ticks(-11, 26) == [-10, 0, 10, 20]
+    assert svg.nice_ticks(3, 3) == [3] and svg.nice_ticks(float("nan"), 1) == []
+    canvas = svg.Canvas(100, 50)
+    canvas.text(10, 10, '<script>alert("x")</script> & co')
+    assert "<script>" not in canvas.svg() and "&lt;script&gt;" in canvas.svg() and "&amp; co" in canvas.svg()
