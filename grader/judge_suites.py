@@ -121,7 +121,7 @@ class PreparedSuite:
             capture.start_global_capturing()
             capture.suspend_global_capture()
         reporter = config.pluginmanager.getplugin("terminalreporter")
-        if reporter is not None and hasattr(reporter, "_session_start"):
+        if reporter is not None and hasattr(reporter, "_session_start") and hasattr(timing, "Instant"):
             reporter._session_start = timing.Instant()  # "N passed in ..." counts this job only
         session.items = self.plugin.select(list(self.items), config)
         session.testscollected = len(session.items)
