@@ -1,11 +1,9 @@
 """HTML reports: escaping, hidden items, source lines, P4 runs plot, student figures, class summary."""
 
 import base64
-import io
 import json
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 import time
 from pathlib import Path
-
-import pytest
 
 from grader.judge import Job, job_to_json
 from grader.judge_pool import JudgePool, suite_helpers

@@ -1,7 +1,6 @@
 """The child process: student code runs there, under limits, and fails in reportable ways."""
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
