@@ -41,6 +41,8 @@ import socket
 import sys
 import traceback
 
+from grader.sandbox.outside import _linux
+
 #: Largest control message (a job is a few kB).
 MAX_MESSAGE = 1 << 20
 
@@ -99,6 +101,7 @@ def _run_judge(sock: socket.socket, job: dict, result_fd: int, log_fd: int, prep
             os.set_inheritable(job["zygote_fd"], False)
         os.setsid()  # its own group: a time limit kills it and what it started
         _die_with_parent()
+        _linux.set_name("grader-judge")
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(log_fd, 1)
@@ -247,6 +250,7 @@ def serve(sock: socket.socket) -> None:
 def main(argv: list[str]) -> int:
     """Entry point: ``judge_worker SOCK_FD [PRELOAD ...]``."""
     _die_with_parent()
+    _linux.set_name("grader-judgewk")
     sock = socket.socket(fileno=int(argv[1]))
     preload(argv[2:])
     sock.send(json.dumps({"ready": os.getpid()}).encode())

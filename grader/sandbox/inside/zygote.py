@@ -42,7 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from grader.sandbox.outside import confine as confinement  # noqa: E402
-from grader.sandbox.outside import processes  # noqa: E402
+from grader.sandbox.outside import _linux, processes  # noqa: E402
 from grader.sandbox.outside.launcher import plan_from_data  # noqa: E402
 
 MAX_MESSAGE = 1 << 16
@@ -116,11 +116,13 @@ def _child(request: dict, fds: list[int], compiled: dict) -> None:
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        _linux.set_name("grader-child")
         req_fd, resp_fd = _become_child(request, fds)
         plan = plan_from_data(request["plan"])
         # Every layer, in this process: with the processes layer this returns in PID 2
         # of a new namespace, and the pid the zygote reaps mirrors its end.
         confinement.confine(plan)
+        _linux.set_name("student")
         _after_confine()
         from grader.sandbox.inside import child
 
@@ -248,6 +250,7 @@ class Zygote:
 def main(argv: list[str]) -> None:
     """Entry point: ``zygote.py SOCK_FD``."""
     processes.die_with_parent()
+    _linux.set_name("grader-zygote")
     sock = socket.socket(fileno=int(argv[1]))
     preimport()
     sock.send(b'{"ready": true}')

@@ -31,6 +31,7 @@ MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
 
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
 PR_SET_NO_NEW_PRIVS = 38
 
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(os.uname().machine) if hasattr(os, "uname") else None
@@ -99,6 +100,18 @@ def prctl(option: int, value: int) -> None:
                            ctypes.c_ulong(0)),
         f"prctl({option})",
     )
+
+
+def set_name(name: str) -> None:
+    """Names the calling thread (``comm``, at most 15 bytes) as ``ps``, ``top`` and ``perf`` show it.
+
+    Best effort: a no-op off Linux, and a failure is ignored (a name is a
+    diagnostic, never a sandbox layer).
+    """
+    if libc is None:
+        return
+    libc.prctl(ctypes.c_int(PR_SET_NAME), ctypes.c_char_p(name.encode()[:15]), ctypes.c_ulong(0),
+               ctypes.c_ulong(0), ctypes.c_ulong(0))
 
 
 class _CapHeader(ctypes.Structure):

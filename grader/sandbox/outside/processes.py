@@ -94,6 +94,7 @@ def _init(student: int, keep: tuple[int, ...], status_fd: int) -> None:
     Signals from inside the namespace never reach it: the kernel drops those
     an init has no handler for, and it has none (it waits for them blocked).
     """
+    _linux.set_name("grader-init")
     _close_all_but(keep)
     waited = {signal.SIGCHLD, *_STOP_SIGNALS}
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -117,6 +118,7 @@ def _init(student: int, keep: tuple[int, ...], status_fd: int) -> None:
 
 
 def _supervise(init: int, keep: tuple[int, ...], status_fd: int) -> None:
+    _linux.set_name("grader-superv")
     _close_all_but(keep)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
