@@ -179,3 +179,57 @@ def test_the_exec_launcher_still_starts_a_fresh_interpreter(tmp_path):
         assert wrap(s, s.load("mod.py", ["answer"])["module"]).answer() == 42
         forked = s._running.proc.pid
         assert int(Path(f"/proc/{forked}/stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid()
+
+
+NAMESPACE_PROBE = '''
+import os, signal, subprocess, sys
+def inside():
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a stop must not wait for a student who ignores it
+    init = open("/proc/1/cmdline", "rb").read().split(b"\\0")[0].decode()
+    pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    return {"pid": os.getpid(), "ppid": os.getppid(), "init": init, "pids": pids,
+            "ns": os.readlink("/proc/self/ns/pid")}
+def daemon(marker):
+    # Double fork + setsid: orphaned to the namespace's init, outside the student's group.
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(300)", marker])
+        os._exit(0)
+    os.wait()
+'''
+
+
+def _pid_namespaces(pid: int) -> tuple[str, str]:
+    return os.readlink(f"/proc/{pid}/ns/pid"), os.readlink(f"/proc/{pid}/ns/pid_for_children")
+
+
+@pytest.mark.skipif(not __import__("grader.sandbox.outside.processes", fromlist=["x"]).Namespaces().available,
+                    reason="the zygote makes PID namespaces itself only as root with setpriv and sleep")
+def test_a_zygote_child_is_pid_2_of_its_own_namespace_and_nothing_of_it_survives(tmp_path, zygote):
+    """Root: one fork per child, straight into a fresh namespace whose init is the zygote's; the stop empties it."""
+    marker = f"zygote-daemon-{os.getpid()}-{tmp_path.name}"
+    sessions = [_session(tmp_path, name, NAMESPACE_PROBE, zygote) for name in ("first", "second")]
+    seen = []
+    for s in sessions:  # both alive at once: a namespace's id is reused once it is gone
+        mod = wrap(s, s.load("mod.py", ["inside", "daemon"])["module"])
+        info = mod.inside()
+        mod.daemon(marker)
+        assert info["pid"] == 2 and info["ppid"] == 0, info  # its parent (the zygote) is invisible to it
+        assert info["init"].endswith("sleep"), info  # PID 1 is the minimal init, not a copy of the zygote
+        assert info["pids"] == [1, 2], info  # only itself and its init
+        # The zygote forks into its own namespace again once the child exists.
+        own, for_children = _pid_namespaces(zygote.zygote_pid)
+        assert own == for_children
+        seen.append(info["ns"])
+    assert seen[0] != seen[1], "two children shared a PID namespace"
+    assert len(_running_with(marker)) == 2, "the daemons did not start"
+    for left, s in reversed(list(enumerate(sessions))):
+        host_pid = s._running.proc.pid
+        started = time.monotonic()
+        s.close()
+        # Generous for a loaded machine, and far below the 10 s a stop would wait for a supervisor.
+        assert time.monotonic() - started < 8.0, "the stop waited for a child that ignores SIGTERM"
+        assert not Path(f"/proc/{host_pid}").exists(), "the child was not reaped"
+        # Stopping is synchronous: when close() returns, the namespace is empty.
+        assert len(_running_with(marker)) == left, "a process the student orphaned survived its session"

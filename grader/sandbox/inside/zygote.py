@@ -111,8 +111,11 @@ def _after_confine() -> None:
         numpy.random.seed(None)
 
 
-def _child(request: dict, fds: list[int], compiled: dict) -> None:
-    """In the forked child: confine, then serve; never returns."""
+def _child(request: dict, fds: list[int], compiled: dict, in_namespace: bool = False) -> None:
+    """In the forked child: confine, then serve; never returns.
+
+    ``in_namespace``: the zygote forked it as PID 2 of a namespace it made (and supervises).
+    """
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -121,7 +124,7 @@ def _child(request: dict, fds: list[int], compiled: dict) -> None:
         plan = plan_from_data(request["plan"])
         # Every layer, in this process: with the processes layer this returns in PID 2
         # of a new namespace, and the pid the zygote reaps mirrors its end.
-        confinement.confine(plan)
+        confinement.confine(plan, in_namespace=in_namespace)
         _linux.set_name("student")
         _after_confine()
         from grader.sandbox.inside import child
@@ -146,6 +149,9 @@ class Zygote:
         self.sock = sock
         # pid -> (pidfd, lifeline read end, reply write end)
         self.children: dict[int, tuple[int, int, int]] = {}
+        # pid of a child forked into a namespace of ours -> [init pid, init's pidfd, child's status or None]
+        self.inits: dict[int, list] = {}
+        self.namespaces = processes.Namespaces()
         # plugin path -> (source, code): compiled here once, executed only in children
         self.compiled: dict[str, tuple[str, object]] = {}
 
@@ -169,14 +175,43 @@ class Zygote:
             return
         reply, lifeline = fds[4], fds[5]
         self.compile_plugins(request.get("plugins", []))
-        pid = os.fork()
+        init = self._namespace(request)
+        try:
+            pid = os.fork()
+        except BaseException:
+            if init is not None:
+                self.namespaces.leave()
+                self._end_init(init)
+            raise
         if pid == 0:
-            _child(request, fds, self.compiled)
+            _child(request, fds, self.compiled, in_namespace=init is not None)
+        if init is not None:
+            self.namespaces.leave()
+            self.inits[pid] = [init, os.pidfd_open(init), None]
         for fd in fds[:4]:
             os.close(fd)
         pidfd = os.pidfd_open(pid)
         self.children[pid] = (pidfd, lifeline, reply)
         self._reply(reply, {"pid": pid})
+
+    def _namespace(self, request: dict) -> int | None:
+        """A fresh PID namespace with its init for the next fork (the child's plan wants one), or None."""
+        layers = request.get("plan", {}).get("layers", ())
+        if not self.namespaces.available or "processes" not in layers:
+            return None
+        try:
+            return self.namespaces.enter()
+        except OSError:
+            self.namespaces.available = False  # children supervise themselves, as before
+            return None
+
+    @staticmethod
+    def _end_init(init: int) -> None:
+        try:
+            os.kill(init, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(init, 0)
 
     @staticmethod
     def _reply(fd: int, message: dict) -> None:
@@ -192,14 +227,45 @@ class Zygote:
             except (ProcessLookupError, PermissionError):
                 pass
 
+    def terminate(self, pid: int) -> None:
+        """A stop request: SIGTERM to a supervisor; a child we supervise ourselves is killed."""
+        if pid in self.inits:
+            self.kill(pid)  # student code may ignore SIGTERM; only a supervisor honours it
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
     def reap(self, pid: int) -> None:
-        pidfd, lifeline, reply = self.children.pop(pid)
+        """Reaps the child; answers once nothing of it is left (for ours: once its namespace is empty)."""
+        pidfd, lifeline, reply = self.children[pid]
         _, status = os.waitpid(pid, 0)
         # Whatever the child started in its group goes with it.
         try:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        if pid in self.inits:
+            # The child is reaped first: its init waits for every pid of the namespace
+            # to be freed before it can be reaped itself (then the namespace is empty).
+            self.inits[pid][2] = status
+            try:
+                os.kill(self.inits[pid][0], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            return
+        self._finish(pid, status)
+
+    def reap_init(self, pid: int) -> None:
+        """The init of ``pid``'s namespace ended: the namespace is empty; answers for the child."""
+        init, init_fd, status = self.inits.pop(pid)
+        os.waitpid(init, 0)
+        os.close(init_fd)
+        self._finish(pid, status)
+
+    def _finish(self, pid: int, status: int) -> None:
+        pidfd, lifeline, reply = self.children.pop(pid)
         self._reply(reply, {"exit": os.waitstatus_to_exitcode(status)})
         for fd in (pidfd, lifeline, reply):
             os.close(fd)
@@ -208,6 +274,9 @@ class Zygote:
         while True:
             by_fd = {}
             for pid, (pidfd, lifeline, _) in self.children.items():
+                if pid in self.inits and self.inits[pid][2] is not None:
+                    by_fd[self.inits[pid][1]] = ("init", pid)  # reaped; waiting for its namespace
+                    continue
                 by_fd[pidfd] = ("exited", pid)
                 by_fd[lifeline] = ("lifeline", pid)
             ready = select.select([self.sock, *by_fd], [], [])[0]
@@ -227,24 +296,26 @@ class Zygote:
                     continue
                 if what == "exited":
                     self.reap(pid)
+                elif what == "init":
+                    self.reap_init(pid)
                 else:
                     try:
                         said = os.read(fd, 1)
                     except OSError:
                         said = b""
                     if said == b"T":
-                        try:
-                            os.kill(pid, signal.SIGTERM)
-                        except ProcessLookupError:
-                            pass
+                        self.terminate(pid)
                     elif not said:
                         self.kill(pid)
                         self.reap(pid)
 
     def shutdown(self) -> None:
         for pid in list(self.children):
-            self.kill(pid)
-            self.reap(pid)
+            if pid not in self.inits or self.inits[pid][2] is None:
+                self.kill(pid)
+                self.reap(pid)
+            if pid in self.inits:
+                self.reap_init(pid)
 
 
 def main(argv: list[str]) -> None:

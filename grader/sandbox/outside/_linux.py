@@ -69,6 +69,11 @@ def unshare(flags: int) -> None:
     _check(_need_libc().unshare(ctypes.c_int(flags)), f"unshare({flags:#x})")
 
 
+def setns(fd: int, nstype: int) -> None:
+    """Joins the namespace ``fd`` refers to (``setns(2)``); for a PID namespace, the one future children join."""
+    _check(_need_libc().setns(ctypes.c_int(fd), ctypes.c_int(nstype)), f"setns({nstype:#x})")
+
+
 def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
     """``mount(2)``."""
     enc = lambda s: None if s is None else os.fsencode(s)  # noqa: E731

@@ -164,7 +164,7 @@ def probe(mode: str | None = None) -> SandboxInfo:
     return _probe(mode)
 
 
-def confine(plan: Plan) -> None:
+def confine(plan: Plan, *, in_namespace: bool = False) -> None:
     """Puts the calling, freshly forked process into the sandbox the plan describes.
 
     Call it in a process that has just been forked and has not yet run any
@@ -187,12 +187,17 @@ def confine(plan: Plan) -> None:
     as that process does. Killing the original pid (SIGTERM: cleanly; SIGKILL:
     through the death signal) kills every process in the namespace.
 
+    ``in_namespace``: the caller is already PID 2 of a PID namespace made for
+    it (a zygote's :class:`~grader.sandbox.outside.processes.Namespaces`),
+    whose maker supervises it; then no supervisor or init is forked here and
+    the function returns in the calling process.
+
     Raises:
         ConfinementError: a layer of the plan could not be applied; the
             process must then exit without running student code.
     """
     try:
-        _confine(plan)
+        _confine(plan, in_namespace)
     except OSError as exc:
         message = f"sandbox setup failed: {exc}"
         try:  # stderr is the judge's file: the only trace a preexec_fn failure can leave
@@ -202,7 +207,7 @@ def confine(plan: Plan) -> None:
         raise ConfinementError(message) from exc
 
 
-def _confine(plan: Plan) -> None:
+def _confine(plan: Plan, in_namespace: bool = False) -> None:
     layers = plan.layers
     try:
         os.setsid()
@@ -215,13 +220,13 @@ def _confine(plan: Plan) -> None:
     if "network" in layers:
         flags |= network.FLAGS
     if "processes" in layers:
-        flags |= processes.FLAGS
+        flags |= processes.FLAGS & ~_linux.CLONE_NEWPID if in_namespace else processes.FLAGS
     in_user_ns = bool(flags) and os.geteuid() != 0
     if in_user_ns:
         users.enter_user_namespace(flags)
     elif flags:
         _linux.unshare(flags)
-    if "processes" in layers:
+    if "processes" in layers and not in_namespace:
         processes.fork_supervised()
     if "filesystem" in layers:
         if plan.view is None:

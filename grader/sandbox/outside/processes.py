@@ -12,12 +12,21 @@ when the child dies), waits, and exits the way the student's process did
 fate unchanged. SIGTERM to the supervisor kills the namespace and waits
 until it is empty, which makes stopping a child synchronous. Each dies when
 its parent does (``PR_SET_PDEATHSIG``).
+
+A zygote running as root forks its children more cheaply
+(:class:`Namespaces`): it creates the PID namespace itself, starts a minimal
+init in it (``sleep`` under ``setpriv --pdeathsig``, spawned without copying
+the zygote's memory), forks the child straight into it as PID 2 and returns
+to its own namespace. The zygote is then the child's supervisor: it reaps the
+child (the exact status), then kills the init, which empties the namespace
+before it can be reaped. One fork of the zygote per child instead of three.
 """
 
 from __future__ import annotations
 
 import os
 import resource
+import shutil
 import select
 import signal
 import time
@@ -34,6 +43,64 @@ _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 #: Seconds the init gets to report after a stop request before it is killed outright.
 STOP_GRACE_SECONDS = 5.0
+
+
+#: The init of a zygote's namespace: never exits, has no signal handlers (so, as PID 1, ignores
+#: every signal sent from inside), and is killed by the kernel when the zygote dies.
+_INIT_ARGV = ("setpriv", "--pdeathsig", "KILL", "--", "sleep", "infinity")
+
+
+class Namespaces:
+    """A zygote's maker of PID namespaces, one per child, each with a minimal init.
+
+    ``available`` is False off Linux, when not root (``setns`` back to the
+    zygote's own namespace needs ``CAP_SYS_ADMIN``; a user-namespace sandbox
+    keeps the three-process layout of :func:`fork_supervised`) or when
+    ``setpriv`` or ``sleep`` is missing; the caller then forks as before.
+    """
+
+    def __init__(self) -> None:
+        self._own: int | None = None
+        tools = [shutil.which(name, path="/usr/bin:/bin") for name in ("setpriv", "sleep")]
+        self._argv = (tools[0], *_INIT_ARGV[1:4], tools[1], "infinity") if all(tools) else None
+        self.available = _linux.libc is not None and os.geteuid() == 0 and self._argv is not None
+
+    def enter(self) -> int:
+        """Creates a PID namespace and starts its init; the caller's next fork becomes its PID 2.
+
+        Returns the init's pid. Call :meth:`leave` right after that fork.
+
+        Raises:
+            OSError: the namespace or its init could not be made (the caller's state is unchanged).
+        """
+        if self._own is None:
+            self._own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        _linux.unshare(_linux.CLONE_NEWPID)
+        try:
+            # posix_spawn does not copy the zygote's memory; the init must not hold
+            # any of the zygote's descriptors (a child's pipe would never see EOF).
+            actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDWR, 0),
+                       (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2)]
+            actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds() if fd > 2]
+            return os.posix_spawn(self._argv[0], list(self._argv), {}, file_actions=actions, setsid=True)
+        except BaseException:
+            self.leave()
+            raise
+
+    def leave(self) -> None:
+        """Makes the caller's later forks land in its own PID namespace again."""
+        _linux.setns(self._own, _linux.CLONE_NEWPID)
+
+
+def _inheritable_fds() -> list[int]:
+    fds = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if os.get_inheritable(int(name)):
+                fds.append(int(name))
+        except OSError:
+            pass  # the listing's own descriptor, closed by now
+    return fds
 
 
 def die_with_parent() -> None:
@@ -165,8 +232,11 @@ def student_pid(supervisor: int) -> int | None:
     """The host pid of the process that runs student code under ``supervisor`` (PID 2 of its namespace).
 
     Guards that watch the student's process from outside (``/proc``,
-    ``prlimit``) need this pid, not the supervisor's.
+    ``prlimit``) need this pid, not the supervisor's. A zygote's child in a
+    namespace of the zygote's making (:class:`Namespaces`) is that process itself.
     """
+    if _namespace_pid(supervisor) == 2:
+        return supervisor
     for init in _children(supervisor):
         for pid in _children(init):
             try:
@@ -177,6 +247,18 @@ def student_pid(supervisor: int) -> int | None:
                 if line.startswith("NSpid:") and line.split()[-1] == "2":
                     return pid
     return None
+
+
+def _namespace_pid(pid: int) -> int | None:
+    """``pid``'s pid in its innermost PID namespace, if that is deeper than ours; else None."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            theirs = next((line.split()[1:] for line in fh if line.startswith("NSpid:")), [])
+        with open("/proc/self/status", encoding="ascii") as fh:
+            ours = next((line.split()[1:] for line in fh if line.startswith("NSpid:")), [])
+    except OSError:
+        return None
+    return int(theirs[-1]) if len(theirs) > len(ours) >= 1 else None
 
 
 def _children(pid: int) -> list[int]:
