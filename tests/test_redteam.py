@@ -42,7 +42,7 @@ from grader import grade
 from grader.context import Context
 from grader.models import Status
 from grader.rubric import load_rubric
-from grader.sandbox.outside import confine, processes
+from grader.sandbox.outside import confine
 
 ROOT = Path(__file__).resolve().parents[1]
 RUBRIC = load_rubric(ROOT / "rubrics" / "hw1.toml")
@@ -224,9 +224,7 @@ _EVIDENCE = {
     "tcp_to_localhost": ("diary", "tcp failed"),
     "udp_to_localhost": ("diary", "udp failed"),
     "dns_lookup": ("diary", "dns failed"),
-    # Its parent is outside its PID namespace (invisible: getppid() is 0) when the zygote makes the
-    # namespace (root); otherwise it is the namespace's init, owned by root.
-    "kill_parent": ("diary", "parent is 0" if processes.Namespaces().available else "attack raised PermissionError"),
+    "kill_parent": ("diary", "attack raised PermissionError"),  # its parent is the namespace's init, root
     "stdout_flood": ("diary", "File too large"),
     "exit_at_import": ("feedback", "exit"),
 }

@@ -14,6 +14,7 @@ import pytest
 from grader import grade
 from grader.context import Context
 from grader.rubric import load_rubric
+from grader.sandbox.outside import processes
 from grader.sandbox.outside.remote import wrap
 from grader.sandbox.outside.session import ChildSession, Limits, StudentError
 
@@ -204,10 +205,10 @@ def _pid_namespaces(pid: int) -> tuple[str, str]:
     return os.readlink(f"/proc/{pid}/ns/pid"), os.readlink(f"/proc/{pid}/ns/pid_for_children")
 
 
-@pytest.mark.skipif(not __import__("grader.sandbox.outside.processes", fromlist=["x"]).Namespaces().available,
+@pytest.mark.skipif(not processes.Namespaces().available,
                     reason="the zygote makes PID namespaces itself only as root with setpriv and sleep")
-def test_a_zygote_child_is_pid_2_of_its_own_namespace_and_nothing_of_it_survives(tmp_path, zygote):
-    """Root: one fork per child, straight into a fresh namespace whose init is the zygote's; the stop empties it."""
+def test_a_zygote_child_gets_a_fresh_namespace_with_a_minimal_init_and_nothing_of_it_survives(tmp_path, zygote):
+    """Root: two forks per child, the first straight into a fresh namespace whose init the zygote started."""
     marker = f"zygote-daemon-{os.getpid()}-{tmp_path.name}"
     sessions = [_session(tmp_path, name, NAMESPACE_PROBE, zygote) for name in ("first", "second")]
     seen = []
@@ -215,9 +216,11 @@ def test_a_zygote_child_is_pid_2_of_its_own_namespace_and_nothing_of_it_survives
         mod = wrap(s, s.load("mod.py", ["inside", "daemon"])["module"])
         info = mod.inside()
         mod.daemon(marker)
-        assert info["pid"] == 2 and info["ppid"] == 0, info  # its parent (the zygote) is invisible to it
-        assert info["init"].endswith("sleep"), info  # PID 1 is the minimal init, not a copy of the zygote
-        assert info["pids"] == [1, 2], info  # only itself and its init
+        # PID 1 is the minimal init, not a copy of the zygote; PID 2 its root-owned supervisor.
+        assert info["pid"] == 3 and info["ppid"] == 2, info
+        assert info["init"].endswith("sleep"), info
+        assert info["pids"] == [1, 2, 3], info  # nothing else: only its namespace
+        assert processes.student_pid(s._running.proc.pid) is not None
         # The zygote forks into its own namespace again once the child exists.
         own, for_children = _pid_namespaces(zygote.zygote_pid)
         assert own == for_children
@@ -228,7 +231,7 @@ def test_a_zygote_child_is_pid_2_of_its_own_namespace_and_nothing_of_it_survives
         host_pid = s._running.proc.pid
         started = time.monotonic()
         s.close()
-        # Generous for a loaded machine, and far below the 10 s a stop would wait for a supervisor.
+        # Generous for a loaded machine, and far below the 10 s grace a stop gives a supervisor.
         assert time.monotonic() - started < 8.0, "the stop waited for a child that ignores SIGTERM"
         assert not Path(f"/proc/{host_pid}").exists(), "the child was not reaped"
         # Stopping is synchronous: when close() returns, the namespace is empty.

@@ -114,7 +114,7 @@ def _after_confine() -> None:
 def _child(request: dict, fds: list[int], compiled: dict, in_namespace: bool = False) -> None:
     """In the forked child: confine, then serve; never returns.
 
-    ``in_namespace``: the zygote forked it as PID 2 of a namespace it made (and supervises).
+    ``in_namespace``: the zygote forked it as PID 2 of a namespace it made (whose init it keeps).
     """
     code = 1
     try:
@@ -227,16 +227,6 @@ class Zygote:
             except (ProcessLookupError, PermissionError):
                 pass
 
-    def terminate(self, pid: int) -> None:
-        """A stop request: SIGTERM to a supervisor; a child we supervise ourselves is killed."""
-        if pid in self.inits:
-            self.kill(pid)  # student code may ignore SIGTERM; only a supervisor honours it
-            return
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-
     def reap(self, pid: int) -> None:
         """Reaps the child; answers once nothing of it is left (for ours: once its namespace is empty)."""
         pidfd, lifeline, reply = self.children[pid]
@@ -247,7 +237,7 @@ class Zygote:
         except (ProcessLookupError, PermissionError):
             pass
         if pid in self.inits:
-            # The child is reaped first: its init waits for every pid of the namespace
+            # The supervisor is reaped first: the init waits for every pid of the namespace
             # to be freed before it can be reaped itself (then the namespace is empty).
             self.inits[pid][2] = status
             try:
@@ -304,7 +294,10 @@ class Zygote:
                     except OSError:
                         said = b""
                     if said == b"T":
-                        self.terminate(pid)
+                        try:
+                            os.kill(pid, signal.SIGTERM)
+                        except ProcessLookupError:
+                            pass
                     elif not said:
                         self.kill(pid)
                         self.reap(pid)

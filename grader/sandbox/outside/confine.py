@@ -189,8 +189,8 @@ def confine(plan: Plan, *, in_namespace: bool = False) -> None:
 
     ``in_namespace``: the caller is already PID 2 of a PID namespace made for
     it (a zygote's :class:`~grader.sandbox.outside.processes.Namespaces`),
-    whose maker supervises it; then no supervisor or init is forked here and
-    the function returns in the calling process.
+    whose maker keeps its init; then only the student's process is forked
+    here (PID 3), and the caller stays as its supervisor.
 
     Raises:
         ConfinementError: a layer of the plan could not be applied; the
@@ -226,8 +226,8 @@ def _confine(plan: Plan, in_namespace: bool = False) -> None:
         users.enter_user_namespace(flags)
     elif flags:
         _linux.unshare(flags)
-    if "processes" in layers and not in_namespace:
-        processes.fork_supervised()
+    if "processes" in layers:
+        processes.fork_supervised_in_namespace() if in_namespace else processes.fork_supervised()
     if "filesystem" in layers:
         if plan.view is None:
             raise OSError(0, "the filesystem layer needs a view")

@@ -16,10 +16,14 @@ its parent does (``PR_SET_PDEATHSIG``).
 A zygote running as root forks its children more cheaply
 (:class:`Namespaces`): it creates the PID namespace itself, starts a minimal
 init in it (``sleep`` under ``setpriv --pdeathsig``, spawned without copying
-the zygote's memory), forks the child straight into it as PID 2 and returns
-to its own namespace. The zygote is then the child's supervisor: it reaps the
-child (the exact status), then kills the init, which empties the namespace
-before it can be reaped. One fork of the zygote per child instead of three.
+the zygote's memory) and forks the child straight into it as PID 2, then
+returns to its own namespace. That child stays as the supervisor
+(:func:`fork_supervised_in_namespace`), inside the namespace but root-owned,
+and forks the process that runs student code (PID 3, whose parent is visible
+to it and cannot be signalled by it, as before). The zygote reaps the
+supervisor, then kills the init, which the kernel lets be reaped only once
+every pid of the namespace is free. Two forks of the zygote per child instead
+of three.
 """
 
 from __future__ import annotations
@@ -138,6 +142,43 @@ def fork_supervised() -> None:
     os.setsid()  # its own group: killpg(0) from student code cannot reach the init
 
 
+def fork_supervised_in_namespace() -> None:
+    """As :func:`fork_supervised`, in PID 2 of a namespace a zygote made (and whose init it keeps).
+
+    The caller stays as the supervisor (mirrors the student's end; SIGTERM kills
+    the student and waits for it); the student's process (PID 3) returns.
+    """
+    alive_r, alive_w = os.pipe()
+    student = os.fork()
+    if student != 0:
+        os.close(alive_r)
+        _supervise_child(student, keep=(alive_w,))  # never returns
+    os.close(alive_w)
+    die_with_parent()
+    check_supervisor(alive_r)
+    os.close(alive_r)
+    os.setsid()  # its own group: killpg(0) from student code cannot reach the supervisor
+
+
+def _supervise_child(student: int, keep: tuple[int, ...]) -> None:
+    _linux.set_name("grader-superv")
+    _close_all_but(keep)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    waited = {signal.SIGCHLD, *_STOP_SIGNALS}
+    signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+    while True:
+        got, status = os.waitpid(student, os.WNOHANG)
+        if got == student:
+            break
+        if signal.sigwait(waited) in _STOP_SIGNALS:
+            try:
+                os.kill(student, signal.SIGKILL)  # what it started dies with the namespace's init
+            except ProcessLookupError:
+                pass
+    _mirror(status)
+
+
 def check_supervisor(alive_fd: int) -> None:
     """Exits at once if the supervisor died before our death signal was armed."""
     if select.select([alive_fd], [], [], 0)[0]:
@@ -232,11 +273,12 @@ def student_pid(supervisor: int) -> int | None:
     """The host pid of the process that runs student code under ``supervisor`` (PID 2 of its namespace).
 
     Guards that watch the student's process from outside (``/proc``,
-    ``prlimit``) need this pid, not the supervisor's. A zygote's child in a
-    namespace of the zygote's making (:class:`Namespaces`) is that process itself.
+    ``prlimit``) need this pid, not the supervisor's. In a namespace of a
+    zygote's making (:class:`Namespaces`) the supervisor is PID 2 and the
+    student's process its child, PID 3.
     """
     if _namespace_pid(supervisor) == 2:
-        return supervisor
+        return next(iter(_children(supervisor)), None)
     for init in _children(supervisor):
         for pid in _children(init):
             try:
