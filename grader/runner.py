@@ -11,7 +11,7 @@ from pathlib import Path
 from grader import scoring
 from grader.answers import find_answers
 from grader.context import Context
-from grader.judge import Job, job_to_json
+from grader.job import Job, job_to_json
 from grader.judge_pool import JudgePool
 from grader.models import ManualScore, Outcome, ProblemResult, Status
 from grader.reports.sources import attach_sources
