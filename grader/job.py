@@ -7,7 +7,7 @@ without importing what the judge runs (pytest, numpy, the sandbox session).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -53,4 +53,5 @@ class Job:
 
 def job_to_json(job: Job) -> str:
     """Serializes a job for the judge's stdin."""
-    return json.dumps(asdict(job))
+    # The fields as they are: asdict() would deep-copy every list only to have it written.
+    return json.dumps(vars(job))
