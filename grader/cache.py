@@ -94,6 +94,7 @@ class ResultCache:
         self._warn = warn
         self._lock = threading.Lock()
         self._digests: dict[str, str] = {}
+        self._problems: dict[str, tuple[Problem, str]] = {}
         self._grader = grader_version()
         self.hits = 0
         self.misses = 0
@@ -111,8 +112,22 @@ class ResultCache:
 
         ``prefer`` (``--prefer``) is part of it: it can change which of the student's files is graded.
         """
-        rubric = self._rubric
         manual = {i.id: (manual or {}).get(i.id) for i in problem.items if i.kind == "manual"}
+        parts = {
+            "problem": self._problem_part(problem),
+            "manual": manual,
+            "student": tree_digest([student_folder]),
+            "prefer": prefer,
+        }
+        return hashlib.sha256(_canonical(parts).encode("utf-8")).hexdigest()
+
+    def _problem_part(self, problem: Problem) -> str:
+        """The digest of what every student's key for ``problem`` shares, computed once per problem."""
+        with self._lock:
+            known = self._problems.get(problem.id)
+        if known is not None and known[0] is problem:
+            return known[1]
+        rubric = self._rubric
         suites = sorted({str(problem.suite.parent)} if problem.suite else set())
         parts = {
             "format": FORMAT,
@@ -120,13 +135,13 @@ class ResultCache:
             "assignment": [rubric.id, str(rubric.reference), str(rubric.starter)],
             "problem": problem,
             "plugin_options": list(problem.plugin_options),
-            "manual": manual,
             "suites": self._digest("suites:" + problem.id, [Path(s) for s in suites] + list(problem.plugins)),
             "reference": self._digest("reference", [rubric.reference] if rubric.reference else []),
-            "student": tree_digest([student_folder]),
-            "prefer": prefer,
         }
-        return hashlib.sha256(_canonical(parts).encode("utf-8")).hexdigest()
+        digest = hashlib.sha256(_canonical(parts).encode("utf-8")).hexdigest()
+        with self._lock:
+            self._problems[problem.id] = (problem, digest)
+        return digest
 
     def _path(self, student: str, problem_id: str) -> Path:
         return self.folder / student / f"{problem_id}.json"
@@ -165,17 +180,16 @@ class ResultCache:
             p.relative_to(report_dir).as_posix() for p in artifacts_dir.rglob("*") if p.is_file()
         ) if artifacts_dir.is_dir() else []
         payload = _canonical(data)
-        entry = {
-            "key": key,
-            "digest": hashlib.sha256(payload.encode("utf-8")).hexdigest(),
-            "artifacts": artifacts,
-            "result": json.loads(payload),
-        }
+        digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        # The entry as json.dump would write {"key", "digest", "artifacts", "result"}, with the
+        # result's canonical text as it is (not parsed back and written again).
+        text = (f'{{"key": {json.dumps(key)}, "digest": {json.dumps(digest)}, '
+                f'"artifacts": {json.dumps(artifacts, ensure_ascii=False)}, "result": {payload}}}')
         path = self._path(student, problem_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{problem_id}-", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(entry, fh, ensure_ascii=False)
+            fh.write(text)
         os.replace(tmp, path)
 
     def through(

@@ -14,7 +14,6 @@ import click
 
 from grader import check, ci, export, grade, manual, verify
 from grader.context import Context, default_jobs
-from grader.dask_grading import DaskSchedulerError
 from grader.exitcodes import ExitCode
 from grader.intake.layouts import LAYOUT_NAMES
 from grader.intake.roster import RosterError
@@ -24,10 +23,17 @@ from grader.sandbox.outside import confine
 from grader.similarity import command as similarity
 from grader.submission import SubmissionError
 
-#: Errors that are the user's input, not a grader bug: one line, exit 2.
-USAGE_ERRORS: tuple[type[Exception], ...] = (
-    RubricError, SubmissionError, ManualScoresError, RosterError, DaskSchedulerError
-)
+#: Errors that are the user's input, not a grader bug: one line, exit 2 (see :func:`usage_errors`).
+USAGE_ERRORS: tuple[type[Exception], ...] = (RubricError, SubmissionError, ManualScoresError, RosterError)
+
+
+def usage_errors() -> tuple[type[Exception], ...]:
+    """:data:`USAGE_ERRORS`, and an unusable Dask scheduler once a ``--scheduler`` run imported the Dask side.
+
+    grader.dask_grading imports dask.distributed (most of a second), so only a run that uses it does.
+    """
+    dask = sys.modules.get("grader.dask_grading")
+    return USAGE_ERRORS + ((dask.DaskSchedulerError,) if dask is not None else ())
 
 
 class _DefaultToRun(click.Group):
@@ -44,7 +50,7 @@ def _invoke(func, *, rubric: Path | None, **kwargs) -> None:
     try:
         loaded = load_rubric(rubric if rubric is not None else find_default_rubric(Path.cwd()))
         code = func(rubric=loaded, **kwargs)
-    except USAGE_ERRORS as exc:
+    except usage_errors() as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(ExitCode.USAGE)
     except Exception:  # noqa: BLE001 - a bug in the grader: say so, exit 1

@@ -19,7 +19,6 @@ from grader.models import ManualScore, ProblemResult, StudentReport
 from grader.reports import make_writers
 from grader.rubric import Rubric
 from grader.runner import grade_problem
-from grader.similarity.command import after_grading as similarity_report
 from grader.sandbox.outside import confine
 from grader.submission import Submission
 from grader.summary import summary_table
@@ -92,6 +91,13 @@ def main(
     ctx.say(f"\nReports: {out}/<student>/report.html (and .md, .json), class summary: {out / 'index.html'}, "
             f"gradebook: {out / 'gradebook.csv'}")
     return reports
+
+
+def similarity_report(**kwargs) -> None:
+    """:func:`grader.similarity.command.after_grading`, imported only by a run that asks for the report."""
+    from grader.similarity.command import after_grading
+
+    after_grading(**kwargs)
 
 
 def grade_all(

@@ -16,62 +16,17 @@ import json
 import os
 import socket
 import sys
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pytest
 
+# The job's description lives apart so the grader's process can build one without importing pytest.
+from grader.job import Job, job_to_json  # noqa: F401  (re-exported)
 from grader.judge_suites import PreparedSuite, pytest_args
 from grader.pytest_plugin import GradingPlugin
 from grader.sandbox.outside.launcher import ZygoteLauncher
 from grader.sandbox.outside.session import ChildSession, Limits
 from grader.suite_api import StudentHandle
-
-
-@dataclass(frozen=True)
-class Job:
-    """Everything the judge needs for one (student, problem)."""
-
-    student_id: str
-    """The student's id."""
-
-    problem_id: str
-    """The rubric's problem id."""
-
-    suite: str
-    """Absolute path of the pytest suite file."""
-
-    tests: list[str]
-    """Test function names the rubric's items name."""
-
-    workdir: str
-    """The student's working copy (the child's cwd)."""
-
-    scratch: str
-    """A folder of the grader's for logs and captured output."""
-
-    files: list[str]
-    """The problem's files, by their rubric names, inside ``workdir``."""
-
-    wall_seconds: float
-    """The problem's wall-clock budget."""
-
-    memory_bytes: int
-    """The child's address-space cap."""
-
-    reference_dir: str | None = None
-    """The assignment's reference folder."""
-
-    plugins: list[list] = field(default_factory=list)
-    """``[path, options]`` pairs of child plugins to load in every child."""
-
-    zygote_fd: int | None = None
-    """The child zygote's socket, inherited from the judge worker (None: exec each child)."""
-
-
-def job_to_json(job: Job) -> str:
-    """Serializes a job for the judge's stdin."""
-    return json.dumps(asdict(job))
 
 
 def run(job: Job, prepared: PreparedSuite | None = None) -> dict:

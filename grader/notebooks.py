@@ -26,8 +26,6 @@ from __future__ import annotations
 import ast
 import json
 
-import nbformat
-
 from grader.sandbox.inside.loader import strip_magics
 
 
@@ -50,6 +48,8 @@ def _read(text: str):
         raise NotebookError(
             f"nbformat {version!r}, but the grader reads nbformat 4; open and save it in a current Jupyter or Colab"
         )
+    import nbformat  # here: nbformat (jsonschema) costs ~0.1 s to import, and most classes hand in scripts
+
     try:
         return nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises several unrelated types

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 from grader import scoring
 from grader.answers import find_answers
 from grader.context import Context
-from grader.judge import Job, job_to_json
+from grader.job import Job, job_to_json
 from grader.judge_pool import JudgePool
 from grader.models import ManualScore, Outcome, ProblemResult, Status
 from grader.reports.sources import attach_sources
@@ -170,11 +171,18 @@ def _run_judge(
 
 
 def _keep_artifacts(source: Path, target: Path) -> None:
-    """Copies what the suite left in the judge's artifacts folder (figures, tables) beside the report."""
+    """Moves what the suite left in the judge's artifacts folder (figures, tables) beside the report.
+
+    The judge's folder is deleted after grading, so its files are renamed into the report
+    folder (no copy of a P4 runs.json per student); across file systems they are copied.
+    """
     if not source.is_dir():
         return
     files = [p for p in sorted(source.iterdir()) if p.is_file() and not p.is_symlink()]
     if files:
         target.mkdir(parents=True, exist_ok=True)
         for path in files:
-            shutil.copyfile(path, target / path.name)
+            try:
+                os.replace(path, target / path.name)
+            except OSError:  # another file system (or an odd target): copy, as before
+                shutil.copyfile(path, target / path.name)

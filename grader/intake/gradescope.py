@@ -9,9 +9,8 @@ colons. A group submission gives one submission per member (same files).
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
-
-import yaml
 
 from grader.intake.naming import safe_id, unique
 from grader.rubric import Rubric
@@ -22,20 +21,29 @@ TITLE = "a Gradescope export (submission_metadata.yml)"
 METADATA = "submission_metadata.yml"
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML that reads Ruby-tagged nodes (``!ruby/object:…``) as plain data."""
+@cache
+def _loader():
+    """Safe YAML that reads Ruby-tagged nodes (``!ruby/object:…``) as plain data.
+
+    Built on first use: PyYAML is imported only when a Gradescope export is read.
+    """
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", _untagged)
+    Loader.add_multi_constructor("tag:", _untagged)
+    return yaml, Loader
 
 
 def _untagged(loader, suffix, node):
+    yaml, _ = _loader()
     if isinstance(node, yaml.MappingNode):
         return loader.construct_mapping(node, deep=True)
     if isinstance(node, yaml.SequenceNode):
         return loader.construct_sequence(node, deep=True)
     return loader.construct_scalar(node)
-
-
-_Loader.add_multi_constructor("!", _untagged)
-_Loader.add_multi_constructor("tag:", _untagged)
 
 
 def detect(path: Path) -> bool:
@@ -45,8 +53,9 @@ def detect(path: Path) -> bool:
 
 def read(path: Path, rubric: Rubric, scratch: Path) -> tuple[list[Submission], list[str]]:
     """One submission per submitter of each listed folder."""
+    yaml, loader = _loader()
     try:
-        data = yaml.load((path / METADATA).read_text(encoding="utf-8-sig"), Loader=_Loader)
+        data = yaml.load((path / METADATA).read_text(encoding="utf-8-sig"), Loader=loader)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise SubmissionError(f"{path / METADATA}: not readable YAML ({str(exc)[:200]})") from None
     if not isinstance(data, dict):

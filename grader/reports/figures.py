@@ -98,21 +98,24 @@ def runs_plot(runs: Sequence[dict]) -> str | None:
         mine = [r for r in drawable if r["alpha"] == alpha]
         lines: dict[str, list] = {}
         for run in mine:
-            points = run["trajectory"]
-            if len(points) > MAX_POINTS_PER_RUN:
-                stride = math.ceil(len(points) / MAX_POINTS_PER_RUN)
-                points = points[::stride] + [points[-1]]
-            lines.setdefault(run["outcome"], []).append(points)
-        right = max(p[0] for segments in lines.values() for segment in segments for p in segment)
+            steps, values = zip(*run["trajectory"])
+            if len(steps) > MAX_POINTS_PER_RUN:
+                stride = math.ceil(len(steps) / MAX_POINTS_PER_RUN)
+                steps, values = steps[::stride] + steps[-1:], values[::stride] + values[-1:]
+            lines.setdefault(run["outcome"], []).append((steps, values))
+        right = max(max(steps) for segments in lines.values() for steps, _ in segments)
         row, col = divmod(index, cols)
         panel = svg.Panel(left=col * cell_w + 58, top=row * cell_h + 24 + 26, width=cell_w - 78, height=cell_h - 90,
                           xlim=(0.0, float(max(right, 1))), ylim=(Y_CLIP[0] - 1, Y_CLIP[1] + 1))
         svg.draw_axes(canvas, panel, title=f"α = {alpha:g}", xlabel="step", ylabel="iterate x")
         for level, colour in ((0, OUTCOME_COLOURS["sharp"]), (10, OUTCOME_COLOURS["wide"])):
             canvas.line(panel.left, panel.y(level), panel.left + panel.width, panel.y(level), colour, 0.8, "2,3")
+        xs: dict[tuple, list[str]] = {}  # runs of one α mostly share their steps: their x are written once
         for outcome in OUTCOME_COLOURS:  # a fixed order, so the same runs always give the same picture
-            for segment in lines.get(outcome, ()):
-                canvas.polyline(panel.points(segment, Y_CLIP[0], Y_CLIP[1], nan=Y_CLIP[1]),
+            for steps, values in lines.get(outcome, ()):
+                if steps not in xs:
+                    xs[steps] = panel.xs(steps)
+                canvas.polyline(svg.vertices(xs[steps], panel.ys(values, Y_CLIP[0], Y_CLIP[1], nan=Y_CLIP[1])),
                                 OUTCOME_COLOURS[outcome], width=1.0, opacity=0.7)
         svg.draw_legend(canvas, panel, [(OUTCOME_COLOURS[o], o) for o in OUTCOME_COLOURS if o in lines])
     return canvas.data_uri()
@@ -157,13 +160,43 @@ def pass_rate_chart(rates: Sequence[tuple[str, float]]) -> str | None:
     return canvas.data_uri()
 
 
+_NUMBERS = frozenset((int, float))
+_NULLABLE = frozenset((int, float, type(None)))
+
+
 def _trajectory(points) -> list[tuple[float, float]]:
     """The well-formed (step, iterate) pairs of a run; null (an overflowed iterate) becomes nan.
 
-    One tight loop with exact type checks: a class's runs files hold millions of points.
+    A class's runs files hold millions of points, so a well-formed trajectory (every point
+    a [finite number, number or null] pair, as the suite writes them) is checked with
+    C-level passes over it; anything else goes through the point-by-point filter.
     """
     if type(points) is not list:
         return []
+    if set(map(type, points)) == {list} and set(map(len, points)) == {2}:
+        steps, values = zip(*points)
+        kinds = set(map(type, values))
+        if set(map(type, steps)) <= _NUMBERS and kinds <= _NULLABLE and _all_finite(steps):
+            if type(None) in kinds:
+                nan = math.nan
+                values = [nan if value is None else value for value in values]
+            return list(zip(steps, values))
+    return _filtered_trajectory(points)
+
+
+def _all_finite(numbers: tuple) -> bool:
+    """Whether every number is finite: their sum is (an inf or nan makes it inf or nan).
+
+    False also when unsure (an int too large for a float): the caller then checks point by point.
+    """
+    try:
+        return math.isfinite(sum(numbers))
+    except OverflowError:
+        return False
+
+
+def _filtered_trajectory(points: list) -> list[tuple[float, float]]:
+    """:func:`_trajectory` point by point: malformed points are dropped."""
     kept = []
     append, nan = kept.append, math.nan
     for point in points:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 import jinja2
+from markupsafe import Markup, escape
 
 from grader.models import ItemScore, ProblemResult, Status, StudentReport
 from grader.reports import figures
@@ -69,12 +70,14 @@ def render_student(report: StudentReport, folder: Path, env: jinja2.Environment 
     return (env or environment()).get_template("student.html.j2").render(report=report, problems=problems)
 
 
-def render_index(reports: Sequence[StudentReport], similar: Sequence = (), similar_date: str = "") -> str:
+def render_index(reports: Sequence[StudentReport], similar: Sequence = (), similar_date: str = "",
+                 env: jinja2.Environment | None = None) -> str:
     """The class summary page.
 
     Args:
         similar: flagged pairs of the similarity report in ``out`` (:class:`grader.similarity.report.RankedPair`).
         similar_date: when that report was written, shown because it may be older than this run.
+        env: a template environment to reuse (the student pages' one already compiled the base template).
     """
     reports = sorted(reports, key=lambda r: r.student)
     problems = list(reports[0].problems) if reports else []
@@ -91,7 +94,7 @@ def render_index(reports: Sequence[StudentReport], similar: Sequence = (), simil
                   "mean": statistics.fmean(totals) if totals else 0.0,
                   "median": statistics.median(totals) if totals else 0.0})
     rates = pass_rates(reports)
-    return environment().get_template("index.html.j2").render(
+    return (env or environment()).get_template("index.html.j2").render(
         reports=reports,
         problems=problems,
         rows=[_row(r) for r in reports],
@@ -179,6 +182,7 @@ def _problem_view(problem: ProblemResult, artifacts: Path) -> dict:
         "problem": problem,
         "item_views": [_item_view(i) for i in problem.items],
         "runs": None,
+        "runs_rows": None,
         "runs_plot": None,
         "runs_more": 0,
         "runs_md": None,
@@ -190,6 +194,7 @@ def _problem_view(problem: ProblemResult, artifacts: Path) -> dict:
     runs = figures.load_runs(artifacts / "runs.json")
     if runs:
         view["runs"] = runs[:_MAX_TABLE_ROWS]
+        view["runs_rows"] = runs_rows(view["runs"])
         view["runs_more"] = max(0, len(runs) - _MAX_TABLE_ROWS)
         try:
             view["runs_plot"] = figures.runs_plot(runs)
@@ -211,6 +216,30 @@ def _problem_view(problem: ProblemResult, artifacts: Path) -> dict:
         elif path.suffix.lower() in _IMAGE_SUFFIXES:
             view["not_embedded"].append((path.name, "it is not a PNG or JPEG file (or larger than 4 MB)"))
     return view
+
+
+#: The status colour of each run's outcome in the runs table.
+_OUTCOME_STATUS = {"wide": "passed", "sharp": "pending", "diverged": "failed"}
+
+
+def runs_rows(runs: Sequence[dict]) -> Markup:
+    """The runs table's rows (``<tr>`` lines, every value escaped), as the page template inserts them.
+
+    Written here rather than by a template loop: a P4 page has a row per run, and the
+    loop cost more than the rest of the page.
+    """
+    rows = []
+    for run in runs:
+        start, last, steps = run["start"], run["last"], run["steps"]
+        rows.append(
+            f'<tr><td class="num">{escape(points(run["alpha"]))}</td>'
+            f'<td class="num">{escape("%.4g" % start) if start is not None else ""}</td>'
+            f'<td class="num">{escape("%.4g" % last) if last is not None else ""}</td>'
+            f'<td class="num">{escape(steps) if steps is not None else ""}</td>'
+            f'<td><span class="status {_OUTCOME_STATUS.get(run["outcome"], "skipped")}">{escape(run["outcome"])}</span></td>'
+            f'<td>{escape(run["group"])}</td><td>{"yes" if run["judged"] else "no"}</td></tr>'
+        )
+    return Markup("\n".join(rows))
 
 
 def _item_view(item: ItemScore) -> dict:
@@ -247,8 +276,10 @@ class HtmlReport:
             return
         out.mkdir(parents=True, exist_ok=True)
         similar, written = _similarity_pairs(out)
+        if self._env is None:
+            self._env = environment()
         (out / "index.html").write_text(
-            render_index(reports, similar, written), encoding="utf-8", errors="replace"
+            render_index(reports, similar, written, self._env), encoding="utf-8", errors="replace"
         )
 
 

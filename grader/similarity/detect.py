@@ -19,9 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-import numpy as np
-
-from grader.similarity import screen
 from grader.similarity.sources import ClassCode, StudentFile, code_of
 
 #: Shortest run of tokens (after names become one letter) counted as shared: copydetect's default.
@@ -177,6 +174,8 @@ def _own_code(hash_idx: dict[int, list[int]], boilerplate: frozenset[int], lengt
     assume_unique=True)`` on a list with repeats, which drops occurrences of repeated
     code that is not boilerplate. Hence this filter.
     """
+    import numpy as np  # here, not at the top: grading imports this module's names, not numpy
+
     k = NOISE_TOKENS
     covered = np.zeros(length + k, dtype=bool)
     for value, positions in hash_idx.items():
@@ -208,6 +207,10 @@ def compare_class(
     pairs shown side by side (:func:`to_show`) get their regions from copydetect's
     ``compare_files``.
     """
+    import numpy as np  # numpy and scipy (screen) only when a class is compared
+
+    from grader.similarity import screen
+
     ignored = boilerplate_hashes(boilerplate)
     matches: list[Match] = []
     prints = {}
