@@ -55,6 +55,11 @@ def pytest_args(suite: str, *, prepared: bool = False) -> list[str]:
         # also assertion-rewrite (and recompile) every module the suite imports.
         "-o", f"python_files={Path(suite).name}",
         "--tb=short",
+        # No global capture of the judge's fds 1 and 2 (they are the judge's log, not the
+        # student's output, which the child writes to its own files): it cost a capture
+        # start, stop and read per test phase. capsys and capfd still capture for a test
+        # that asks; only the log's layout changes (the suite's prints are not in reports).
+        "--capture=no",
     ]
     if prepared:
         # Its plugin keeps a copy of the worker's stderr; the fork enables it on its own log.
@@ -92,6 +97,9 @@ class PreparedSuite:
 
     fingerprint: tuple
     """:func:`fingerprint` of the suite when it was collected."""
+
+    trimmed: tuple[str, ...] = ()
+    """The plugins :func:`_trim` unregistered, as nothing in this suite could observe them."""
 
     def current(self) -> bool:
         """Whether the suite's files are still those it was collected from."""
@@ -156,6 +164,65 @@ class PreparedSuite:
         return int(session.exitstatus)
 
 
+def _sources(items: list) -> str:
+    """The text of every module the items come from and of the conftests that apply to them."""
+    texts = []
+    for path in {Path(str(item.path)) for item in items} | {
+        Path(str(getattr(m, "__file__", "") or "")) for item in items
+        for m in item.config.pluginmanager._getconftestmodules(Path(str(item.path)).parent)
+    }:
+        try:
+            texts.append(path.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            return "\0unreadable"  # unknown: keep every plugin
+    return "\n".join(texts)
+
+
+def _trim(config, items: list) -> tuple[str, ...]:
+    """In the worker, once collected: unregisters per-test plugins this suite cannot observe.
+
+    pytest runs every registered plugin's hooks for each phase of each test
+    (a dozen hook calls per test, each through every plugin). Some plugins only
+    act when an option is set or when a test asks for their fixture; where
+    neither holds for this configuration and these items, they do nothing a test
+    can see, and only cost time. Decided once per prepared suite:
+
+    * ``setuponly``, ``setupplan``: act only under ``--setup-show``/``--setup-only``/``--setup-plan``.
+    * ``logging-plugin`` (the per-test log capture): its only effect a test can
+      observe is the ``caplog`` fixture (the captured records land in report
+      sections the grader never reads), and the level, live-log and log-file
+      settings; kept if any item's fixtures, or the text of the suite or its
+      conftests, name ``caplog``, or any of those settings is made.
+
+    Also computes each item's ``location`` (a cached property), so no fork recomputes it.
+    Returns the names unregistered.
+    """
+    pm = config.pluginmanager
+    gone = []
+    option = config.option
+    if not (getattr(option, "setupshow", False) or getattr(option, "setuponly", False)
+            or getattr(option, "setupplan", False)):
+        for name in ("setuponly", "setupplan"):
+            if pm.get_plugin(name) is not None:
+                pm.unregister(name=name)
+                gone.append(name)
+    logging_plugin = pm.get_plugin("logging-plugin")
+    if logging_plugin is not None:
+        handler = getattr(logging_plugin, "log_file_handler", None)
+        quiet = (
+            getattr(logging_plugin, "log_level", 0) is None
+            and not logging_plugin._log_cli_enabled()
+            and getattr(handler, "baseFilename", None) == os.path.abspath(os.devnull)
+        )
+        uses = any("caplog" in getattr(item, "fixturenames", ("caplog",)) for item in items)
+        if quiet and not uses and "caplog" not in _sources(items):
+            pm.unregister(name="logging-plugin")
+            gone.append("logging-plugin")
+    for item in items:
+        item.location  # noqa: B018 - a cached property: filled here, inherited by every fork
+    return tuple(gone)
+
+
 class _Overran(Exception):
     """Raised in the worker when preparing a suite takes longer than :data:`PREPARE_SECONDS`."""
 
@@ -193,7 +260,8 @@ def prepare(suite: str, seconds: float = PREPARE_SECONDS) -> PreparedSuite | Non
         capture = config.pluginmanager.getplugin("capturemanager")
         if capture is not None:
             capture.stop_global_capturing()  # each fork starts its own, on its own log
-        prepared = PreparedSuite(suite, config, session, plugin, list(session.items), stamp)
+        trimmed = _trim(config, session.items)
+        prepared = PreparedSuite(suite, config, session, plugin, list(session.items), stamp, trimmed)
         config = None
         return prepared
     except BaseException:  # noqa: BLE001 - the fork's pytest.main reports whatever it was

@@ -35,6 +35,7 @@ class GradingPlugin:
         self.records: dict[str, TestRecord] = {}
         self.outcomes: list[dict] = []
         self._by_nodeid: dict[str, dict] = {}
+        self._running: str | None = None
 
     def bind(self, handle: StudentHandle, tests: set[str]) -> None:
         """Gives a prepared suite's plugin its job's student and tests (in the forked judge)."""
@@ -46,19 +47,27 @@ class GradingPlugin:
     def student(self) -> StudentHandle:
         return self.handle
 
+    # These take the running test from pytest_runtest_logstart, not from the ``request``
+    # fixture: pytest builds a fresh FixtureDef for ``request`` each time a fixture asks
+    # for it (with an inspect.signature of its own), three times per test.
     @pytest.fixture
-    def credit(self, request):
-        return make_credit(self._record(request.node.nodeid))
+    def credit(self):
+        return make_credit(self._record(self._running))
 
     @pytest.fixture
-    def note(self, request):
-        return make_note(self._record(request.node.nodeid))
+    def note(self):
+        return make_note(self._record(self._running))
 
     @pytest.fixture
-    def flag(self, request):
-        return make_flag(self._record(request.node.nodeid))
+    def flag(self):
+        return make_flag(self._record(self._running))
 
-    def _record(self, nodeid: str) -> TestRecord:
+    def pytest_runtest_logstart(self, nodeid, location):
+        # Called as each test's protocol starts, before its setup: the node id its
+        # function-scoped fixtures (credit, note, flag) belong to.
+        self._running = nodeid
+
+    def _record(self, nodeid: str | None) -> TestRecord:
         return self.records.setdefault(nodeid, TestRecord())
 
     # -- selection ------------------------------------------------------

@@ -177,3 +177,59 @@ def test_a_suite_edited_after_collection_runs_as_edited(tmp_path):
         job, scratch = _job(tmp_path, suite, ["test_x"], "new")
         run = pool.run(job_to_json(job), scratch / "judge.log", time.monotonic() + 120)
         assert json.loads(run.raw)["outcomes"][0]["message"] == "edited now"
+
+
+# What a suite can observe of the plugins a prepared suite trims (judge_suites._trim) and of
+# the judge running without global capture: caplog, capsys and credit/note per parametrized case.
+_OBSERVES = '''
+import logging
+import pytest
+
+def test_logs(caplog, note):
+    logging.getLogger("suite").warning("seen by caplog")
+    assert [r.getMessage() for r in caplog.records] == ["seen by caplog"]
+    note("logged")
+
+def test_prints(capsys):
+    print("captured for the test")
+    assert capsys.readouterr().out == "captured for the test\\n"
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_noted(n, credit, note):
+    note(f"case {n}")
+    credit(0.25 * n)
+    assert n == 1, f"case {n} fails"
+'''
+
+
+def test_what_a_suite_observes_is_the_same_prepared_as_with_pytest_main(tmp_path):
+    suite = _suite(tmp_path, _OBSERVES)
+    tests = ["test_logs", "test_prints", "test_noted"]
+    with JudgePool(1, sys.executable, tmp_path / "w") as pool:
+        job, scratch = _job(tmp_path, suite, tests, "prepared")
+        run = pool.run(job_to_json(job), scratch / "judge.log", time.monotonic() + 120)
+        assert run.finished and run.returncode == 0, (scratch / "judge.log").read_text()
+    job, _ = _job(tmp_path, suite, tests, "fresh")
+    prepared, fresh = _comparable(json.loads(run.raw)), _comparable(_fresh(job))
+    assert prepared == fresh
+    by_case = {(o["test"], o["case"]): (o["status"], o["credit"], o["notes"]) for o in prepared[1]}
+    assert by_case == {
+        ("test_logs", ""): ("passed", 1.0, ["logged"]),
+        ("test_prints", ""): ("passed", 1.0, []),
+        ("test_noted", "1"): ("passed", 0.25, ["case 1"]),
+        ("test_noted", "2"): ("failed", 0.5, ["case 2"]),
+    }
+
+
+def test_a_suite_that_never_names_caplog_runs_without_the_per_test_log_capture(tmp_path):
+    suite = _suite(tmp_path, "def test_x():\n    pass\n")
+    code = ("import sys; from grader import judge_suites as j; p = j.prepare(sys.argv[1]); "
+            "print(sorted(p.trimmed)); print(all('location' in vars(i) for i in p.items))")
+    out = subprocess.run([sys.executable, "-c", code, str(suite)], capture_output=True, text=True,
+                         env=worker_environment(), timeout=120).stdout.split("\n")
+    assert out[:2] == ["['logging-plugin', 'setuponly', 'setupplan']", "True"]
+    (suite.parent / "test_other.py").write_text("def test_y(caplog):\n    pass\n")
+    other = suite.parent / "test_other.py"
+    out = subprocess.run([sys.executable, "-c", code, str(other)], capture_output=True, text=True,
+                         env=worker_environment(), timeout=120).stdout.split("\n")
+    assert out[0] == "['setuponly', 'setupplan']"
