@@ -31,11 +31,34 @@ WINDOW = 12
 DENSE = 32
 SPREAD = 31  # with the last iterate: at most 64 points
 
+try:  # numpy >= 2: np.errstate sets this context variable; setting it directly costs a tenth as much
+    from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj
+
+    _IGNORE_ALL = _make_extobj(all="ignore")
+except ImportError:  # pragma: no cover - numpy 1.x
+    _extobj_contextvar = None
+
+
+def _step(p, a, g):
+    """``p − a·g`` (arrays) with numpy's floating-point warnings off, as under ``np.errstate(all="ignore")``.
+
+    Computed once per GD step of an array chain, so the cheaper way of
+    switching the warnings off matters; the values are the same either way.
+    """
+    if _extobj_contextvar is None:
+        with np.errstate(all="ignore"):
+            return p - a * g
+    token = _extobj_contextvar.set(_IGNORE_ALL)
+    try:
+        return p - a * g
+    finally:
+        _extobj_contextvar.reset(token)
+
 
 class Chain:
     """One chain's summary (a float chain, or an array chain with one run per element)."""
 
-    __slots__ = ("start", "x", "g", "alpha", "steps", "index", "dense", "spread", "stride", "sampled", "scalar")
+    __slots__ = ("start", "x", "g", "alpha", "steps", "index", "dense", "spread", "stride", "sampled", "scalar", "_ahead")
 
     def __init__(self, x, g, sampled: bool) -> None:
         self.start = x
@@ -49,15 +72,30 @@ class Chain:
         self.spread: list = []
         self.stride = 1
         self.scalar = isinstance(x, float)
+        self._ahead = None
 
     def extend(self, x, g) -> None:
         """Appends the evaluation at the next iterate."""
         step = self.steps
         if self.sampled and (step < DENSE or step % self.stride == 0):
             self.sample(step, x)
+        self._ahead = None
         self.x = x
         self.g = g
         self.steps = step + 1  # last: an interrupt in between leaves a consistent chain
+
+    def ahead(self) -> tuple[bytes, np.ndarray]:
+        """An array chain's predicted next iterate, as its bytes and as an array (computed once per step).
+
+        An argument with exactly these bytes :meth:`matches` (equal floats, and
+        nan where the prediction is nan), so the observer's fast path compares
+        bytes instead of arrays.
+        """
+        ahead = self._ahead
+        if ahead is None:
+            pred = _step(self.x, self.alpha, self.g)
+            ahead = self._ahead = (pred.tobytes(), pred)
+        return ahead
 
     def sample(self, step: int, x) -> None:
         """Keeps (step, x) in the trajectory sample: dense first, then thinned to stay bounded."""
