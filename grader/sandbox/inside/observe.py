@@ -112,32 +112,8 @@ class Recorder:
         feed = builder.feed
         self._gradient_builders.append(builder)
 
-        ndarray, f8 = np.ndarray, np.dtype(np.float64)
-
         def other(x, rest, kwargs):
-            """Any call but fprime(one float): arrays, lists, several arguments."""
-            if not rest and not kwargs and type(x) is ndarray and x.dtype == f8 and x.ndim == 1 and x.size > 1:
-                # A vectorized GD step, the common array call: what _copy_numeric and
-                # _feed_general would do, without their conversions and checks. The
-                # argument is kept as its bytes: the chain's next iterate has the same
-                # bytes in the common case, and then it stands for the argument.
-                before = x.tobytes()
-                result = func(x)
-                if type(result) is ndarray and result.dtype == f8 and result.shape == (len(before) // 8,):
-                    grad = result.copy()
-                    c = builder._last  # read after the call: student code may have called fprime itself
-                    if c is not None and not c.scalar:
-                        same, pred = c.ahead()
-                        if before == same:
-                            # what feed() does when the chain of the previous call matches
-                            builder.calls += 1
-                            c.extend(pred, grad)
-                            builder._previous = pred
-                            return result
-                    feed(np.frombuffer(before, dtype=f8).copy(), grad)
-                else:
-                    _feed_general(feed, np.frombuffer(before, dtype=f8).copy(), result)
-                return result
+            """Any call but fprime(one float) or fprime(a flat float64 array): lists, several arguments…"""
             args = (() if x is _NOTHING else (x,)) + rest
             arg = _copy_numeric(args[0]) if len(args) == 1 and not kwargs else None
             result = func(*args, **kwargs)
@@ -145,7 +121,11 @@ class Recorder:
                 _feed_general(feed, arg, result)
             return result
 
-        observed = functools.wraps(func)(builder.scalar_calls(func, other))
+        def general(arg, result):
+            """A flat float64 argument whose result is not a float64 array of its size."""
+            _feed_general(feed, arg, result)
+
+        observed = functools.wraps(func)(builder.calls_of(func, other, general))
         observed.__grader_observed__ = True
         return observed
 
