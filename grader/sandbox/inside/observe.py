@@ -112,20 +112,8 @@ class Recorder:
         feed = builder.feed
         self._gradient_builders.append(builder)
 
-        ndarray, f8 = np.ndarray, np.dtype(np.float64)
-
         def other(x, rest, kwargs):
-            """Any call but fprime(one float): arrays, lists, several arguments."""
-            if not rest and not kwargs and type(x) is ndarray and x.dtype == f8 and x.ndim == 1 and x.size > 1:
-                # A vectorized GD step, the common array call: what _copy_numeric and
-                # _feed_general would do, without their conversions and checks.
-                arg = x.copy()
-                result = func(x)
-                if type(result) is ndarray and result.dtype == f8 and result.shape == arg.shape:
-                    feed(arg, result.copy())
-                else:
-                    _feed_general(feed, arg, result)
-                return result
+            """Any call but fprime(one float) or fprime(a flat float64 array): lists, several arguments…"""
             args = (() if x is _NOTHING else (x,)) + rest
             arg = _copy_numeric(args[0]) if len(args) == 1 and not kwargs else None
             result = func(*args, **kwargs)
@@ -133,7 +121,11 @@ class Recorder:
                 _feed_general(feed, arg, result)
             return result
 
-        observed = functools.wraps(func)(builder.scalar_calls(func, other))
+        def general(arg, result):
+            """A flat float64 argument whose result is not a float64 array of its size."""
+            _feed_general(feed, arg, result)
+
+        observed = functools.wraps(func)(builder.calls_of(func, other, general))
         observed.__grader_observed__ = True
         return observed
 
