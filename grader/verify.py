@@ -68,8 +68,12 @@ def main(*, rubric: Rubric, ctx: Context, jobs: int = 1, out: Path | None = None
     quiet = Context(stdout=_Null(), stderr=ctx.stderr, python=ctx.python, tmp_root=ctx.tmp_root,
                     keep_workdirs=ctx.keep_workdirs)
     try:
-        rows += grade_reference(rubric, quiet, jobs, scratch)
-        rows += grade_starter(rubric, quiet, jobs, scratch)
+        # One batch for both, so the judge workers (and their zygotes) start once.
+        folders = {"reference": rubric.reference, "starter": rubric.starter}
+        graded = [Submission(name, folder) for name, folder in folders.items() if folder is not None]
+        reports = {r.student: r for r in grade_all(graded, rubric, scratch, jobs, quiet, {})} if graded else {}
+        rows += grade_reference(rubric, reports.get("reference"))
+        rows += grade_starter(rubric, reports.get("starter"))
     finally:
         if out is None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -103,11 +107,10 @@ def run_checks(rubric: Rubric) -> list[VerifyRow]:
     return rows
 
 
-def grade_reference(rubric: Rubric, ctx: Context, jobs: int, out: Path) -> list[VerifyRow]:
-    """The reference must earn full marks on every autograded item and hold every written answer."""
-    if rubric.reference is None:
+def grade_reference(rubric: Rubric, report: StudentReport | None) -> list[VerifyRow]:
+    """The reference (graded as ``report``) must earn full marks on every autograded item and hold every written answer."""
+    if rubric.reference is None or report is None:
         return [VerifyRow("reference", "-", "-", False, "the rubric has no [assignment] reference folder")]
-    report = _grade(Submission("reference", rubric.reference), rubric, ctx, jobs, out)
     rows = _item_rows("reference", rubric, report, lambda score, top: score == top, "expected full marks")
     for problem in rubric.problems:
         if problem.answers:
@@ -117,18 +120,12 @@ def grade_reference(rubric: Rubric, ctx: Context, jobs: int, out: Path) -> list[
     return rows
 
 
-def grade_starter(rubric: Rubric, ctx: Context, jobs: int, out: Path) -> list[VerifyRow]:
-    """The unchanged starter must earn 0 on every autograded item."""
-    if rubric.starter is None:
+def grade_starter(rubric: Rubric, report: StudentReport | None) -> list[VerifyRow]:
+    """The unchanged starter (graded as ``report``) must earn 0 on every autograded item."""
+    if rubric.starter is None or report is None:
         return []  # an assignment without starter code: nothing to check
-    report = _grade(Submission("starter", rubric.starter), rubric, ctx, jobs, out)
     return _item_rows("starter", rubric, report, lambda score, top: score == 0,
                       "expected 0: unchanged starter code must not earn points")
-
-
-def _grade(submission: Submission, rubric: Rubric, ctx: Context, jobs: int, out: Path) -> StudentReport:
-    [report] = grade_all([submission], rubric, out, jobs, ctx, {})
-    return report
 
 
 def _item_rows(kind: str, rubric: Rubric, report: StudentReport, expected, want: str) -> list[VerifyRow]:

@@ -109,7 +109,10 @@ def graded_copy(first_run, tmp_path):
 def _run(students, rubric_path, out, cache=True):
     err = io.StringIO()
     ctx = Context(stdout=io.StringIO(), stderr=err)
-    reports = grade.main(path=students, rubric=load_rubric(rubric_path), out=out, jobs=2, ctx=ctx, cache=cache)
+    # One job: these tests are about what is reused, and each run that grades starts its own
+    # judge workers (each with its zygote): a second one costs more than the jobs it would run.
+    # Results written by parallel jobs are reused in tests/test_browser.py (the class run's cache).
+    reports = grade.main(path=students, rubric=load_rubric(rubric_path), out=out, jobs=1, ctx=ctx, cache=cache)
     return reports, err.getvalue()
 
 

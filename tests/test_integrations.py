@@ -143,7 +143,7 @@ def checked(tmp_path_factory):
     out = tmp_path_factory.mktemp("check")
     stdout = io.StringIO()
     code = check.main(rubric=load_rubric(HW1), path=ROOT / "submissions" / "dense_circulant", out=out / "reports",
-                      jobs=2, ctx=Context(stdout=stdout, stderr=stdout))
+                      jobs=1, ctx=Context(stdout=stdout, stderr=stdout))
     return code, stdout.getvalue(), out / "reports"
 
 

@@ -6,7 +6,8 @@ decision now comes from counts, not timings (only time limits use the clock),
 so grading a few sample students twice, once with all cores saturated by busy
 processes, must give identical statuses and scores. The idle side is the session's
 class run (tests/conftest.py), which grades these students as a TA would; only
-the loaded side is graded here.
+the loaded side is graded here, the same way: the three students as one class,
+with a busy process per core for as long as that takes.
 """
 
 from __future__ import annotations
@@ -14,16 +15,16 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from grader.context import Context
+from grader import grade
+from grader.context import Context, default_jobs
 from grader.rubric import load_rubric
-from grader.runner import grade_problem
-from grader.submission import Submission
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,21 +43,11 @@ def _graded_problems(student: str):
 
 
 def _from_report(out: Path, student: str) -> list[tuple]:
-    """The same verdicts, read from a report.json the class run wrote."""
+    """The verdicts of the student's graded problems, read from the report.json a run wrote."""
     report = json.loads((out / student / "report.json").read_text(encoding="utf-8"))
     problems = {p["id"]: p for p in report["problems"]}
     return [(problem.id, i["id"], i["status"], round(i["score"], 6))
             for problem in _graded_problems(student) for i in problems[problem.id]["items"]]
-
-
-def _grade(student: str, tmp: Path) -> list[tuple]:
-    ctx = Context(stdout=io.StringIO(), stderr=io.StringIO())
-    submission = Submission(student, ROOT / "submissions" / student)
-    verdicts = []
-    for problem in _graded_problems(student):
-        result = grade_problem(submission, problem, RUBRIC, tmp / problem.id / "w", tmp / problem.id / "r", ctx)
-        verdicts += [(problem.id, i.id, i.status.value, round(i.score, 6)) for i in result.items]
-    return verdicts
 
 
 def _busy(count: int) -> list[subprocess.Popen]:
@@ -64,15 +55,29 @@ def _busy(count: int) -> list[subprocess.Popen]:
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
 
 
-@pytest.mark.parametrize("student", STUDENTS)
-def test_verdicts_are_the_same_idle_and_under_full_load(student, tmp_path, sample_class_graded):
-    idle = _from_report(sample_class_graded[0], student)
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory) -> Path:
+    """The reports folder of STUDENTS graded as one class, as the class run grades them, with every core busy.
+
+    One load period and one batch for the three tests below (rather than a batch per student):
+    the load is the same for each of them, and it is on for the whole batch.
+    """
+    base = tmp_path_factory.mktemp("loaded")
+    for student in STUDENTS:
+        shutil.copytree(ROOT / "submissions" / student, base / "class" / student)
     busy = _busy(os.cpu_count() or 2)
     try:
-        loaded = _grade(student, tmp_path / "loaded")
+        grade.main(path=base / "class", rubric=RUBRIC, out=base / "reports", jobs=default_jobs(),
+                   ctx=Context(stdout=io.StringIO(), stderr=io.StringIO()), cache=False)
     finally:
         for proc in busy:
             proc.kill()
             proc.wait()
+    return base / "reports"
+
+
+@pytest.mark.parametrize("student", STUDENTS)
+def test_verdicts_are_the_same_idle_and_under_full_load(student, loaded, sample_class_graded):
+    idle = _from_report(sample_class_graded[0], student)
     assert idle, f"{student}: nothing was graded"
-    assert loaded == idle
+    assert _from_report(loaded, student) == idle

@@ -182,7 +182,8 @@ def test_round_trip_template_fill_merge(tmp_path):
 
     # Before scoring: everything manual is pending and the total says so.
     out0 = tmp_path / "out0"
-    graded = runner.invoke(cli, ["run", str(klass), "--rubric", str(RUBRIC), "--out", str(out0), "--jobs", "2"])
+    # One job: two P5 jobs do not pay for a second judge worker and its zygote.
+    graded = runner.invoke(cli, ["run", str(klass), "--rubric", str(RUBRIC), "--out", str(out0), "--jobs", "1"])
     assert graded.exit_code == 0, graded.output
     report0 = json.loads((out0 / "ann" / "report.json").read_text(encoding="utf-8"))
     assert report0["pending_points"] == 30
@@ -204,7 +205,7 @@ def test_round_trip_template_fill_merge(tmp_path):
     # (their keys hold no manual score), the manual ones are merged afresh.
     out1 = out0
     merged = runner.invoke(cli, ["run", str(klass), "--rubric", str(RUBRIC), "--out", str(out1),
-                                 "--jobs", "2", "--manual", str(sheet)])
+                                 "--jobs", "1", "--manual", str(sheet)])
     assert merged.exit_code == 0, merged.output
     assert "cached result(s)" in merged.output, merged.output
 

@@ -46,12 +46,17 @@ from grader.sandbox.outside import confine
 
 ROOT = Path(__file__).resolve().parents[1]
 RUBRIC = load_rubric(ROOT / "rubrics" / "hw1.toml")
-#: Attacks that loop or recurse forever wait out the time limit, and the suite is about what the
-#: sandbox contains, not about the length of the limit: P5 with 10 s instead of hw1's 20 s (the
-#: honest student needs about 1 s of it, and has the margin for a loaded machine).
-RED_TEAM_SECONDS = 10.0
+#: Attacks that loop or recurse forever wait out the time limit (spinning, on every core the batch
+#: has), and the suite is about what the sandbox contains, not about the length of the limit: P5
+#: with 8 s instead of hw1's 20 s. The honest student's child needs 0.2 s idle, and under 2 s with
+#: six busy loops beside a two-job batch on the 2-core machine (measured): a margin of 4x there.
+RED_TEAM_SECONDS = 8.0
 P5_ONLY = dataclasses.replace(RUBRIC, problems=tuple(
     dataclasses.replace(p, timeout=RED_TEAM_SECONDS) for p in RUBRIC.problems if p.id == "p5"))
+#: The degraded run's attacks stop at once (memory, a crash, killing the judge): none waits out the
+#: limit, so it keeps hw1's own. Without the zygote every child there is a fresh interpreter, and 6 s
+#: was once too little for the honest student while the whole suite ran.
+P5_HW1_LIMIT = dataclasses.replace(RUBRIC, problems=tuple(p for p in RUBRIC.problems if p.id == "p5"))
 EXPECTED = Path(__file__).with_name("expected")
 HONEST = "honest_full_marks"
 CASES = sorted(redteam_cases.ATTACKS)
@@ -127,10 +132,10 @@ def _hashes(folder: Path) -> dict[str, str]:
 
 
 
-def _grade(class_dir: Path, out: Path, work: Path) -> tuple[list, str]:
+def _grade(class_dir: Path, out: Path, work: Path, rubric=P5_ONLY) -> tuple[list, str]:
     stdout, stderr = io.StringIO(), io.StringIO()
     ctx = Context(stdout=stdout, stderr=stderr, tmp_root=work, keep_workdirs=True)
-    reports = grade.main(path=class_dir, rubric=P5_ONLY, out=out, jobs=2, ctx=ctx)
+    reports = grade.main(path=class_dir, rubric=rubric, out=out, jobs=2, ctx=ctx)
     return reports, stderr.getvalue()
 
 
@@ -278,7 +283,7 @@ def test_degraded_sandbox_warns_and_rlimits_still_hold(tmp_path, monkeypatch):
         (class_dir / case).mkdir()
         (class_dir / case / "conv1D.py").write_text(redteam_cases.source(case, "degraded", 1, 1, "/nonexistent"))
     (tmp_path / "work").mkdir()
-    reports, warnings = _grade(class_dir, tmp_path / "reports", tmp_path / "work")
+    reports, warnings = _grade(class_dir, tmp_path / "reports", tmp_path / "work", P5_HW1_LIMIT)
     lines = [line for line in warnings.splitlines() if "sandbox degraded" in line]
     assert len(lines) == 1, warnings
     for layer in confine.LAYERS:
