@@ -226,6 +226,11 @@ def test_a_zygote_child_gets_a_fresh_namespace_with_a_minimal_init_and_nothing_o
         assert own == for_children
         seen.append(info["ns"])
     assert seen[0] != seen[1], "two children shared a PID namespace"
+    # daemon() returns once the middle process exits; the grandchild may not have exec'd yet.
+    for _ in range(200):
+        if len(_running_with(marker)) == 2:
+            break
+        time.sleep(0.05)
     assert len(_running_with(marker)) == 2, "the daemons did not start"
     for left, s in reversed(list(enumerate(sessions))):
         host_pid = s._running.proc.pid

@@ -160,13 +160,19 @@ def fork_supervised_in_namespace() -> None:
     os.setsid()  # its own group: killpg(0) from student code cannot reach the supervisor
 
 
-def _supervise_child(student: int, keep: tuple[int, ...]) -> None:
+def _become_supervisor(keep: tuple[int, ...]) -> set:
+    """A supervisor's set-up: only ``keep`` open, no core dumps, SIGCHLD and stop signals blocked (returned)."""
     _linux.set_name("grader-superv")
     _close_all_but(keep)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     waited = {signal.SIGCHLD, *_STOP_SIGNALS}
     signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+    return waited
+
+
+def _supervise_child(student: int, keep: tuple[int, ...]) -> None:
+    waited = _become_supervisor(keep)
     while True:
         got, status = os.waitpid(student, os.WNOHANG)
         if got == student:
@@ -226,12 +232,7 @@ def _init(student: int, keep: tuple[int, ...], status_fd: int) -> None:
 
 
 def _supervise(init: int, keep: tuple[int, ...], status_fd: int) -> None:
-    _linux.set_name("grader-superv")
-    _close_all_but(keep)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    waited = {signal.SIGCHLD, *_STOP_SIGNALS}
-    signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+    waited = _become_supervisor(keep)
     deadline = None
     while True:
         got, status = os.waitpid(init, os.WNOHANG)
