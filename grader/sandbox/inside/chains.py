@@ -93,14 +93,7 @@ class Chain:
         """
         ahead = self._ahead
         if ahead is None:
-            if _extobj_contextvar is None:
-                pred = _step(self.x, self.alpha, self.g)
-            else:  # _step inlined: once per GD step
-                token = _extobj_contextvar.set(_IGNORE_ALL)
-                try:
-                    pred = self.x - self.alpha * self.g
-                finally:
-                    _extobj_contextvar.reset(token)
+            pred = _step(self.x, self.alpha, self.g)
             ahead = self._ahead = (pred.tobytes(), pred)
         return ahead
 
