@@ -24,7 +24,7 @@ from grader.reports.base import points
 _TEMPLATES = Path(__file__).with_name("templates")
 
 #: Artifact files the suites write for the report itself (not the student's figures).
-_SUITE_FILES = {"runs.json", "runs.md", "stdout.txt"}
+_SUITE_FILES = {"runs.json", figures.VIEW_NAME, "runs.md", "stdout.txt"}
 
 #: Names that look like pictures; such a file whose bytes are not PNG/JPEG is listed, not embedded.
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".pdf", ".webp", ".bmp"}
