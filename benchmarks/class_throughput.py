@@ -14,6 +14,7 @@ process, so per-job timings can be collected), and reports:
   children), per student and per student-problem, for the grader and the
   baseline alike, from a cgroup (:mod:`cpu_meter`): unlike wall time, it
   hardly moves with the machine's load, so the CPU ratio checks the wall ratio;
+  and the CPU of the grader's own process (``getrusage``; this process grades in-process);
 * peak memory: the grader's own process, and its whole process tree
   (judge workers, zygotes, judges, children), sampled from ``/proc``;
 * the baseline: one fresh ``python -m pytest`` per student (N at a time)
