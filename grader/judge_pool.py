@@ -12,12 +12,14 @@ never as a result.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import queue
 import select
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -49,6 +51,9 @@ class JudgeRun:
 
     cpu_seconds: float | None = None
     """The judge process's own CPU time (user + system; not its children's), if the worker reported it."""
+
+    log: bytes = b""
+    """The judge's log (its stdout and stderr), when the pool kept it in memory (no ``log_path``)."""
 
 
 def worker_environment(pycache: Path | None = None) -> dict[str, str]:
@@ -107,8 +112,8 @@ class _Worker:
         read_fd, write_fd = os.pipe()
         try:
             try:
-                socket.send_fds(self.sock, [json.dumps({"op": "run", "job": json.loads(job_json)}).encode()],
-                                [write_fd, log_fd])
+                # The job is JSON already: wrapped as it is, not parsed and written again.
+                socket.send_fds(self.sock, [b'{"op": "run", "job": ' + job_json.encode() + b"}"], [write_fd, log_fd])
             except OSError:
                 self.broken = True
                 return JudgeRun(b"", False, None)
@@ -163,13 +168,19 @@ class JudgePool:
         self._all: list[_Worker] = []
         self._slots = threading.Semaphore(self._size)
 
-    def run(self, job_json: str, log_path: Path, deadline: float) -> JudgeRun:
-        """Runs one judge job on an idle worker (waiting for one if all are busy)."""
+    def run(self, job_json: str, log_path: Path | None, deadline: float) -> JudgeRun:
+        """Runs one judge job on an idle worker (waiting for one if all are busy).
+
+        The judge's log goes to ``log_path``; with None it is kept in memory and
+        returned as :attr:`JudgeRun.log` (at most its last :data:`MAX_LOG_BYTES`).
+        """
         with self._slots:
             worker = self._take()
             try:
-                with open(log_path, "wb") as log:
+                with open(log_path, "wb") if log_path is not None else _memory_file() as log:
                     result = worker.run(job_json, log.fileno(), deadline)
+                    if log_path is None:
+                        result = dataclasses.replace(result, log=_tail(log.fileno()))
             except BaseException:
                 worker.broken = True
                 raise
@@ -208,6 +219,31 @@ class JudgePool:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+#: The most of an in-memory judge log kept (its end, which says why a judge failed).
+MAX_LOG_BYTES = 8 << 20
+
+
+def _memory_file():
+    """An anonymous file for a judge's log: creating a file costs a file system far more than its few bytes."""
+    if hasattr(os, "memfd_create"):
+        return open(os.memfd_create("judge-log", os.MFD_CLOEXEC), "w+b")
+    return tempfile.TemporaryFile()
+
+
+def _tail(fd: int) -> bytes:
+    """What was written to ``fd``'s file, at most its last :data:`MAX_LOG_BYTES`."""
+    size = os.fstat(fd).st_size
+    start = max(0, size - MAX_LOG_BYTES)
+    chunks = []
+    while start < size:
+        chunk = os.pread(fd, size - start, start)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        start += len(chunk)
+    return b"".join(chunks)
 
 
 def suite_helpers(problems) -> list[str]:

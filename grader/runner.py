@@ -125,31 +125,38 @@ def _run_judge(
     )
     started = time.monotonic()
     deadline = started + problem.timeout + JUDGE_SLACK_SECONDS
-    log_path = scratch / "judge.log"
+    # The log stays in memory (a file per job costs the file system more than its bytes); it is
+    # written out only for a judge that failed, or for a run that keeps its working folders.
     if judges is None:
         with JudgePool(1, ctx.python, workroot / "worker") as pool:
-            run = pool.run(job_to_json(job), log_path, deadline)
+            run = pool.run(job_to_json(job), None, deadline)
     else:
-        run = judges.run(job_to_json(job), log_path, deadline)
+        run = judges.run(job_to_json(job), None, deadline)
+    log_path = scratch / "judge.log"
+    if ctx.keep_workdirs:
+        log_path.write_bytes(run.log)
     raw = run.raw
+    parsed = None
     if ctx.timings is not None:
+        parsed = _parsed(run)
+        seconds = parsed.get("student_seconds", 0.0) if isinstance(parsed, dict) else None
         try:
-            student_seconds = float(json.loads(raw).get("student_seconds", 0.0)) if run.finished else None
-        except (ValueError, AttributeError):
-            student_seconds = None
+            seconds = float(seconds) if seconds is not None else None
+        except (TypeError, ValueError):
+            seconds = None
         ctx.timings.append({"student": submission.student, "problem": problem.id,
-                            "judge_seconds": time.monotonic() - started, "student_seconds": student_seconds})
+                            "judge_seconds": time.monotonic() - started, "student_seconds": seconds})
     if not run.finished or run.returncode != 0 or not raw:
         # Keep the judge's log beside the report: the working copy is deleted.
         report_dir.mkdir(parents=True, exist_ok=True)
         kept = report_dir / f"{problem.id}-judge.log"
-        shutil.copyfile(log_path, kept)
+        kept.write_bytes(run.log)
         log_path = kept
         death = judge_death.classify(run.returncode, stopped_by_runner=not run.finished, log=str(log_path))
         cause = "killed while student code ran" if death.student_caused else "failed"
         ctx.warn(f"grader: judge for {submission.student}/{problem.id} {cause} (exit {run.returncode}); log: {log_path}")
         return None, [death.message], death.flags
-    result = json.loads(raw)
+    result = parsed if parsed is not None else json.loads(raw)
     _keep_artifacts(scratch / "artifacts", report_dir / problem.id)
     outcomes = [
         Outcome(
@@ -168,6 +175,16 @@ def _run_judge(
     if output:
         notes.append("Your code printed (while the grader called it):\n" + output[:2000])
     return outcomes, notes, ()
+
+
+def _parsed(run):
+    """The judge's result document, parsed once (None: no result, or not JSON)."""
+    if not run.finished:
+        return None
+    try:
+        return json.loads(run.raw)
+    except ValueError:
+        return None
 
 
 def _keep_artifacts(source: Path, target: Path) -> None:

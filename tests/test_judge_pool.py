@@ -147,3 +147,22 @@ def test_helpers_preloaded_are_the_suites_siblings_not_suites_or_child_plugins()
     names = [Path(p).name for p in suite_helpers(rubric.problems)]
     # p5_products_plugin.py (a child plugin) is not among them; p5_requests.py (judge side) is.
     assert names == ["dense_ban.py", "gd_runs.py", "p5_requests.py"]
+
+
+def test_a_log_kept_in_memory_holds_what_the_judge_wrote(tmp_path):
+    suite_dir = tmp_path / "suite"
+    suite_dir.mkdir()
+    (suite_dir / "test_noisy.py").write_text(
+        "import sys\nprint('judge says hello')\nprint('and on stderr', file=sys.stderr)\n"
+        "import definitely_not_a_module_for_the_log\n\ndef test_x():\n    pass\n"
+    )
+    with JudgePool(1, sys.executable, tmp_path / "w") as pool:
+        job, scratch = _job(tmp_path, suite_dir / "test_noisy.py", "test_x", "noisy")
+        on_disk = pool.run(job, scratch / "judge.log", time.monotonic() + 120)
+        job, scratch2 = _job(tmp_path, suite_dir / "test_noisy.py", "test_x", "noisy2")
+        in_memory = pool.run(job, None, time.monotonic() + 120)
+    assert on_disk.log == b"" and not (scratch2 / "judge.log").exists()
+    logged = (scratch / "judge.log").read_bytes()
+    assert b"definitely_not_a_module_for_the_log" in logged
+    assert b"definitely_not_a_module_for_the_log" in in_memory.log
+    assert in_memory.returncode == on_disk.returncode

@@ -12,11 +12,14 @@ Charts are SVG written by :mod:`grader.reports.svg` (no plotting library in the 
 
 from __future__ import annotations
 
+import array
 import base64
+import hashlib
 import json
 import math
+import sys
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 from grader.reports import svg
 
@@ -30,6 +33,9 @@ MAX_IMAGE_BYTES = 4_000_000
 #: At most this many runs and points per run are drawn (a huge runs.json must not stall a batch).
 MAX_RUNS = 400
 MAX_POINTS_PER_RUN = 2000
+
+#: The array companion of a runs.json, beside it (written by the P4 suite; layout in docs/p4.md).
+VIEW_NAME = ".runs-view"
 
 #: Colour per P4 outcome (where the run ended).
 OUTCOME_COLOURS = {"wide": "#2ca02c", "sharp": "#ff7f0e", "diverged": "#d62728", "other": "#7f7f7f"}
@@ -56,9 +62,17 @@ def image_data_uri(path: Path) -> str | None:
 
 
 def load_runs(path: Path) -> list[dict] | None:
-    """The runs of a ``runs.json`` (schema 1), keeping only well-formed ones; None if absent or unreadable."""
+    """The runs of a ``runs.json`` (schema 1), keeping only well-formed ones; None if absent or unreadable.
+
+    Read from its array companion (:data:`VIEW_NAME`) when that was written for these
+    exact bytes: the same runs, without parsing thousands of JSON numbers.
+    """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        runs = _view_runs(path.with_name(VIEW_NAME), raw)
+        if runs is not None:
+            return runs
+        data = json.loads(raw.decode("utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("schema") != 1 or not isinstance(data.get("runs"), list):
@@ -83,6 +97,90 @@ def load_runs(path: Path) -> list[dict] | None:
     return runs
 
 
+def _view_runs(path: Path, text: bytes) -> list[dict] | None:
+    """:func:`load_runs`'s runs from the array companion of the runs.json whose bytes are ``text``.
+
+    None (the caller then parses the JSON) when the companion is absent, malformed, or
+    was written for other bytes (a stale or planted file): only a companion that says
+    exactly what ``text`` says is used. Layout: docs/p4.md.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    line, _, body = data.partition(b"\n")
+    try:
+        header = json.loads(line)
+        n, m, groups, outcomes, digest = (header[k] for k in ("runs", "points", "groups", "outcomes", "digest"))
+    except (ValueError, TypeError, KeyError):
+        return None
+    if (header.get("schema") != 1 or type(n) is not int or type(m) is not int or n < 0 or m < 0
+            or type(groups) is not list or type(outcomes) is not list or len(body) != 46 * n + 16 * m
+            or digest != hashlib.blake2b(text, digest_size=16).hexdigest()):
+        return None
+    view = memoryview(body)
+    columns, at = [], 0
+    for code, size, count in (("d", 8, n), ("d", 8, n), ("d", 8, n), ("q", 8, n), ("q", 8, n), ("i", 4, n),
+                              ("b", 1, n), ("b", 1, n), ("q", 8, m), ("d", 8, m)):
+        column = array.array(code)
+        if column.itemsize != size:
+            return None
+        column.frombytes(view[at:at + size * count])
+        if sys.byteorder == "big":
+            column.byteswap()
+        columns.append(column)
+        at += size * count
+    alpha, start, last, steps, ends, group, outcome, judged, point_steps, point_values = columns
+    names = [str(g) for g in groups]
+    kinds = [o if o in OUTCOME_COLOURS else "other" for o in outcomes]
+    if any(g < 0 or g >= len(names) for g in group) or any(o < 0 or o >= len(kinds) for o in outcome):
+        return None
+    begins = [0, *ends[:-1]]
+    if any(b > e for b, e in zip(begins, ends)) or (n and ends[-1] > m):
+        return None
+    runs = []
+    for i in range(min(n, MAX_RUNS)):
+        if alpha[i] != alpha[i]:
+            continue  # null in runs.json: not a number, so not drawn
+        begin, end = begins[i], ends[i]
+        runs.append({
+            "alpha": float(f"{alpha[i]:.6g}"),
+            "start": None if start[i] != start[i] else start[i],
+            "last": None if last[i] != last[i] else last[i],
+            "steps": steps[i],
+            "outcome": kinds[outcome[i]],
+            "group": names[group[i]],
+            "judged": bool(judged[i]),
+            "trajectory": Trajectory(tuple(point_steps[begin:end]), point_values[begin:end]),
+        })
+    return runs
+
+
+class Trajectory(Sequence):
+    """A run's (step, iterate) points as two columns, as the runs plot uses them (no tuple per point)."""
+
+    __slots__ = ("steps", "values")
+
+    def __init__(self, steps: tuple[int, ...], values: Sequence[float]) -> None:
+        self.steps = steps
+        self.values = values
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return list(zip(self.steps[index], self.values[index]))
+        return self.steps[index], self.values[index]
+
+
+def _columns(trajectory: Sequence) -> tuple[tuple, Sequence[float]]:
+    """The steps (a tuple) and the values of a run's non-empty trajectory."""
+    if isinstance(trajectory, Trajectory):
+        return trajectory.steps, trajectory.values
+    return tuple(zip(*trajectory))  # type: ignore[return-value]
+
+
 def runs_plot(runs: Sequence[dict]) -> str | None:
     """The P4 chains per α (iterate against step), coloured by outcome, as an SVG data URI (None: nothing to draw)."""
     drawable = [r for r in runs if r["trajectory"]]
@@ -98,7 +196,7 @@ def runs_plot(runs: Sequence[dict]) -> str | None:
         mine = [r for r in drawable if r["alpha"] == alpha]
         lines: dict[str, list] = {}
         for run in mine:
-            steps, values = zip(*run["trajectory"])
+            steps, values = _columns(run["trajectory"])
             if len(steps) > MAX_POINTS_PER_RUN:
                 stride = math.ceil(len(steps) / MAX_POINTS_PER_RUN)
                 steps, values = steps[::stride] + steps[-1:], values[::stride] + values[-1:]

@@ -24,7 +24,7 @@ from grader.reports.base import points
 _TEMPLATES = Path(__file__).with_name("templates")
 
 #: Artifact files the suites write for the report itself (not the student's figures).
-_SUITE_FILES = {"runs.json", "runs.md", "stdout.txt"}
+_SUITE_FILES = {"runs.json", figures.VIEW_NAME, "runs.md", "stdout.txt"}
 
 #: Names that look like pictures; such a file whose bytes are not PNG/JPEG is listed, not embedded.
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".pdf", ".webp", ".bmp"}
@@ -223,21 +223,29 @@ _OUTCOME_STATUS = {"wide": "passed", "sharp": "pending", "diverged": "failed"}
 
 
 def runs_rows(runs: Sequence[dict]) -> Markup:
-    """The runs table's rows (``<tr>`` lines, every value escaped), as the page template inserts them.
+    """The runs table's rows (``<tr>`` lines, every text escaped), as the page template inserts them.
 
     Written here rather than by a template loop: a P4 page has a row per run, and the
-    loop cost more than the rest of the page.
+    loop cost more than the rest of the page. Numbers are written as numbers (their text
+    has nothing to escape); the outcome and group texts, few per page, are escaped once each.
     """
     rows = []
+    texts: dict[str, str] = {}
+
+    def text(value: str) -> str:
+        if value not in texts:
+            texts[value] = str(escape(value))
+        return texts[value]
+
     for run in runs:
-        start, last, steps = run["start"], run["last"], run["steps"]
+        start, last, steps, outcome = run["start"], run["last"], run["steps"], run["outcome"]
         rows.append(
-            f'<tr><td class="num">{escape(points(run["alpha"]))}</td>'
-            f'<td class="num">{escape("%.4g" % start) if start is not None else ""}</td>'
-            f'<td class="num">{escape("%.4g" % last) if last is not None else ""}</td>'
-            f'<td class="num">{escape(steps) if steps is not None else ""}</td>'
-            f'<td><span class="status {_OUTCOME_STATUS.get(run["outcome"], "skipped")}">{escape(run["outcome"])}</span></td>'
-            f'<td>{escape(run["group"])}</td><td>{"yes" if run["judged"] else "no"}</td></tr>'
+            f'<tr><td class="num">{points(run["alpha"])}</td>'
+            f'<td class="num">{"%.4g" % start if start is not None else ""}</td>'
+            f'<td class="num">{"%.4g" % last if last is not None else ""}</td>'
+            f'<td class="num">{int(steps) if steps is not None else ""}</td>'
+            f'<td><span class="status {_OUTCOME_STATUS.get(outcome, "skipped")}">{text(outcome)}</span></td>'
+            f'<td>{text(run["group"])}</td><td>{"yes" if run["judged"] else "no"}</td></tr>'
         )
     return Markup("\n".join(rows))
 

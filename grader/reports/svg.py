@@ -164,7 +164,10 @@ class Panel:
         y0, y1 = self.ylim
         sy = self.height / ((y1 - y0) or 1.0)
         base = self.top + self.height + y0 * sy
-        return [f"{base - (nan if y != y else low if y < low else high if y > high else y) * sy:.1f}" for y in data]
+        # Diverged and clipped points are many: their three texts are written once.
+        at_nan, at_low, at_high = (f"{base - edge * sy:.1f}" for edge in (nan, low, high))
+        return [at_nan if y != y else at_low if y < low else at_high if y > high else f"{base - y * sy:.1f}"
+                for y in data]
 
 
 def vertices(xs: Sequence[str], ys: Sequence[str]) -> str:

@@ -82,10 +82,12 @@ class Observed:
             # The table and the trajectories never change after the observation: encode them once.
             (artifacts / "runs.md").write_text(self.table + "\n", encoding="utf-8")
             self._written = (artifacts, gd.RunsFile(gd.runs_json(self.runs, self.stream)))
-        # Each verdict rewrites runs.json only to mark the runs it used.
+        # Each verdict rewrites runs.json only to mark the runs it used (and its array companion, for the report).
         chosen = set().union(*self.judged.values()) if self.judged else set()
-        text = self._written[1].text([run.index in chosen for run in self.runs])
-        (artifacts / "runs.json").write_text(text, encoding="utf-8")
+        marks = [run.index in chosen for run in self.runs]
+        text = self._written[1].text(marks).encode("utf-8")
+        (artifacts / "runs.json").write_bytes(text)
+        (artifacts / gd.VIEW_NAME).write_bytes(self._written[1].view(text, marks))
 
 
 def observed(student) -> Observed:
