@@ -58,7 +58,9 @@ def _die_with_parent() -> None:
 
 def preload(paths: list[str]) -> None:
     """Imports what every judge needs, so a forked judge starts with it in memory."""
+    import encodings.ascii  # noqa: F401  (the guards read /proc as ASCII)
     import numpy  # noqa: F401
+    import numpy.ma  # noqa: F401  (numpy imports it on the first np.unique: in every P4 judge otherwise)
     import pytest  # noqa: F401
     from _pytest.config import default_plugins
 
