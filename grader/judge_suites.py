@@ -267,6 +267,28 @@ class _DirectParams:
         return value
 
 
+class _HookProxies:
+    """A session's ``gethookproxy``, remembered per path while no conftest is added.
+
+    Every ``item.ihook`` asks for it (about fourteen times per test), and each
+    time pytest compares the path's conftests with all those registered. In a
+    prepared suite every conftest was loaded at collection, so the answer for
+    a path stays the same (conftests are added, never removed, during a run).
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._compute = session.gethookproxy
+        self._conftests = session.config.pluginmanager._conftest_plugins
+        self._known: dict = {}
+
+    def __call__(self, fspath):
+        key = (fspath, len(self._conftests))
+        proxy = self._known.get(key)
+        if proxy is None:
+            proxy = self._known[key] = self._compute(fspath)
+        return proxy
+
+
 class _Overran(Exception):
     """Raised in the worker when preparing a suite takes longer than :data:`PREPARE_SECONDS`."""
 
@@ -305,6 +327,8 @@ def prepare(suite: str, seconds: float = PREPARE_SECONDS) -> PreparedSuite | Non
         if capture is not None:
             capture.stop_global_capturing()  # each fork starts its own, on its own log
         trimmed = _trim(config, session.items)
+        if hasattr(config.pluginmanager, "_conftest_plugins"):  # pytest's own, as gethookproxy reads it
+            session.gethookproxy = _HookProxies(session)
         prepared = PreparedSuite(suite, config, session, plugin, list(session.items), stamp, trimmed)
         config = None
         return prepared
