@@ -77,9 +77,10 @@ def run(job: Job, prepared: PreparedSuite | None = None) -> dict:
 
 def write_result(job: Job, result_fd: int, prepared: PreparedSuite | None = None) -> None:
     """Runs the job and writes its result as one JSON document to ``result_fd`` (then closes it)."""
-    result = run(job, prepared)
+    # json.dumps, not json.dump: dump encodes in Python, chunk by chunk; dumps in C, the same text.
+    text = json.dumps(run(job, prepared))
     with os.fdopen(result_fd, "w", encoding="utf-8") as channel:
-        json.dump(result, channel)
+        channel.write(text)
 
 
 def main(argv: list[str]) -> int:

@@ -30,6 +30,7 @@ from _pytest import timing
 from _pytest.config import ExitCode, _prepareconfig
 from _pytest.main import Session
 from _pytest.outcomes import Exit
+from _pytest.python import get_direct_param_fixture_func
 
 from grader.pytest_plugin import GradingPlugin
 
@@ -194,8 +195,9 @@ def _trim(config, items: list) -> tuple[str, ...]:
       settings; kept if any item's fixtures, or the text of the suite or its
       conftests, name ``caplog``, or any of those settings is made.
 
-    Also computes each item's ``location`` (a cached property), so no fork recomputes it.
-    Returns the names unregistered.
+    Also computes each item's ``location`` (a cached property), so no fork recomputes it,
+    and gives directly parametrized arguments their values without a ``request``
+    fixture (:class:`_DirectParams`). Returns the names unregistered.
     """
     pm = config.pluginmanager
     gone = []
@@ -220,7 +222,71 @@ def _trim(config, items: list) -> tuple[str, ...]:
             gone.append("logging-plugin")
     for item in items:
         item.location  # noqa: B018 - a cached property: filled here, inherited by every fork
+    _DirectParams.install(config, items)
     return tuple(gone)
+
+
+class _DirectParams:
+    """Sets up each directly parametrized argument (``parametrize("n", ...)``) without a ``request`` fixture.
+
+    pytest gives such an argument a pseudo fixture whose function takes
+    ``request`` and returns ``request.param``; setting it up builds a new
+    fixture definition for ``request`` twice (each with an ``inspect.signature``),
+    for every argument of every test: a sixth of a P5 judge's time in pytest.
+    :meth:`install` empties those pseudo fixtures' argument lists once per
+    prepared suite, and this hook, tried first, gives them the value and the
+    cache entry pytest's own ``pytest_fixture_setup`` gives (the ``request``
+    they asked for held no finalizer and no state). Any other fixture goes on to pytest's.
+    """
+
+    @classmethod
+    def install(cls, config, items: list) -> None:
+        """Empties the pseudo fixtures' arguments of ``items`` and registers the hook (if there are any)."""
+        found = False
+        for item in items:
+            info = getattr(item, "_fixtureinfo", None)
+            for fixturedefs in getattr(info, "name2fixturedefs", {}).values():
+                for fixturedef in fixturedefs:
+                    if fixturedef.func is get_direct_param_fixture_func and tuple(fixturedef.argnames) == ("request",):
+                        fixturedef.argnames = ()
+                        found = True
+        if found:
+            config.pluginmanager.register(cls(), "grader-direct-params")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_fixture_setup(self, fixturedef, request):
+        if fixturedef.argnames or fixturedef.func is not get_direct_param_fixture_func:
+            return None
+        key = fixturedef.cache_key(request)
+        try:
+            value = request.param
+        except Exception as exc:  # as pytest's: the error is cached with its traceback, and raised
+            fixturedef.cached_result = (None, key, (exc, exc.__traceback__))
+            raise
+        fixturedef.cached_result = (value, key, None)
+        return value
+
+
+class _HookProxies:
+    """A session's ``gethookproxy``, remembered per path while no conftest is added.
+
+    Every ``item.ihook`` asks for it (about fourteen times per test), and each
+    time pytest compares the path's conftests with all those registered. In a
+    prepared suite every conftest was loaded at collection, so the answer for
+    a path stays the same (conftests are added, never removed, during a run).
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._compute = session.gethookproxy
+        self._conftests = session.config.pluginmanager._conftest_plugins
+        self._known: dict = {}
+
+    def __call__(self, fspath):
+        key = (fspath, len(self._conftests))
+        proxy = self._known.get(key)
+        if proxy is None:
+            proxy = self._known[key] = self._compute(fspath)
+        return proxy
 
 
 class _Overran(Exception):
@@ -261,6 +327,8 @@ def prepare(suite: str, seconds: float = PREPARE_SECONDS) -> PreparedSuite | Non
         if capture is not None:
             capture.stop_global_capturing()  # each fork starts its own, on its own log
         trimmed = _trim(config, session.items)
+        if hasattr(config.pluginmanager, "_conftest_plugins"):  # pytest's own, as gethookproxy reads it
+            session.gethookproxy = _HookProxies(session)
         prepared = PreparedSuite(suite, config, session, plugin, list(session.items), stamp, trimmed)
         config = None
         return prepared

@@ -62,20 +62,69 @@ def prlimit(pid: int, which: int, limits: tuple[int, int] | None = None) -> tupl
     """``resource.prlimit`` on a child that may run under its job's uid.
 
     Changing another uid's limits needs ``CAP_SYS_RESOURCE``, which containers
-    often withhold even from root; a process with the target's own uid and gid
-    may always do it. So on refusal, as root, a forked helper takes the
-    target's ids and makes the call.
+    often withhold even from root; a caller whose real uid and gid are the
+    target's may always do it. So on refusal, as root, the call is made under
+    the target's real ids: by this process itself for a target in another PID
+    namespace (:func:`_as_real_ids`), otherwise by a forked helper that takes
+    the target's ids.
 
     Raises:
         ProcessLookupError: the process is gone.
         PermissionError: neither way was allowed.
     """
     try:
-        return resource.prlimit(pid, which, limits) if limits is not None else resource.prlimit(pid, which)
+        return _prlimit(pid, which, limits)
     except PermissionError:
         if os.geteuid() != 0:
             raise
     ids = _ids_of(pid)
+    if _in_other_pid_namespace(pid):
+        try:
+            return _as_real_ids(ids, lambda: _prlimit(pid, which, limits))
+        except PermissionError:
+            pass  # refused even so (a security module?): the helper's way, as before
+    return _prlimit_by_helper(pid, which, limits, ids)
+
+
+def _prlimit(pid: int, which: int, limits: tuple[int, int] | None) -> tuple[int, int]:
+    return resource.prlimit(pid, which, limits) if limits is not None else resource.prlimit(pid, which)
+
+
+def _in_other_pid_namespace(pid: int) -> bool:
+    """Whether ``pid`` lives in another PID namespace than this process (so it cannot name this process)."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
+    except FileNotFoundError:
+        raise ProcessLookupError(pid) from None
+    except OSError:
+        return False
+
+
+def _as_real_ids(ids: tuple[int, int], call):
+    """Runs ``call`` with this process's real uid and gid set to ``ids``, effective ids left root.
+
+    The kernel lets a caller change another process's limits when the caller's
+    real ids are the target's; only those are lent, for the two system calls of
+    ``call``: the effective and saved ids stay 0, so nothing else about this
+    process changes (its capabilities, who owns its files, whether it can be
+    traced). During the call the target's uid could signal this process, which
+    is why it is used only for a target in another PID namespace: from there no
+    pid names this process. The ids are restored even if ``call`` raises.
+    """
+    uid, gid = os.getresuid()[0], os.getresgid()[0]
+    os.setresgid(ids[1], -1, -1)
+    try:
+        os.setresuid(ids[0], -1, -1)
+        try:
+            return call()
+        finally:
+            os.setresuid(uid, -1, -1)
+    finally:
+        os.setresgid(gid, -1, -1)
+
+
+def _prlimit_by_helper(pid: int, which: int, limits: tuple[int, int] | None, ids: tuple[int, int]) -> tuple[int, int]:
+    """The call made by a forked helper that takes ``pid``'s real ``ids`` (a fork of this whole process)."""
     read_fd, write_fd = os.pipe()
     helper = os.fork()
     if helper == 0:
@@ -84,7 +133,7 @@ def prlimit(pid: int, which: int, limits: tuple[int, int] | None = None) -> tupl
             os.setgroups([])
             os.setresgid(ids[1], ids[1], ids[1])
             os.setresuid(ids[0], ids[0], ids[0])
-            got = resource.prlimit(pid, which, limits) if limits is not None else resource.prlimit(pid, which)
+            got = _prlimit(pid, which, limits)
             os.write(write_fd, f"ok {got[0]} {got[1]}".encode())
         except ProcessLookupError:
             os.write(write_fd, b"gone")
