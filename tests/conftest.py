@@ -42,6 +42,8 @@ LONG_FIRST = (
     "tests/test_integrations.py",
     "tests/test_p4.py::test_script_past_the_time_limit",
     "tests/test_similarity.py",
+    "tests/test_dense_ban.py",  # one group of ~12 s of CPU (its module fixture)
+    "tests/test_reference_sympy.py",  # one group of ~5 s (its module fixture)
     "tests/test_verify.py",
     "tests/test_judge_pool.py",
     # These read the class run: by the time a worker reaches them it is (nearly) done.

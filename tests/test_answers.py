@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
 import nbformat
 import pytest
 
@@ -52,6 +51,8 @@ def test_pdf_pages_inside_a_compressed_object_stream():
 
 
 def test_pdf_pages_of_a_matplotlib_pdf(tmp_path):
+    import matplotlib  # here, not at collection: only this test needs it
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.backends.backend_pdf import PdfPages

@@ -87,20 +87,24 @@ def guards(case: str, tmp_path: Path, options: dict | None = None, integer: bool
         session.close()
 
 
-_SHARED: dict[str, object] = {}
-
-
-def guards_once(case: str, tmp_path: Path):
-    """The guards' report on a case with the default options, run once per session and shared.
+@pytest.fixture(scope="module")
+def guards_once(tmp_path_factory):
+    """``guards_once(case)``: the guards' report on a case with the default options, run once per module.
 
     The guards are deterministic (no decision reads the clock, which
     ``test_verdicts_and_sizes_are_the_same_on_every_run`` checks with a second, fresh run), so
-    tests that only read a default report share one run per case; ``tmp_path`` is the first
-    caller's, kept by pytest.
+    tests that only read a default report share one run per case. Being module-scoped, this
+    fixture also keeps the module's tests on one xdist worker (tests/conftest.py), so no case
+    runs once per worker.
     """
-    if case not in _SHARED:
-        _SHARED[case] = guards(case, tmp_path)
-    return _SHARED[case]
+    reports = {}
+
+    def report(case: str):
+        if case not in reports:
+            reports[case] = guards(case, tmp_path_factory.mktemp(case))
+        return reports[case]
+
+    return report
 
 
 def line_of(case: str, marker: str) -> int:
@@ -117,8 +121,8 @@ def test_every_case_file_is_judged():
 
 
 @pytest.mark.parametrize("case", sorted(NOT_DENSE))
-def test_not_dense(case, tmp_path):
-    report = guards_once(case, tmp_path)
+def test_not_dense(case, guards_once):
+    report = guards_once(case)
     statuses = {name: v.status for name, v in report.verdicts.items()}
     assert statuses == {"shape": "clean", "memory": "clean", "process": "clean"}, report.ban_feedback()
     assert not report.dense
@@ -131,9 +135,9 @@ def test_not_dense(case, tmp_path):
 
 
 @pytest.mark.parametrize("case", sorted(DENSE))
-def test_dense(case, tmp_path):
+def test_dense(case, guards_once):
     must, marker = DENSE[case]
-    report = guards_once(case, tmp_path)
+    report = guards_once(case)
     statuses = {name: v.status for name, v in report.verdicts.items()}
     assert report.dense, report.ban_feedback()
     assert {name for name, status in statuses.items() if status == "dense"} >= must, statuses
@@ -152,8 +156,8 @@ def test_dense(case, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["dense_zeros_rows", "dense_cached_on_self", "dense_transpose_only"])
-def test_memory_guard_names_the_peak_and_the_line(case, tmp_path):
-    report = guards_once(case, tmp_path)
+def test_memory_guard_names_the_peak_and_the_line(case, guards_once):
+    report = guards_once(case)
     memory = report.verdicts["memory"].message
     n = int(re.search(r"at n=(\d+), r=5", memory).group(1))
     peak = float(re.search(r"allocated ([\d.]+) MiB at peak", memory).group(1))
@@ -163,22 +167,22 @@ def test_memory_guard_names_the_peak_and_the_line(case, tmp_path):
     assert "the bound is" in memory
 
 
-def test_process_guard_reports_the_cap_as_a_violation(tmp_path):
+def test_process_guard_reports_the_cap_as_a_violation(guards_once):
     # float64 at n=4000 is 122 MiB, above the 96 MiB headroom: a MemoryError at the cap, reported as the ban.
-    report = guards_once("dense_zeros_rows", tmp_path)
+    report = guards_once("dense_zeros_rows")
     process = report.verdicts["process"]
     assert process.status == "dense"
     assert "hit the address-space cap" in process.message and "(3996, 4000)" in process.message, process.message
 
 
-def test_process_guard_sees_resident_growth_below_the_cap(tmp_path):
+def test_process_guard_sees_resident_growth_below_the_cap(guards_once):
     # The bool mask (16 MiB and its temporaries) fits under the cap: the resident peak shows it.
-    report = guards_once("dense_bool_mask", tmp_path)
+    report = guards_once("dense_bool_mask")
     assert re.search(r"resident memory grew by [\d.]+ MiB", report.verdicts["process"].message)
 
 
-def test_stopping_tracemalloc_is_flagged_and_caught_by_the_process_guard(tmp_path):
-    report = guards_once("dense_hides_tracemalloc", tmp_path)
+def test_stopping_tracemalloc_is_flagged_and_caught_by_the_process_guard(guards_once):
+    report = guards_once("dense_hides_tracemalloc")
     assert report.verdicts["memory"].status == "error"
     assert "stopped tracemalloc" in report.verdicts["memory"].message
     assert any("tracemalloc" in flag for flag in report.flags)
@@ -196,8 +200,8 @@ def test_integer_input_vectors_still_catch_a_dense_matrix(tmp_path):
     assert guards("dense_zeros_rows", tmp_path, integer=True).dense
 
 
-def test_sparse_is_allowed_by_default_and_forbidden_by_the_rubric_switch(tmp_path):
-    allowed = guards_once("ok_sparse", tmp_path / "a")
+def test_sparse_is_allowed_by_default_and_forbidden_by_the_rubric_switch(tmp_path, guards_once):
+    allowed = guards_once("ok_sparse")
     assert not allowed.dense
     forbidden = guards("ok_sparse", tmp_path / "b", options={"forbid_sparse": True})
     assert forbidden.verdicts["shape"].status == "dense"
@@ -205,17 +209,17 @@ def test_sparse_is_allowed_by_default_and_forbidden_by_the_rubric_switch(tmp_pat
     assert "also forbids a scipy.sparse matrix" in forbidden.verdicts["shape"].message
 
 
-def test_growth_tells_n_r_from_n_squared(tmp_path):
-    linear = guards_once("ok_listcomp", tmp_path / "a").growth
+def test_growth_tells_n_r_from_n_squared(guards_once):
+    linear = guards_once("ok_listcomp").growth
     assert linear.status == "linear", linear.message()
-    quadratic = guards_once("whole_row_walk_n2", tmp_path / "b")
+    quadratic = guards_once("whole_row_walk_n2")
     assert quadratic.growth.status == "quadratic", quadratic.growth.message()
     assert "grows like n²" in quadratic.growth.message()
 
 
-def test_slow_code_gets_smaller_guard_sizes_and_does_not_time_out(tmp_path):
+def test_slow_code_gets_smaller_guard_sizes_and_does_not_time_out(guards_once):
     # O(n²) Python: 16M inner iterations per product at n=4000, and ~30× slower under tracemalloc.
-    report = guards_once("whole_row_walk_n2", tmp_path)
+    report = guards_once("whole_row_walk_n2")
     assert not report.dense and report.products_status == "ok"
     memory = report.verdicts["memory"].message
     assert int(re.search(r"at n=(\d+)", memory).group(1)) < report.n or report.n < 4000, memory
@@ -282,10 +286,10 @@ def test_work_count_counts_what_expressions_compute_not_what_they_read():
 
 
 @pytest.mark.parametrize("case", ["ok_listcomp", "whole_row_walk_n2", "dense_transpose_only"])
-def test_verdicts_and_sizes_are_the_same_on_every_run(case, tmp_path):
+def test_verdicts_and_sizes_are_the_same_on_every_run(case, tmp_path, guards_once):
     """No decision reads the clock: two runs give the same sizes, counts and verdicts."""
     # The first may be another test's run of the case; the second is always a fresh one.
-    first, second = guards_once(case, tmp_path / "a"), guards(case, tmp_path / "b")
+    first, second = guards_once(case), guards(case, tmp_path / "b")
     for report in (first, second):
         assert report.growth.points and report.growth.slope is not None
     assert first.growth.points == second.growth.points

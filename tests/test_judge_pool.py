@@ -87,11 +87,12 @@ def test_deadline_kills_the_judge_and_what_it_started_and_the_worker_serves_on(t
     with JudgePool(1, sys.executable, tmp_path / "w") as pool:
         # The worker is started first (with its zygote and prepared suite): its start-up is not
         # the hanging job's budget, which then only has to outlast the judge's fork and the start
-        # of its descendant, however loaded the machine.
+        # of its descendant, however loaded the machine (tens of milliseconds: 3 s is ample, and
+        # all of it is waited out).
         job, scratch = _job(tmp_path, suite, "test_fresh_state", "before")
         assert pool.run(job, scratch / "judge.log", time.monotonic() + 120).returncode == 0
         job, scratch = _job(tmp_path, suite, "test_hang", "hang")
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 3
         pidfile = scratch / "descendant.pid"
         run = pool.run(job, scratch / "judge.log", deadline)
         assert not run.finished and run.returncode == -9

@@ -267,7 +267,7 @@ def test_a_product_the_test_never_asks_for_is_never_computed(pool, tmp_path):
 def test_a_case_that_hangs_times_out_alone_and_the_cases_before_it_count(pool, tmp_path):
     # The budget only has to outlast the four cases before the hang (loading the module and four
     # small products: well under a second on a loaded machine; it starts with the first child,
-    # not with the judge or its zygote); all of it is then spent spinning, twice.
-    outcomes = _same_both_ways(pool, tmp_path, HANGS_AT_R_EQUALS_N, wall_seconds=4.0)
+    # not with the judge or its zygote); all of it is then spent spinning, twice: 3 s, not more.
+    outcomes = _same_both_ways(pool, tmp_path, HANGS_AT_R_EQUALS_N, wall_seconds=3.0)
     forward = [s for t, _, s, _, _ in outcomes if t == "test_forward_matches_dense"]
     assert forward[:4] == ["passed"] * 4 and set(forward[4:]) == {"timeout"}

@@ -48,9 +48,11 @@ ROOT = Path(__file__).resolve().parents[1]
 RUBRIC = load_rubric(ROOT / "rubrics" / "hw1.toml")
 #: Attacks that loop or recurse forever wait out the time limit (spinning, on every core the batch
 #: has), and the suite is about what the sandbox contains, not about the length of the limit: P5
-#: with 8 s instead of hw1's 20 s. The honest student's child needs 0.2 s idle, and under 2 s with
-#: six busy loops beside a two-job batch on the 2-core machine (measured): a margin of 4x there.
-RED_TEAM_SECONDS = 8.0
+#: with 6 s instead of hw1's 20 s. The honest student's child needs 0.2 s idle, and under 2 s with
+#: six busy loops beside a two-job batch on the 2-core machine (measured): a margin of 3x there.
+#: Two cases (three busy processes) wait out the whole limit side by side: each second of it costs
+#: ~3 s of CPU that the rest of the suite could use.
+RED_TEAM_SECONDS = 6.0
 P5_ONLY = dataclasses.replace(RUBRIC, problems=tuple(
     dataclasses.replace(p, timeout=RED_TEAM_SECONDS) for p in RUBRIC.problems if p.id == "p5"))
 #: The degraded run's attacks stop at once (memory, a crash, killing the judge): none waits out the

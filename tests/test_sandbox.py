@@ -120,7 +120,8 @@ def test_timeout_kills_the_child_and_everything_it_started(tmp_path):
         "    while True:\n"
         "        time.sleep(0.01)\n"
     )
-    s = session(tmp_path, src, wall=3.0)
+    # The budget covers loading the module (a fork of the zygote) and is then waited out: 2 s.
+    s = session(tmp_path, src, wall=2.0)
     with s:
         mod = wrap(s, s.load("mod.py", ["hang"])["module"])
         start = time.monotonic()
