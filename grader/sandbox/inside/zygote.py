@@ -70,6 +70,9 @@ def preimport() -> None:
         except ImportError:  # moved or renamed: the plugin imports it itself
             pass
 
+    from grader.sandbox.inside import imports
+
+    imports.record_preimported()
     # Never garbage: children's collections skip it and leave its pages shared.
     gc.collect()
     gc.freeze()
