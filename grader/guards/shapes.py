@@ -77,6 +77,7 @@ class ExpressionWatch:
     def __init__(self, student_root: Path) -> None:
         self.root = Path(student_root)
         self.sites: list[Site] = []
+        self._names: dict[str, str] = {}  # file name -> its name relative to the folder
         self._inspect: Inspector | None = None
         watch = self
 
@@ -110,10 +111,14 @@ class ExpressionWatch:
 
     def add_site(self, filename: str, line: int, function: str, kind: str = "") -> int:
         """Registers a site and returns its index."""
-        try:
-            rel = Path(filename).resolve().relative_to(self.root.resolve()).as_posix()
-        except ValueError:
-            rel = Path(filename).name
+        rel = self._names.get(filename)
+        if rel is None:
+            # Once per file, not per site: two realpath walks per site took ~10 ms for a 120-site file.
+            try:
+                rel = Path(filename).resolve().relative_to(self.root.resolve()).as_posix()
+            except ValueError:
+                rel = Path(filename).name
+            self._names[filename] = rel
         code = linecache.getline(filename, line).strip()
         if len(code) > 100:
             code = code[:97] + "..."

@@ -81,6 +81,54 @@ def encode(value: Any) -> Any:
     raise TypeError(f"cannot send a value of type {type(value).__name__}")
 
 
+#: Exact types :func:`encode` returns unchanged (a finite float too); subclasses take the general path.
+_PLAIN_SCALARS = frozenset({bool, str, int})
+
+
+def is_plain(value: Any) -> bool:
+    """Whether :func:`encode` accepts ``value`` (it raises TypeError exactly where this is False).
+
+    Arrays are only checked, not serialized: the child asks this of every
+    value student code returns, and encodes the answer once, later.
+    """
+    try:
+        _check(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _check(value: Any) -> None:
+    vtype = type(value)
+    if vtype is np.ndarray:
+        if value.dtype.kind not in _ARRAY_KINDS:
+            raise TypeError(f"cannot send an array of dtype {value.dtype}")
+    elif value is None or vtype is float or vtype in _PLAIN_SCALARS:
+        pass
+    elif vtype is list or vtype is tuple:
+        for item in value:
+            _check(item)
+    else:
+        encode(value)  # everything else exactly as encode treats it (and with its side effects)
+
+
+def snapshot(value: Any) -> Any:
+    """``decode(encode(value))``: what the peer would receive, made without the JSON-ready detour for arrays.
+
+    Raises:
+        TypeError: for a value that has no plain-data form.
+    """
+    vtype = type(value)
+    if vtype is np.ndarray and value.dtype.kind in _ARRAY_KINDS:
+        # A C-ordered copy of the same bytes with the dtype named by its string, as decode builds it.
+        return np.array(value, dtype=np.dtype(value.dtype.str), order="C", copy=True)
+    if value is None or vtype in _PLAIN_SCALARS or (vtype is float and math.isfinite(value)):
+        return value
+    if vtype is list or vtype is tuple:
+        return [snapshot(v) for v in value]
+    return decode(encode(value))  # tagged dicts, non-finite floats, numpy scalars, subclasses
+
+
 def decode(data: Any) -> Any:
     """Inverse of :func:`encode`; validates every tagged object it meets."""
     if isinstance(data, list):

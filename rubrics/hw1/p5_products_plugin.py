@@ -101,7 +101,7 @@ class _Requests:
         if isinstance(wrapped, protocol.RemoteRef):
             return wrapped
         # A snapshot, as the answer was: a student may hand back a buffer it reuses in the next call.
-        return protocol.decode(protocol.encode(wrapped))
+        return protocol.snapshot(wrapped)
 
     def transposed(self, A):
         """``A.T`` as the ``getattr`` request reads it (the object behind the handle)."""

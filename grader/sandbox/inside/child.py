@@ -74,13 +74,11 @@ class Child:
     # -- object table -------------------------------------------------
     def wrap(self, value):
         """Returns plain data as is; keeps anything else and returns a handle."""
-        try:
-            protocol.encode(value)
-        except TypeError:
-            ref = protocol.RemoteRef(id(value), type(value).__name__)
-            self.objects[ref.id] = value
-            return ref
-        return value
+        if protocol.is_plain(value):
+            return value
+        ref = protocol.RemoteRef(id(value), type(value).__name__)
+        self.objects[ref.id] = value
+        return ref
 
     def unwrap(self, value):
         """Replaces handles in a decoded request value by the objects they name."""

@@ -20,6 +20,22 @@ from typing import Iterator, Sequence
 
 from grader.sandbox.inside import loader
 
+#: ``sys.modules`` as the zygote left it, before any child existed (see :func:`record_preimported`);
+#: written once, read only by the children forked afterwards.
+_PREIMPORTED: dict[str, types.ModuleType] = {}
+
+
+def record_preimported() -> None:
+    """Remembers every module imported so far as the zygote's own (call once, before the first fork).
+
+    A child's :meth:`StudentImports.forget_student_modules` then skips these
+    modules while they are still the same objects: none of them was loaded from
+    a student's folder, and reading ``__file__`` from each of ~800 modules in a
+    forked child copied ~700 pages of the zygote's memory (about 4 ms per scan).
+    """
+    _PREIMPORTED.clear()
+    _PREIMPORTED.update(sys.modules)
+
 
 def compile_student(path: Path, transformers: Sequence[loader.Transformer]) -> types.CodeType:
     """Parses a student file (tolerating notebook magics), applies ``transformers`` and compiles it."""
@@ -79,10 +95,18 @@ class StudentImports(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                 sys.meta_path.remove(self)
 
     def forget_student_modules(self) -> list[str]:
-        """Drops modules loaded from the student's folder from ``sys.modules``."""
+        """Drops modules loaded from the student's folder from ``sys.modules``.
+
+        A module the zygote had imported (:func:`record_preimported`) is kept
+        while ``sys.modules`` still holds that same object: any module the
+        student's code added or put in its place is checked by its ``__file__``.
+        """
         root = str(self.root.resolve())
+        preimported = _PREIMPORTED.get
         dropped = []
         for name, module in list(sys.modules.items()):
+            if preimported(name) is module:
+                continue
             file = getattr(module, "__file__", None)
             if isinstance(file, str) and file.startswith(root):
                 del sys.modules[name]

@@ -29,6 +29,7 @@ itself, so a pid is never signalled after reuse.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import os
@@ -36,7 +37,9 @@ import random
 import select
 import signal
 import socket
+import stat
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
@@ -70,6 +73,9 @@ def preimport() -> None:
         except ImportError:  # moved or renamed: the plugin imports it itself
             pass
 
+    from grader.sandbox.inside import imports
+
+    imports.record_preimported()
     # Never garbage: children's collections skip it and leave its pages shared.
     gc.collect()
     gc.freeze()
@@ -111,10 +117,11 @@ def _after_confine() -> None:
         numpy.random.seed(None)
 
 
-def _child(request: dict, fds: list[int], compiled: dict, in_namespace: bool = False) -> None:
+def _child(request: dict, fds: list[int], compiled: dict, in_namespace: bool = False, mount_point: str = "") -> None:
     """In the forked child: confine, then serve; never returns.
 
     ``in_namespace``: the zygote forked it as PID 2 of a namespace it made (whose init it keeps).
+    ``mount_point``: the zygote's empty directory to build the child's root on, instead of the plan's.
     """
     code = 1
     try:
@@ -122,6 +129,8 @@ def _child(request: dict, fds: list[int], compiled: dict, in_namespace: bool = F
         _linux.set_name("grader-child")
         req_fd, resp_fd = _become_child(request, fds)
         plan = plan_from_data(request["plan"])
+        if mount_point:
+            plan = dataclasses.replace(plan, root=mount_point)
         # Every layer, in this process: with the processes layer this returns in PID 2
         # of a new namespace, and the pid the zygote reaps mirrors its end.
         confinement.confine(plan, in_namespace=in_namespace)
@@ -142,6 +151,31 @@ def _child(request: dict, fds: list[int], compiled: dict, in_namespace: bool = F
         os._exit(code)
 
 
+def mount_point() -> str:
+    """The empty directory every child of this user's zygotes builds its root on, or "" (use the plan's).
+
+    One per user under the temporary directory, shared by concurrent zygotes and
+    kept (a zygote killed with its judge could not remove its own; removing a
+    shared one would pull it from under another zygote's child). Used only if it
+    is a real directory owned by this user that nobody else may write to (the
+    temporary directory is sticky, so nobody else can replace it either).
+    """
+    path = os.path.join(tempfile.gettempdir(), f"grader-zygote-root-{os.geteuid()}")
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return ""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return ""
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
+        return ""
+    return path
+
+
 class Zygote:
     """The zygote's loop: spawns on request, kills on a closed lifeline, reaps and reports."""
 
@@ -154,6 +188,10 @@ class Zygote:
         self.namespaces = processes.Namespaces()
         # plugin path -> (source, code): compiled here once, executed only in children
         self.compiled: dict[str, tuple[str, object]] = {}
+        # One empty directory for every child's new root (each mounts its tmpfs on it in its
+        # own mount namespace): a directory made and removed on the host per child cost an
+        # ext4 inode each time.
+        self.mount_point = mount_point()
 
     def compile_plugins(self, paths) -> None:
         """Compiles (never runs) the trusted plugin files a spawn request names, when new or changed."""
@@ -184,7 +222,7 @@ class Zygote:
                 self._end_init(init)
             raise
         if pid == 0:
-            _child(request, fds, self.compiled, in_namespace=init is not None)
+            _child(request, fds, self.compiled, in_namespace=init is not None, mount_point=self.mount_point)
         if init is not None:
             self.namespaces.leave()
             self.inits[pid] = [init, os.pidfd_open(init), None]
