@@ -74,3 +74,16 @@ def test_an_oversized_frame_is_refused_before_anything_is_written(monkeypatch):
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+@pytest.mark.parametrize("value", [np.float64("nan"), np.float64("inf"), -np.float64("inf"), np.float32("nan")])
+def test_numpy_non_finite_scalars_round_trip(value):
+    # np.float64 is a float subclass whose repr is "np.float64(nan)", which float() refuses.
+    got = roundtrip({"value": value})["value"]
+    assert (np.isnan(got) and np.isnan(value)) or got == value
+
+
+@pytest.mark.parametrize("text", ["np.float64(nan)", "1e400", "x", 3, [1]])
+def test_a_malformed_float_tag_is_a_protocol_error(text):
+    with pytest.raises(protocol.ProtocolError, match="non-finite float"):
+        protocol.decode({"__float__": text})

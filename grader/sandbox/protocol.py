@@ -137,7 +137,10 @@ def decode(data: Any) -> Any:
         if "__ndarray__" in data:
             return _decode_array(data["__ndarray__"])
         if "__float__" in data:
-            return float(data["__float__"])
+            text = data["__float__"]
+            if not isinstance(text, str) or text not in _NON_FINITE:
+                raise ProtocolError(f"malformed non-finite float {text!r}")
+            return float(text)
         if "__remote__" in data:
             rid, tname = data["__remote__"], data.get("type", "object")
             if not isinstance(rid, int) or not isinstance(tname, str):
@@ -151,7 +154,12 @@ def _encode_float(value: float) -> Any:
     # JSON has no NaN/inf; tag them so both sides stay strict JSON.
     if math.isfinite(value):
         return value
-    return {"__float__": repr(value)}
+    # float.__repr__, not repr: a numpy float64 (a float subclass) reprs as "np.float64(nan)".
+    return {"__float__": float.__repr__(value)}
+
+
+#: The only texts a ``__float__`` tag may hold: what float.__repr__ gives for a non-finite float.
+_NON_FINITE = frozenset({"nan", "inf", "-inf"})
 
 
 def _encode_array(arr: np.ndarray) -> dict:
