@@ -164,3 +164,20 @@ def test_student_code_cannot_reach_the_judges_objects(tmp_path):
     with session(tmp_path, src) as s:
         wrap(s, s.load("mod.py", ["patch"])["module"]).patch()
     assert not np.allclose(np.zeros(2), np.ones(2))
+
+
+def test_what_a_student_printed_before_corrupting_the_channel_is_always_kept(tmp_path):
+    # The judge stops a child at once when its channel is corrupted. What the student printed
+    # before must be in the feedback every time, not only when the child's buffer happened to be
+    # flushed before the stop: here the child never gets to flush it (it sleeps after scribbling).
+    src = ("import os, sys, time\ndef forge():\n    print('a fake score: 100')\n"
+           "    sys.stderr.write('and a warning\\n')\n"
+           "    for fd in range(3, 64):\n        try:\n"
+           "            os.write(fd, b'\\x00\\x00\\x00\\x04junk')\n        except OSError:\n"
+           "            pass\n    time.sleep(30)\n")
+    with session(tmp_path, src) as s:
+        mod = wrap(s, s.load("mod.py", ["forge"])["module"])
+        with pytest.raises(StudentError, match="corrupted the grader's private channel"):
+            mod.forge()
+        out = s.captured_output()
+    assert "a fake score: 100" in out and "and a warning" in out

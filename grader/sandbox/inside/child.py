@@ -212,6 +212,11 @@ def serve_student(req_fd: int, resp_fd: int, student_root: Path, compiled: dict 
     ``compiled``: the zygote's pre-compiled plugins (see :class:`Child`).
     """
     student_root = student_root.resolve()
+    # Line-buffered, as on a terminal: a printed line reaches the judge's file at once. Block
+    # buffering kept it here until the next flush, and a child the judge stops (it corrupted its
+    # channel, crashed) lost it or not depending on the race with that stop.
+    for stream in (sys.stdout, sys.stderr):
+        stream.reconfigure(line_buffering=True)
     headless.install()
     # Student code runs with its own folder as the working directory and first
     # on sys.path, as when the student ran it; the grader's modules are already
