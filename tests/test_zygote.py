@@ -121,6 +121,13 @@ def test_a_killed_session_kills_the_forked_child_and_its_group(tmp_path, zygote)
            f"    return subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)', '{marker}']).pid\n")
     s = _session(tmp_path, "group", src, zygote)
     wrap(s, s.load("mod.py", ["spawn"])["module"]).spawn()
+    # Popen returns once the exec has passed its point of no return, but the kernel fills in the
+    # new command line (what _running_with reads) a little later: under load the first look could
+    # see an empty one. Wait for it, up to a bound.
+    for _ in range(100):
+        if _running_with(marker):
+            break
+        time.sleep(0.05)
     assert _running_with(marker), "the grandchild did not start"
     s.close()
     for _ in range(100):
