@@ -83,11 +83,15 @@ def test_crash_is_described_and_the_next_request_gets_a_fresh_child(tmp_path):
         assert mod2.ok() == 1 and s.generation == first + 1
 
 
+#: Student code that writes a well-framed junk message on every descriptor it may hold: one of
+#: them is the response pipe, so the grader's channel is corrupted on purpose.
+SCRIBBLE = ("    for fd in range(3, 64):\n        try:\n"
+            "            os.write(fd, b'\\x00\\x00\\x00\\x04junk')\n        except OSError:\n"
+            "            pass\n")
+
+
 def test_a_child_that_writes_into_the_grader_channel_is_not_restarted(tmp_path):
-    # Garbage on every descriptor reaches the response pipe: the channel is corrupted on purpose.
-    src = ("import os\ndef scribble():\n    for fd in range(3, 64):\n        try:\n"
-           "            os.write(fd, b'\\x00\\x00\\x00\\x04junk')\n        except OSError:\n"
-           "            pass\n    return 1\ndef ok():\n    return 1\n")
+    src = "import os\ndef scribble():\n" + SCRIBBLE + "    return 1\ndef ok():\n    return 1\n"
     with session(tmp_path, src) as s:
         mod = wrap(s, s.load("mod.py", ["scribble"])["module"])
         with pytest.raises(StudentError, match="corrupted the grader's private channel"):
@@ -171,10 +175,7 @@ def test_what_a_student_printed_before_corrupting_the_channel_is_always_kept(tmp
     # before must be in the feedback every time, not only when the child's buffer happened to be
     # flushed before the stop: here the child never gets to flush it (it sleeps after scribbling).
     src = ("import os, sys, time\ndef forge():\n    print('a fake score: 100')\n"
-           "    sys.stderr.write('and a warning\\n')\n"
-           "    for fd in range(3, 64):\n        try:\n"
-           "            os.write(fd, b'\\x00\\x00\\x00\\x04junk')\n        except OSError:\n"
-           "            pass\n    time.sleep(30)\n")
+           "    sys.stderr.write('and a warning\\n')\n" + SCRIBBLE + "    time.sleep(30)\n")
     with session(tmp_path, src) as s:
         mod = wrap(s, s.load("mod.py", ["forge"])["module"])
         with pytest.raises(StudentError, match="corrupted the grader's private channel"):
