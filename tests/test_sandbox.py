@@ -182,3 +182,20 @@ def test_what_a_student_printed_before_corrupting_the_channel_is_always_kept(tmp
             mod.forge()
         out = s.captured_output()
     assert "a fake score: 100" in out and "and a warning" in out
+
+
+def test_the_outbox_never_brings_a_name_the_judge_reserved(tmp_path):
+    # P4's suite writes runs.json only when it observed runs; a script that wrote its own into the
+    # folder its figures go to must not have it shown as the grader's table of runs.
+    artifacts = tmp_path / "artifacts"
+    src = ("from pathlib import Path\ndef plant(folder):\n"
+           "    for name in ('runs.json', 'runs.md', 'figure_1.png'):\n"
+           "        (Path(folder) / name).write_text('planted')\n    return 1\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "mod.py").write_text(src)
+    s = ChildSession(work, Limits(wall_seconds=10.0, memory_bytes=2 << 30), tmp_path / "scratch",
+                     artifacts=artifacts, reserved={"runs.json", "runs.md"})
+    with s:
+        assert wrap(s, s.load("mod.py", ["plant"])["module"]).plant(str(artifacts.resolve())) == 1
+    assert sorted(p.name for p in artifacts.iterdir()) == ["figure_1.png"]

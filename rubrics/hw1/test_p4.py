@@ -93,6 +93,9 @@ class Observed:
 def observed(student) -> Observed:
     if "p4" not in student.cache:
         artifacts = student.artifacts_dir or Path.cwd() / "artifacts"
+        # The table and the runs are the judge's: a script that writes files of those names
+        # (into the outbox its figures go to) must not have them shown as the grader's.
+        student.session.reserved.update({"runs.md", "runs.json"})
         seconds = max(1.0, student.session.remaining() - MARGIN_SECONDS)
         record = student.request(
             {"op": "p4_observe", "script": student.files[0], "seconds": seconds, "artifacts": str(artifacts), "probe": PROBE_POINTS}

@@ -107,6 +107,9 @@ class ChildSession:
         artifacts: the judge's folder for figures; the child sees a private
             outbox at this path, copied in (regular files only) on :meth:`close`.
         sandbox: the OS layers to use (default: all this machine allows).
+        reserved: names of artifacts only the judge writes (e.g. a suite's ``runs.json``): the
+            outbox never brings a file of such a name, even when the judge wrote none, so
+            student code cannot plant what the report shows as the grader's.
     """
 
     workdir: Path
@@ -115,6 +118,7 @@ class ChildSession:
     plugins: list[tuple[str, dict]] = field(default_factory=list)
     artifacts: Path | None = None
     sandbox: confine.SandboxInfo | None = None
+    reserved: set[str] = field(default_factory=set)
     _running: _Running | None = None
     _deadline: float | None = None
     _generation: int = 0
@@ -222,7 +226,8 @@ class ChildSession:
         target.mkdir(parents=True, exist_ok=True)
         budget = OUTBOX_MAX_BYTES
         for path in sorted(outbox.iterdir())[:OUTBOX_MAX_FILES]:
-            if path.name.startswith(".") or not filesystem.is_regular_file(path) or (target / path.name).exists():
+            if (path.name.startswith(".") or path.name in self.reserved or not filesystem.is_regular_file(path)
+                    or (target / path.name).exists()):
                 continue
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
@@ -262,7 +267,7 @@ class ChildSession:
         limits = self.limits if memory_bytes is None else replace(self.limits, memory_bytes=memory_bytes)
         other = ChildSession(
             workdir=self.workdir, limits=limits, scratch=self.scratch.parent / name, plugins=list(self.plugins),
-            artifacts=self.artifacts, sandbox=self.sandbox, launcher=self.launcher,
+            artifacts=self.artifacts, sandbox=self.sandbox, launcher=self.launcher, reserved=self.reserved,
         )
         other._deadline = self._deadline
         self._siblings.append(other)
