@@ -91,8 +91,8 @@ def preload(paths: list[str]) -> None:
         sys.dont_write_bytecode = False
     _map_module_files()
     # What is imported now is never garbage: a judge's collections skip it (and do not
-    # touch, so do not copy, the pages it shares with this worker).
-    gc.collect()
+    # touch, so do not copy, the pages it shares with this worker). No gc.collect() first:
+    # the preload leaves no cyclic garbage (a full collection here found none; ~20 ms).
     gc.freeze()
 
 

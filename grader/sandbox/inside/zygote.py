@@ -104,8 +104,9 @@ def preimport() -> None:
     from grader.sandbox.inside import imports
 
     imports.record_preimported()
-    # Never garbage: children's collections skip it and leave its pages shared.
-    gc.collect()
+    # Never garbage: children's collections skip it and leave its pages shared. No
+    # gc.collect() first: these imports leave no cyclic garbage (a full collection here found
+    # none) and it cost ~45 ms of every start-up.
     gc.freeze()
 
 
