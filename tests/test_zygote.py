@@ -58,6 +58,9 @@ def probe():
         "pid": __import__("os").getpid(),
         "sid_is_own": __import__("os").getsid(0) == __import__("os").getpid(),
         "env": sorted(__import__("os").environ),
+        # The zygote leaves these to the child to import (see zygote._COMPAT_SKIPS).
+        "numpy_names": [n in np.__all__ and n in dir(np) for n in ("testing", "f2py")],
+        "np_testing": np.testing.assert_allclose.__name__,
     }
 '''
 
@@ -86,6 +89,7 @@ def test_a_patching_student_is_followed_by_a_pristine_child(tmp_path, zygote):
     assert seen["allclose"] is False and seen["correlate"] == [1.0, 2.0, 3.0] and seen["pi"] == pytest.approx(3.14159, 1e-5)
     assert seen["json"] == "[1]" and seen["planted"] == [] and not seen["conv1D_module"]
     assert not seen["protocol_planted"]
+    assert seen["numpy_names"] == [True, True] and seen["np_testing"] == "assert_allclose"
     assert seen["pid"] != hostile_pid and seen["sid_is_own"]
     # The child environment only, never the grader's.
     assert "PYTEST_CURRENT_TEST" not in seen["env"] and "OPENBLAS_NUM_THREADS" in seen["env"]

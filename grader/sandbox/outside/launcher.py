@@ -168,6 +168,11 @@ class ZygoteLauncher:
     @staticmethod
     def spawn_zygote() -> tuple[subprocess.Popen, socket.socket]:
         """Starts a zygote (with the child environment) and returns it with the grader's end of its socket."""
+        return ZygoteLauncher.await_zygote(*ZygoteLauncher.start_zygote())
+
+    @staticmethod
+    def start_zygote() -> tuple[subprocess.Popen, socket.socket]:
+        """Starts a zygote and returns at once; :meth:`await_zygote` waits until it is ready to fork."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             proc = subprocess.Popen(
@@ -177,8 +182,16 @@ class ZygoteLauncher:
                 env=limits.child_environment(),
                 start_new_session=True,
             )
+        except BaseException:
+            ours.close()
+            raise
         finally:
             theirs.close()
+        return proc, ours
+
+    @staticmethod
+    def await_zygote(proc: subprocess.Popen, ours: socket.socket) -> tuple[subprocess.Popen, socket.socket]:
+        """Waits for a zygote from :meth:`start_zygote` to say it is ready; kills it if it never does."""
         deadline = time.monotonic() + ZYGOTE_START_SECONDS
         if not select.select([ours], [], [], max(0.0, deadline - time.monotonic()))[0] or not ours.recv(64):
             limits.kill_tree(proc)
