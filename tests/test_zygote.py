@@ -95,6 +95,19 @@ def test_a_patching_student_is_followed_by_a_pristine_child(tmp_path, zygote):
     assert "PYTEST_CURRENT_TEST" not in seen["env"] and "OPENBLAS_NUM_THREADS" in seen["env"]
 
 
+def test_forked_children_draw_fresh_random_numbers(tmp_path, zygote):
+    """Each child reseeds numpy's and random's global generators, as a fresh interpreter would."""
+    src = ("import random\nimport numpy as np\n"
+           "def draw():\n    return [np.random.random(4).tolist(), np.random.randint(0, 2**31, 4).tolist(),\n"
+           "            np.random.standard_normal(2).tolist(), random.random()]\n")
+    draws = []
+    for name in ("first", "second"):
+        with _session(tmp_path, name, src, zygote) as s:
+            draws.append(wrap(s, s.load("mod.py", ["draw"])["module"]).draw())
+    for left, right in zip(*draws):
+        assert left != right, draws  # the same generator state in both children would draw the same
+
+
 def test_limits_apply_to_forked_children(tmp_path, zygote):
     src = "def grab():\n    return len(bytearray(3 << 30))\ndef spin():\n    while True:\n        pass\n"
     with _session(tmp_path, "mem", src, zygote) as s:

@@ -282,12 +282,13 @@ def plan_for(
             # (and leave it alone where they cannot be counted: no /proc, e.g. macOS).
             busy = processes.threads_of_user(os.getuid())
             rlimits = dataclasses.replace(rlimits, max_processes=busy + rlimits.max_processes if busy else None)
-    package_dir = Path(__file__).resolve().parents[2]
+    package_dir = _package_dir()
+    workdir = workdir.resolve()  # once: each resolve is a realpath (an lstat per component)
     view = None
     owned: tuple[str, ...] = ()
     if "filesystem" in layers:
         view = filesystem.default_view(
-            workdir=workdir.resolve(),
+            workdir=workdir,
             package_dir=package_dir,
             readable=tuple(Path(p).resolve() for p in readable),
             outbox=outbox,
@@ -297,7 +298,7 @@ def plan_for(
     if "users" in layers and outbox is not None:
         owned = (str(outbox[1]),)  # the path the child sees (after pivot_root the host path is gone)
     return Plan(
-        workdir=str(workdir.resolve()),
+        workdir=str(workdir),
         rlimits=rlimits,
         layers=layers,
         view=view,
@@ -306,6 +307,12 @@ def plan_for(
         gid=gid,
         owned=owned,
     )
+
+
+@functools.lru_cache(maxsize=None)
+def _package_dir() -> Path:
+    """The directory holding the ``grader`` package (the child's view shows the package alone)."""
+    return Path(__file__).resolve().parents[2]
 
 
 # -- trials (each in a forked process, so nothing here touches the caller) --

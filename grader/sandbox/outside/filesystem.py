@@ -27,6 +27,7 @@ contain them (a checkout in ``/usr/src/app``, say).
 
 from __future__ import annotations
 
+import functools
 import os
 import site
 import stat
@@ -86,12 +87,19 @@ class View:
 
 def python_dirs() -> list[str]:
     """The interpreter's installation directories and site-packages, deduplicated."""
+    return list(_python_dirs())
+
+
+@functools.lru_cache(maxsize=None)
+def _python_dirs() -> tuple[str, ...]:
+    # The same for the whole life of the process; the judge asked for it once per child
+    # (six realpaths, ~50 lstat calls each time).
     candidates = [sys.base_prefix, sys.prefix, sys.base_exec_prefix, sys.exec_prefix, *site.getsitepackages()]
     user_site = site.getusersitepackages()
     if isinstance(user_site, str):
         candidates.append(user_site)
     candidates.append(os.path.dirname(os.path.realpath(sys.executable)))
-    return _outermost([os.path.realpath(p) for p in candidates if p and os.path.isdir(p)])
+    return tuple(_outermost([os.path.realpath(p) for p in candidates if p and os.path.isdir(p)]))
 
 
 def default_view(

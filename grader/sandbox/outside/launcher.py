@@ -40,7 +40,19 @@ class LaunchError(Exception):
 
 def plan_to_data(plan: confine.Plan) -> dict:
     """The plan as plain JSON data (for the zygote's socket)."""
-    return json.loads(json.dumps(dataclasses.asdict(plan), default=sorted))
+    return json.loads(json.dumps(_as_data(plan), default=sorted))
+
+
+def _as_data(value):
+    """What ``dataclasses.asdict`` gives for the plan's values, without its deep copies (~0.1 ms per child)."""
+    fields = getattr(type(value), "__dataclass_fields__", None)
+    if fields is not None:
+        return {name: _as_data(getattr(value, name)) for name in fields}
+    if isinstance(value, (list, tuple)):
+        return [_as_data(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_data(v) for k, v in value.items()}
+    return value
 
 
 def _tuples(value):
