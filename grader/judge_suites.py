@@ -195,6 +195,12 @@ def _trim(config, items: list) -> tuple[str, ...]:
       settings; kept if any item's fixtures, or the text of the suite or its
       conftests, name ``caplog``, or any of those settings is made.
 
+    * ``capturemanager``: under ``--capture=no`` it captures nothing; per test phase it
+      only wraps the hooks (three hook wrappers per test) to switch the capture fixtures,
+      so it goes when no item's fixtures, nor the text of the suite or its conftests,
+      name a capture fixture (or ``subtests``, which captures through it), and no other
+      plugin kept holds on to it (the logging and set-up plugins are gone).
+
     Also computes each item's ``location`` (a cached property), so no fork recomputes it,
     and gives directly parametrized arguments their values without a ``request``
     fixture (:class:`_DirectParams`). Returns the names unregistered.
@@ -220,10 +226,32 @@ def _trim(config, items: list) -> tuple[str, ...]:
         if quiet and not uses and "caplog" not in _sources(items):
             pm.unregister(name="logging-plugin")
             gone.append("logging-plugin")
+    if _capture_unobservable(config, items, gone):
+        pm.unregister(name="capturemanager")
+        gone.append("capturemanager")
     for item in items:
         item.location  # noqa: B018 - a cached property: filled here, inherited by every fork
     _DirectParams.install(config, items)
     return tuple(gone)
+
+
+#: The fixtures that reach the capture manager (``subtests`` captures each subtest's output through it).
+_CAPTURE_FIXTURES = ("capsys", "capsysbinary", "capteesys", "capfd", "capfdbinary", "subtests")
+
+
+def _capture_unobservable(config, items: list, gone: list) -> bool:
+    """Whether unregistering ``capturemanager`` changes nothing any of ``items`` can see (see :func:`_trim`)."""
+    pm = config.pluginmanager
+    if getattr(config.option, "capture", None) != "no" or pm.get_plugin("capturemanager") is None:
+        return False
+    if not {"logging-plugin", "setuponly"} <= set(gone) or getattr(config.option, "usepdb", False):
+        return False
+    for item in items:
+        names = getattr(item, "fixturenames", None)
+        if names is None or any(name in names for name in _CAPTURE_FIXTURES):
+            return False
+    text = _sources(items)
+    return not any(name in text for name in _CAPTURE_FIXTURES)
 
 
 class _DirectParams:
