@@ -123,6 +123,7 @@ class PreparedSuite:
         config, session = self.config, self.session
         self.plugin.bind(plugin_handle, tests)
         os.environ["PYTEST_VERSION"] = pytest.__version__
+        _StatementRanges.install()
         faulthandler.enable(file=sys.stderr)
         capture = config.pluginmanager.getplugin("capturemanager")
         if capture is not None:
@@ -293,6 +294,39 @@ class _DirectParams:
             raise
         fixturedef.cached_result = (value, key, None)
         return value
+
+
+class _StatementRanges:
+    """pytest's ``getstatementrange_ast`` for failure tracebacks, remembered per source and line.
+
+    Each failing test's report formats its traceback, and for every entry pytest
+    parses the whole file the entry is in (``ast.parse`` and a walk over every
+    node: ~3.4 ms for ``test_p5.py``), anew for every failure: its cache lives
+    for one traceback. The answer depends only on the source's lines, the line
+    and ``assertion`` (a node pytest is given comes from the same file's text
+    in the same traceback), so it is remembered, in the forked judge only
+    (:meth:`install` is called from :meth:`PreparedSuite.run`; the fork dies
+    after its job). A source that does not parse raises every time, as before.
+    """
+
+    def __init__(self, compute) -> None:
+        self._compute = compute
+        self._known: dict = {}
+
+    @classmethod
+    def install(cls) -> None:
+        """Puts the remembering version where pytest's traceback formatting calls it."""
+        from _pytest._code import code
+
+        if not isinstance(code.getstatementrange_ast, cls):
+            code.getstatementrange_ast = cls(code.getstatementrange_ast)
+
+    def __call__(self, lineno, source, assertion=False, astnode=None):
+        key = (lineno, assertion, tuple(source.lines))
+        known = self._known.get(key)
+        if known is None:
+            known = self._known[key] = self._compute(lineno, source, assertion=assertion)
+        return known
 
 
 class _HookProxies:
