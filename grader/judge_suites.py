@@ -304,7 +304,7 @@ class _StatementRanges:
     node: ~3.4 ms for ``test_p5.py``), anew for every failure: its cache lives
     for one traceback. The answer depends only on the source's lines, the line
     and ``assertion`` (a node pytest is given comes from the same file's text
-    in the same traceback), so it is remembered, in the forked judge only
+    in the same traceback), so it is remembered, and each text is parsed once, in the forked judge only
     (:meth:`install` is called from :meth:`PreparedSuite.run`; the fork dies
     after its job). A source that does not parse raises every time, as before.
     """
@@ -312,6 +312,7 @@ class _StatementRanges:
     def __init__(self, compute) -> None:
         self._compute = compute
         self._known: dict = {}
+        self._trees: dict = {}  # source lines -> their parsed module, for the file's other lines
 
     @classmethod
     def install(cls) -> None:
@@ -322,10 +323,15 @@ class _StatementRanges:
             code.getstatementrange_ast = cls(code.getstatementrange_ast)
 
     def __call__(self, lineno, source, assertion=False, astnode=None):
-        key = (lineno, assertion, tuple(source.lines))
+        lines = tuple(source.lines)
+        key = (lineno, assertion, lines)
         known = self._known.get(key)
         if known is None:
-            known = self._known[key] = self._compute(lineno, source, assertion=assertion)
+            # The same text parses to the same tree: a file's other lines reuse it, as pytest's
+            # own cache does within one traceback.
+            known = self._known[key] = self._compute(lineno, source, assertion=assertion,
+                                                     astnode=self._trees.get(lines))
+            self._trees.setdefault(lines, known[0])
         return known
 
 
