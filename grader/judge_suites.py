@@ -123,6 +123,7 @@ class PreparedSuite:
         config, session = self.config, self.session
         self.plugin.bind(plugin_handle, tests)
         os.environ["PYTEST_VERSION"] = pytest.__version__
+        _StatementRanges.install()
         faulthandler.enable(file=sys.stderr)
         capture = config.pluginmanager.getplugin("capturemanager")
         if capture is not None:
@@ -195,6 +196,12 @@ def _trim(config, items: list) -> tuple[str, ...]:
       settings; kept if any item's fixtures, or the text of the suite or its
       conftests, name ``caplog``, or any of those settings is made.
 
+    * ``capturemanager``: under ``--capture=no`` it captures nothing; per test phase it
+      only wraps the hooks (three hook wrappers per test) to switch the capture fixtures,
+      so it goes when no item's fixtures, nor the text of the suite or its conftests,
+      name a capture fixture (or ``subtests``, which captures through it), and no other
+      plugin kept holds on to it (the logging and set-up plugins are gone).
+
     Also computes each item's ``location`` (a cached property), so no fork recomputes it,
     and gives directly parametrized arguments their values without a ``request``
     fixture (:class:`_DirectParams`). Returns the names unregistered.
@@ -220,10 +227,32 @@ def _trim(config, items: list) -> tuple[str, ...]:
         if quiet and not uses and "caplog" not in _sources(items):
             pm.unregister(name="logging-plugin")
             gone.append("logging-plugin")
+    if _capture_unobservable(config, items, gone):
+        pm.unregister(name="capturemanager")
+        gone.append("capturemanager")
     for item in items:
         item.location  # noqa: B018 - a cached property: filled here, inherited by every fork
     _DirectParams.install(config, items)
     return tuple(gone)
+
+
+#: The fixtures that reach the capture manager (``subtests`` captures each subtest's output through it).
+_CAPTURE_FIXTURES = ("capsys", "capsysbinary", "capteesys", "capfd", "capfdbinary", "subtests")
+
+
+def _capture_unobservable(config, items: list, gone: list) -> bool:
+    """Whether unregistering ``capturemanager`` changes nothing any of ``items`` can see (see :func:`_trim`)."""
+    pm = config.pluginmanager
+    if getattr(config.option, "capture", None) != "no" or pm.get_plugin("capturemanager") is None:
+        return False
+    if not {"logging-plugin", "setuponly"} <= set(gone) or getattr(config.option, "usepdb", False):
+        return False
+    for item in items:
+        names = getattr(item, "fixturenames", None)
+        if names is None or any(name in names for name in _CAPTURE_FIXTURES):
+            return False
+    text = _sources(items)
+    return not any(name in text for name in _CAPTURE_FIXTURES)
 
 
 class _DirectParams:
@@ -265,6 +294,45 @@ class _DirectParams:
             raise
         fixturedef.cached_result = (value, key, None)
         return value
+
+
+class _StatementRanges:
+    """pytest's ``getstatementrange_ast`` for failure tracebacks, remembered per source and line.
+
+    Each failing test's report formats its traceback, and for every entry pytest
+    parses the whole file the entry is in (``ast.parse`` and a walk over every
+    node: ~3.4 ms for ``test_p5.py``), anew for every failure: its cache lives
+    for one traceback. The answer depends only on the source's lines, the line
+    and ``assertion`` (a node pytest is given comes from the same file's text
+    in the same traceback), so it is remembered, and each text is parsed once, in the forked judge only
+    (:meth:`install` is called from :meth:`PreparedSuite.run`; the fork dies
+    after its job). A source that does not parse raises every time, as before.
+    """
+
+    def __init__(self, compute) -> None:
+        self._compute = compute
+        self._known: dict = {}
+        self._trees: dict = {}  # source lines -> their parsed module, for the file's other lines
+
+    @classmethod
+    def install(cls) -> None:
+        """Puts the remembering version where pytest's traceback formatting calls it."""
+        from _pytest._code import code
+
+        if not isinstance(code.getstatementrange_ast, cls):
+            code.getstatementrange_ast = cls(code.getstatementrange_ast)
+
+    def __call__(self, lineno, source, assertion=False, astnode=None):
+        lines = tuple(source.lines)
+        key = (lineno, assertion, lines)
+        known = self._known.get(key)
+        if known is None:
+            # The same text parses to the same tree: a file's other lines reuse it, as pytest's
+            # own cache does within one traceback.
+            known = self._known[key] = self._compute(lineno, source, assertion=assertion,
+                                                     astnode=self._trees.get(lines))
+            self._trees.setdefault(lines, known[0])
+        return known
 
 
 class _HookProxies:

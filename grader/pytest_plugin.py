@@ -43,7 +43,10 @@ class GradingPlugin:
         self.tests = tests
 
     # -- fixtures -------------------------------------------------------
-    @pytest.fixture
+    # Session-scoped: a judge's session is one job, whose handle never changes, and this
+    # fixture has no teardown; as a function fixture it was set up and torn down again for
+    # every test (a fixture execution, a hook call and a finalizer each time).
+    @pytest.fixture(scope="session")
     def student(self) -> StudentHandle:
         return self.handle
 

@@ -230,9 +230,16 @@ def test_a_suite_that_never_names_caplog_runs_without_the_per_test_log_capture(t
             "print(sorted(p.trimmed)); print(all('location' in vars(i) for i in p.items))")
     out = subprocess.run([sys.executable, "-c", code, str(suite)], capture_output=True, text=True,
                          env=worker_environment(), timeout=120).stdout.split("\n")
-    assert out[:2] == ["['logging-plugin', 'setuponly', 'setupplan']", "True"]
+    assert out[:2] == ["['capturemanager', 'logging-plugin', 'setuponly', 'setupplan']", "True"]
     (suite.parent / "test_other.py").write_text("def test_y(caplog):\n    pass\n")
     other = suite.parent / "test_other.py"
     out = subprocess.run([sys.executable, "-c", code, str(other)], capture_output=True, text=True,
                          env=worker_environment(), timeout=120).stdout.split("\n")
     assert out[0] == "['setuponly', 'setupplan']"
+    # A capture fixture, even one only named in the text (getfixturevalue), keeps the capture manager.
+    (suite.parent / "test_third.py").write_text(
+        "def test_z(request):\n    assert request.getfixturevalue('capsys') is not None\n")
+    third = suite.parent / "test_third.py"
+    out = subprocess.run([sys.executable, "-c", code, str(third)], capture_output=True, text=True,
+                         env=worker_environment(), timeout=120).stdout.split("\n")
+    assert out[0] == "['logging-plugin', 'setuponly', 'setupplan']"
