@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from grader import runs_view
 from grader.content import load_content_module
 from grader.reports import figures
 from grader.sandbox.inside.chains import ChainBuilder
@@ -43,7 +44,7 @@ def _write(folder: Path, marks: list[bool] | None = None) -> tuple[object, list[
     marks = marks if marks is not None else [i % 3 == 0 for i in range(len(runs))]
     text = written.text(marks).encode("utf-8")
     (folder / "runs.json").write_bytes(text)
-    (folder / gd.VIEW_NAME).write_bytes(written.view(text, marks))
+    (folder / runs_view.NAME).write_bytes(written.view(text, marks))
     return written, marks
 
 
@@ -57,7 +58,6 @@ def _plain(runs: list[dict]) -> list[dict]:
 
 def test_the_companion_says_what_runs_json_says(tmp_path):
     _write(tmp_path)
-    assert gd.VIEW_NAME == figures.VIEW_NAME
     from_view = figures._view_runs(tmp_path / figures.VIEW_NAME, (tmp_path / "runs.json").read_bytes())
     assert from_view is not None  # the report really reads the companion
     (tmp_path / "json").mkdir()

@@ -12,15 +12,13 @@ Charts are SVG written by :mod:`grader.reports.svg` (no plotting library in the 
 
 from __future__ import annotations
 
-import array
 import base64
-import hashlib
 import json
 import math
-import sys
 from pathlib import Path
 from collections.abc import Sequence
 
+from grader import runs_view
 from grader.reports import svg
 
 #: PNG and JPEG file signatures.
@@ -34,8 +32,8 @@ MAX_IMAGE_BYTES = 4_000_000
 MAX_RUNS = 400
 MAX_POINTS_PER_RUN = 2000
 
-#: The array companion of a runs.json, beside it (written by the P4 suite; layout in docs/p4.md).
-VIEW_NAME = ".runs-view"
+#: The array companion of a runs.json, beside it (written by the P4 suite; :mod:`grader.runs_view`).
+VIEW_NAME = runs_view.NAME
 
 #: Colour per P4 outcome (where the run ended).
 OUTCOME_COLOURS = {"wide": "#2ca02c", "sharp": "#ff7f0e", "diverged": "#d62728", "other": "#7f7f7f"}
@@ -98,48 +96,21 @@ def load_runs(path: Path) -> list[dict] | None:
 
 
 def _view_runs(path: Path, text: bytes) -> list[dict] | None:
-    """:func:`load_runs`'s runs from the array companion of the runs.json whose bytes are ``text``.
+    """:func:`load_runs`'s runs from the array companion (:mod:`grader.runs_view`) of the runs.json whose bytes are ``text``.
 
     None (the caller then parses the JSON) when the companion is absent, malformed, or
-    was written for other bytes (a stale or planted file): only a companion that says
-    exactly what ``text`` says is used. Layout: docs/p4.md.
+    was written for other bytes: only a companion that says exactly what ``text`` says is used.
     """
-    try:
-        data = path.read_bytes()
-    except OSError:
+    columns = runs_view.read(path, text)
+    if columns is None:
         return None
-    line, _, body = data.partition(b"\n")
-    try:
-        header = json.loads(line)
-        n, m, groups, outcomes, digest = (header[k] for k in ("runs", "points", "groups", "outcomes", "digest"))
-    except (ValueError, TypeError, KeyError):
-        return None
-    if (header.get("schema") != 1 or type(n) is not int or type(m) is not int or n < 0 or m < 0
-            or type(groups) is not list or type(outcomes) is not list or len(body) != 46 * n + 16 * m
-            or digest != hashlib.blake2b(text, digest_size=16).hexdigest()):
-        return None
-    view = memoryview(body)
-    columns, at = [], 0
-    for code, size, count in (("d", 8, n), ("d", 8, n), ("d", 8, n), ("q", 8, n), ("q", 8, n), ("i", 4, n),
-                              ("b", 1, n), ("b", 1, n), ("q", 8, m), ("d", 8, m)):
-        column = array.array(code)
-        if column.itemsize != size:
-            return None
-        column.frombytes(view[at:at + size * count])
-        if sys.byteorder == "big":
-            column.byteswap()
-        columns.append(column)
-        at += size * count
-    alpha, start, last, steps, ends, group, outcome, judged, point_steps, point_values = columns
-    names = [str(g) for g in groups]
-    kinds = [o if o in OUTCOME_COLOURS else "other" for o in outcomes]
-    if any(g < 0 or g >= len(names) for g in group) or any(o < 0 or o >= len(kinds) for o in outcome):
-        return None
+    c = columns.arrays
+    alpha, start, last, ends, point_steps, point_values = (c[k] for k in ("alpha", "start", "last", "ends", "step", "value"))
+    names = [str(g) for g in columns.groups]
+    kinds = [o if o in OUTCOME_COLOURS else "other" for o in columns.outcomes]
     begins = [0, *ends[:-1]]
-    if any(b > e for b, e in zip(begins, ends)) or (n and ends[-1] > m):
-        return None
     runs = []
-    for i in range(min(n, MAX_RUNS)):
+    for i in range(min(len(alpha), MAX_RUNS)):
         if alpha[i] != alpha[i]:
             continue  # null in runs.json: not a number, so not drawn
         begin, end = begins[i], ends[i]
@@ -147,10 +118,10 @@ def _view_runs(path: Path, text: bytes) -> list[dict] | None:
             "alpha": float(f"{alpha[i]:.6g}"),
             "start": None if start[i] != start[i] else start[i],
             "last": None if last[i] != last[i] else last[i],
-            "steps": steps[i],
-            "outcome": kinds[outcome[i]],
-            "group": names[group[i]],
-            "judged": bool(judged[i]),
+            "steps": c["steps"][i],
+            "outcome": kinds[c["outcome"][i]],
+            "group": names[c["group"][i]],
+            "judged": bool(c["judged"][i]),
             "trajectory": Trajectory(tuple(point_steps[begin:end]), point_values[begin:end]),
         })
     return runs

@@ -12,12 +12,13 @@ element.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from grader import runs_view
 
 
 #: The three learning rates of the assignment.
@@ -257,7 +258,7 @@ def runs_json(runs: list[Run], data: dict | None, judged: dict[int, set[int]] | 
 class RunsFile:
     """The text of ``runs.json``, encoded once: a verdict only changes which runs are ``judged``.
 
-    Also the bytes of its array companion (:data:`VIEW_NAME`), the same runs as
+    Also the bytes of its array companion (:mod:`grader.runs_view`), the same runs as
     plain arrays that the report reads instead of parsing the JSON (docs/p4.md).
 
     Args:
@@ -273,7 +274,7 @@ class RunsFile:
             head = json.dumps({k: entry[k] for k in keys[:at]}, allow_nan=False, separators=(",", ":"))
             tail = json.dumps({k: entry[k] for k in keys[at + 1:]}, allow_nan=False, separators=(",", ":"))
             self._runs.append((head[:-1] + ',"judged":' if at else '{"judged":', "," + tail[1:] if len(tail) > 2 else "}"))
-        self._view = _view_parts(doc)
+        self._view = runs_view.parts(doc)
 
     def text(self, judged: list[bool]) -> str:
         """The whole file, compact, with ``judged`` set per run (in the document's order)."""
@@ -282,49 +283,7 @@ class RunsFile:
 
     def view(self, text: bytes, judged: list[bool]) -> bytes:
         """The array companion of the runs.json whose bytes are ``text`` (written with these marks)."""
-        header, head, tail = self._view
-        header = {**header, "digest": hashlib.blake2b(text, digest_size=16).hexdigest()}
-        return (json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n" + head
-                + np.asarray(judged, dtype=np.int8).tobytes() + tail)
-
-
-#: The array companion of runs.json, beside it. Its name starts with a dot: a child's
-#: outbox never brings such a file into the artifacts (session._collect_outbox).
-VIEW_NAME = ".runs-view"
-
-#: The outcomes as the companion numbers them (its header lists them).
-VIEW_OUTCOMES = ("wide", "sharp", "diverged", "other")
-
-
-def _view_parts(doc: dict) -> tuple[dict, bytes, bytes]:
-    """The companion's header and the arrays before and after the per-run ``judged`` marks.
-
-    Layout (docs/p4.md): a JSON header line, then little-endian arrays: per run alpha,
-    start, last (float64, nan for null), steps (int64), the end of its trajectory in
-    the point arrays (int64, cumulative), group (int32, an index into the header's
-    groups) and outcome (int8, into its outcomes), then judged (int8), then per point
-    its step (int64) and value (float64, nan for null). Made from ``doc`` itself, so
-    it says exactly what runs.json says.
-    """
-    runs = doc["runs"]
-    groups = list(dict.fromkeys(r["group"] for r in runs))
-    where = {g: i for i, g in enumerate(groups)}
-    points = [point for r in runs for point in r["trajectory"]]
-    nan = math.nan
-
-    def floats(values):
-        return np.array([nan if v is None else v for v in values], dtype="<f8").tobytes()
-
-    head = b"".join([
-        floats(r["alpha"] for r in runs), floats(r["start"] for r in runs), floats(r["last"] for r in runs),
-        np.array([r["steps"] for r in runs], dtype="<i8").tobytes(),
-        np.cumsum([len(r["trajectory"]) for r in runs], dtype=np.int64).astype("<i8").tobytes(),
-        np.array([where[r["group"]] for r in runs], dtype="<i4").tobytes(),
-        np.array([VIEW_OUTCOMES.index(r["outcome"]) for r in runs], dtype=np.int8).tobytes(),
-    ])
-    tail = np.array([k for k, _ in points], dtype="<i8").tobytes() + floats(v for _, v in points)
-    header = {"schema": 1, "runs": len(runs), "points": len(points), "groups": groups, "outcomes": list(VIEW_OUTCOMES)}
-    return header, head, tail
+        return runs_view.companion(self._view, text, judged)
 
 
 def _json_float(value) -> float | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader import runs_view
 from grader.content import load_content_module
 from grader.sandbox.outside.session import StudentError
 
@@ -87,7 +88,7 @@ class Observed:
         marks = [run.index in chosen for run in self.runs]
         text = self._written[1].text(marks).encode("utf-8")
         (artifacts / "runs.json").write_bytes(text)
-        (artifacts / gd.VIEW_NAME).write_bytes(self._written[1].view(text, marks))
+        (artifacts / runs_view.NAME).write_bytes(self._written[1].view(text, marks))
 
 
 def observed(student) -> Observed:
