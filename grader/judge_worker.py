@@ -44,6 +44,9 @@ import traceback
 
 from grader.sandbox.outside import _linux
 
+#: The environment variable naming the one CPU a worker (and all it starts) runs on.
+CPU_VARIABLE = "GRADER_WORKER_CPU"
+
 #: Largest control message (a job is a few kB).
 MAX_MESSAGE = 1 << 20
 
@@ -286,9 +289,23 @@ def serve(sock: socket.socket, zygote: _Zygote | None = None) -> None:
         sock.send(json.dumps({"exit": code, "cpu": round(cpu, 6)}).encode())
 
 
+def _pin() -> None:
+    """Pins this worker to the CPU its pool chose (see :func:`grader.judge_pool.spread_cpus`), if any.
+
+    Done first, so the zygote and every judge and child inherit it.
+    """
+    cpu = os.environ.pop(CPU_VARIABLE, "")
+    if cpu.isdigit():
+        try:
+            os.sched_setaffinity(0, {int(cpu)})
+        except OSError:  # that CPU went away: the OS places this worker
+            pass
+
+
 def main(argv: list[str]) -> int:
     """Entry point: ``judge_worker SOCK_FD [PRELOAD ...]``."""
     _die_with_parent()
+    _pin()
     _linux.set_name("grader-judgewk")
     sock = socket.socket(fileno=int(argv[1]))
     # Every worker's first job needs its zygote: started before the preload, it imports

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
 from pathlib import Path
 
 from grader.judge import Job, job_to_json
-from grader.judge_pool import JudgePool, suite_helpers
+import pytest
+
+from grader import judge_pool
+from grader.judge_pool import JudgePool, spread_cpus, suite_helpers
 from grader.rubric import load_rubric
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +43,15 @@ def test_hang():
 def test_wait_for_flag():
     flag = Path("flag")
     while not flag.exists():
+        time.sleep(0.05)
+
+def test_cpus_then_wait():
+    Path("cpus.json").write_text(json.dumps(sorted(os.sched_getaffinity(0))))
+    Path("env.json").write_text(json.dumps(sorted(os.environ)))
+    go = Path("..") / "go"  # beside every job's scratch folder: set once all jobs started
+    for _ in range(1200):
+        if go.exists():
+            break
         time.sleep(0.05)
 '''
 
@@ -167,3 +180,65 @@ def test_a_log_kept_in_memory_holds_what_the_judge_wrote(tmp_path):
     assert b"definitely_not_a_module_for_the_log" in logged
     assert b"definitely_not_a_module_for_the_log" in in_memory.log
     assert in_memory.returncode == on_disk.returncode
+
+
+def test_workers_are_pinned_only_where_the_pool_has_one_per_cpu(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 2, 5})
+    assert spread_cpus(3) == [0, 2, 5]
+    assert spread_cpus(4) == [0, 2, 5]  # more jobs than CPUs: shared, evenly
+    assert spread_cpus(2) is None  # a smaller pool leaves placement to the OS (see spread_cpus)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})
+    assert spread_cpus(4) is None
+
+
+def _run_together(pool, tmp_path, suite, names):
+    """Runs one held job per name at once (so each holds its own worker); returns each job's scratch."""
+    runs, scratches = {}, {}
+    threads = []
+    for name in names:
+        job, scratch = _job(tmp_path, suite, "test_cpus_then_wait", name)
+        scratches[name] = scratch
+        thread = threading.Thread(target=lambda j=job, s=scratch, n=name: runs.update(
+            {n: pool.run(j, s / "judge.log", time.monotonic() + 120)}))
+        thread.start()
+        threads.append(thread)
+    deadline = time.monotonic() + 120
+    while not all((s / "cpus.json").exists() for s in scratches.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (tmp_path / "go").write_text("go")
+    for thread in threads:
+        thread.join()
+    (tmp_path / "go").unlink()
+    assert all(run.finished and run.returncode == 0 for run in runs.values())
+    return scratches
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU: there is nothing to spread the workers over")
+def test_a_pool_with_a_worker_per_cpu_runs_each_workers_judges_on_its_own_cpu(tmp_path):
+    suite = _content(tmp_path)
+    cpus = sorted(os.sched_getaffinity(0))
+    with JudgePool(len(cpus), sys.executable, tmp_path / "w") as pool:
+        scratches = _run_together(pool, tmp_path, suite, [f"a{i}" for i in range(len(cpus))])
+        seen = sorted(json.loads((s / "cpus.json").read_text()) for s in scratches.values())
+        assert seen == [[cpu] for cpu in cpus]
+        # The pinning is the worker's own: it is not handed on in the judges' environment.
+        assert all(judge_pool.CPU_VARIABLE not in json.loads((s / "env.json").read_text()) for s in scratches.values())
+        # A replaced worker takes the CPU its predecessor left.
+        lost = pool._all[0]
+        lost.proc.kill()
+        lost.proc.wait()
+        for i in range(len(cpus)):  # the job that meets the dead worker fails (see test_a_dead_worker_is_replaced)
+            job, scratch = _job(tmp_path, suite, "test_fresh_state", f"probe{i}")
+            pool.run(job, scratch / "judge.log", time.monotonic() + 120)
+        assert lost not in pool._all
+        scratches = _run_together(pool, tmp_path, suite, [f"b{i}" for i in range(len(cpus))])
+        seen = sorted(json.loads((s / "cpus.json").read_text()) for s in scratches.values())
+        assert seen == [[cpu] for cpu in cpus]
+
+
+def test_a_pool_smaller_than_the_machine_leaves_its_worker_unpinned(tmp_path):
+    suite = _content(tmp_path)
+    allowed = sorted(os.sched_getaffinity(0))
+    with JudgePool(1, sys.executable, tmp_path / "w") as pool:
+        (scratch,) = _run_together(pool, tmp_path, suite, ["solo"]).values()
+    assert json.loads((scratch / "cpus.json").read_text()) == allowed
