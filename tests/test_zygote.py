@@ -230,7 +230,7 @@ def _pid_namespaces(pid: int) -> tuple[str, str]:
 
 
 @pytest.mark.skipif(not processes.Namespaces().available,
-                    reason="the zygote makes PID namespaces itself only as root with setpriv and sleep")
+                    reason="the zygote makes PID namespaces itself only as root with cat")
 def test_a_zygote_child_gets_a_fresh_namespace_with_a_minimal_init_and_nothing_of_it_survives(tmp_path, zygote):
     """Root: two forks per child, the first straight into a fresh namespace whose init the zygote started."""
     marker = f"zygote-daemon-{os.getpid()}-{tmp_path.name}"
@@ -242,7 +242,7 @@ def test_a_zygote_child_gets_a_fresh_namespace_with_a_minimal_init_and_nothing_o
         mod.daemon(marker)
         # PID 1 is the minimal init, not a copy of the zygote; PID 2 its root-owned supervisor.
         assert info["pid"] == 3 and info["ppid"] == 2, info
-        assert info["init"].endswith("sleep"), info
+        assert info["init"].endswith("cat"), info
         assert info["pids"] == [1, 2, 3], info  # nothing else: only its namespace
         assert processes.student_pid(s._running.proc.pid) is not None
         # The zygote forks into its own namespace again once the child exists.
@@ -265,3 +265,40 @@ def test_a_zygote_child_gets_a_fresh_namespace_with_a_minimal_init_and_nothing_o
         assert not Path(f"/proc/{host_pid}").exists(), "the child was not reaped"
         # Stopping is synchronous: when close() returns, the namespace is empty.
         assert len(_running_with(marker)) == left, "a process the student orphaned survived its session"
+
+
+@pytest.mark.skipif(not processes.Namespaces().available,
+                    reason="the zygote makes PID namespaces itself only as root with cat")
+def test_a_killed_zygote_takes_its_childrens_inits_and_namespaces_with_it(tmp_path):
+    """The init reads a pipe only the zygote writes to: when the zygote dies, the init ends, and with it the namespace."""
+    import signal
+
+    from grader.sandbox.outside.launcher import ZygoteLauncher
+
+    proc, sock = ZygoteLauncher.spawn_zygote()
+    try:
+        s = _session(tmp_path, "orphaned", NAMESPACE_PROBE, ZygoteLauncher(sock))
+        mod = wrap(s, s.load("mod.py", ["inside"])["module"])
+        assert mod.inside()["init"].endswith("cat")
+        children = processes._children(proc.pid)
+        inits = [pid for pid in children if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].endswith(b"cat")]
+        assert len(inits) == 1, children
+        student = processes.student_pid(s._running.proc.pid)
+        assert student is not None
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        for _ in range(200):
+            if not any(_alive_pid(pid) for pid in (*children, student)):
+                break
+            time.sleep(0.05)
+        assert not any(_alive_pid(pid) for pid in (*children, student)), "the init or the child outlived the zygote"
+    finally:
+        sock.close()
+
+
+def _alive_pid(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")

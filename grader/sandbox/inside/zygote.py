@@ -268,6 +268,7 @@ class Zygote:
             if init is not None:
                 self.namespaces.leave()
                 self._end_init(init)
+                self.namespaces.release(init)
             raise
         if pid == 0:
             _child(request, fds, self.compiled, in_namespace=init is not None, mount_point=self.mount_point)
@@ -340,6 +341,7 @@ class Zygote:
         init, init_fd, status = self.inits.pop(pid)
         os.waitpid(init, 0)
         os.close(init_fd)
+        self.namespaces.release(init)
         self._finish(pid, status)
 
     def _finish(self, pid: int, status: int) -> None:
