@@ -265,21 +265,31 @@ class RunsFile:
         doc: what :func:`runs_json` returned.
     """
 
+    #: Stands for each run's ``judged`` value while the document is encoded: a string no
+    #: entry can hold (the others are numbers, outcome names and group labels of ours), so
+    #: its JSON form cuts the text exactly where the marks go.
+    _MARK = "\x00judged"
+
     def __init__(self, doc: dict) -> None:
         self.schema = doc["schema"]
-        self._runs = []  # per run: its entry as JSON text before and after the "judged" value
-        for entry in doc["runs"]:
-            keys = list(entry)
-            at = keys.index("judged")
-            head = json.dumps({k: entry[k] for k in keys[:at]}, allow_nan=False, separators=(",", ":"))
-            tail = json.dumps({k: entry[k] for k in keys[at + 1:]}, allow_nan=False, separators=(",", ":"))
-            self._runs.append((head[:-1] + ',"judged":' if at else '{"judged":', "," + tail[1:] if len(tail) > 2 else "}"))
+        # One pass of the C encoder over the whole document; encoding each run's head and
+        # tail on their own took a third longer (~240 calls per vectorized script).
+        marked = {"schema": self.schema, "runs": [{**entry, "judged": self._MARK} for entry in doc["runs"]]}
+        text = json.dumps(marked, allow_nan=False, separators=(",", ":"))
+        self._pieces = text.split(json.dumps(self._MARK))
+        if len(self._pieces) != len(doc["runs"]) + 1:  # cannot happen (see _MARK); never write a wrong file
+            raise ValueError("a runs.json entry holds the placeholder of the judged marks")
         self._view = runs_view.parts(doc)
 
     def text(self, judged: list[bool]) -> str:
         """The whole file, compact, with ``judged`` set per run (in the document's order)."""
-        runs = ",".join(head + ("true" if mark else "false") + tail for (head, tail), mark in zip(self._runs, judged))
-        return f'{{"schema":{self.schema},"runs":[{runs}]}}'
+        if len(judged) != len(self._pieces) - 1:
+            raise ValueError(f"{len(judged)} marks for {len(self._pieces) - 1} runs")
+        out = [self._pieces[0]]
+        for mark, piece in zip(judged, self._pieces[1:]):
+            out.append("true" if mark else "false")
+            out.append(piece)
+        return "".join(out)
 
     def view(self, text: bytes, judged: list[bool]) -> bytes:
         """The array companion of the runs.json whose bytes are ``text`` (written with these marks)."""
