@@ -9,6 +9,7 @@ compared with the reference GD from the same starts, α and step counts.
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from grader import runs_view
 from grader.content import load_content_module
@@ -105,6 +106,15 @@ def observed(student) -> Observed:
         obs.write_artifacts(artifacts)
         student.cache["p4"] = obs
     return student.cache["p4"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _runs_marked(student):
+    """Once every verdict is in, ``runs.json`` marks the runs each one used: rewritten once, not per verdict."""
+    yield
+    obs = student.cache.get("p4")
+    if obs is not None and obs.judged:
+        obs.write_artifacts()
 
 
 def require_runs(obs: Observed, note, flag) -> None:
@@ -232,8 +242,7 @@ def _judge_best(obs, target, runs, judge, note, credit):
     groups = gd.candidate_groups(runs)
     verdicts = [(judge(group), label, group) for label, group in groups]
     (best, problems), label, group = max(verdicts, key=lambda v: v[0][0])  # first (largest) on ties
-    obs.judged[target] = {r.index for r in group}
-    obs.write_artifacts()  # again: runs.json marks the runs each verdict used
+    obs.judged[target] = {r.index for r in group}  # marked in runs.json when the job ends (_runs_marked)
     if len(groups) > 1 or len({r.group for r in runs}) > 1:
         others = sorted({r.group for r in runs if r.index not in obs.judged[target]})
         whole = f" with α = {target:g}" if group is runs else ""
