@@ -302,3 +302,22 @@ def _alive_pid(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state not in ("Z", "X")
+
+
+def test_an_exit_line_read_with_the_pid_line_is_not_lost():
+    """The judge reads the zygote's reply in chunks: what came after the pid line belongs to the child's end."""
+    from grader.sandbox.outside.launcher import ZygoteChild
+
+    # Half the exit line came with the pid line; the rest is still in the pipe.
+    reply_r, reply_w = os.pipe()
+    os.write(reply_w, b'3}\n')
+    os.close(reply_w)  # the zygote closes its end after the exit line
+    lifeline_r, lifeline_w = os.pipe()
+    child = ZygoteChild(1234, reply_r, lifeline_w, b'{"exit": ')
+    assert child.wait() == 3
+    # The whole exit line came with it: the child is known to have ended without another read.
+    reply_r, reply_w = os.pipe()
+    done = ZygoteChild(1235, reply_r, lifeline_w, b'{"exit": -9}\n')
+    assert done.returncode == -9 and done.poll() == -9 and done.wait() == -9
+    for fd in (reply_w, lifeline_r, lifeline_w):
+        os.close(fd)

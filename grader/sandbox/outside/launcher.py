@@ -101,14 +101,30 @@ class ExecLauncher:
 class ZygoteChild:
     """A child forked by the zygote, seen from the judge (a ``Popen``-like subset)."""
 
-    def __init__(self, pid: int, reply_fd: int, lifeline_fd: int) -> None:
+    def __init__(self, pid: int, reply_fd: int, lifeline_fd: int, read: bytes = b"") -> None:
         self.pid = pid
         self.returncode: int | None = None
         self._reply = reply_fd
         self._lifeline: int | None = lifeline_fd
         self._buffer = b""
+        # What was read past the pid line (a child that ended at once: its exit line too).
+        self._take(read)
+        if self.returncode is not None:
+            os.close(self._reply)
+            self._reply = -1
+
+    def _take(self, chunk: bytes) -> None:
+        """Adds what was read from the reply pipe; sets the exit code once its line is complete."""
+        self._buffer += chunk
+        for line in self._buffer.split(b"\n")[:-1]:
+            message = json.loads(line)
+            if "exit" in message:
+                self.returncode = int(message["exit"])
+        self._buffer = self._buffer.rsplit(b"\n", 1)[-1]
 
     def _read_exit(self, timeout: float | None) -> None:
+        if self._reply < 0:
+            return
         while self.returncode is None:
             ready = select.select([self._reply], [], [], timeout)[0]
             if not ready:
@@ -117,12 +133,7 @@ class ZygoteChild:
             if not chunk:  # the zygote died: its children died with it
                 self.returncode = -9
                 break
-            self._buffer += chunk
-            for line in self._buffer.split(b"\n")[:-1]:
-                message = json.loads(line)
-                if "exit" in message:
-                    self.returncode = int(message["exit"])
-            self._buffer = self._buffer.rsplit(b"\n", 1)[-1]
+            self._take(chunk)
             timeout = 0 if timeout is not None else None
         os.close(self._reply)
         self._reply = -1
@@ -243,17 +254,20 @@ class ZygoteLauncher:
         finally:
             os.close(reply_w)
             os.close(lifeline_r)
-        line = b""
+        read = b""
         deadline = time.monotonic() + SPAWN_SECONDS
-        while not line.endswith(b"\n"):
+        # Whole chunks, not a byte at a time (~15 reads per child); what follows the pid
+        # line (an exit line already) goes to the child's buffer.
+        while b"\n" not in read:
             remaining = deadline - time.monotonic()
-            chunk = os.read(reply_r, 1) if remaining > 0 and select.select([reply_r], [], [], remaining)[0] else b""
+            chunk = os.read(reply_r, 4096) if remaining > 0 and select.select([reply_r], [], [], remaining)[0] else b""
             if not chunk:
                 os.close(reply_r)
                 os.close(lifeline_w)
                 raise LaunchError("the child zygote did not fork a child")
-            line += chunk
-        return ZygoteChild(int(json.loads(line)["pid"]), reply_r, lifeline_w)
+            read += chunk
+        line, _, rest = read.partition(b"\n")
+        return ZygoteChild(int(json.loads(line)["pid"]), reply_r, lifeline_w, rest)
 
     def stop(self, proc, supervised: bool, grace: float = 10.0) -> None:
         if not isinstance(proc, ZygoteChild):
