@@ -33,3 +33,12 @@ def live_processes(*tokens: str) -> list[str]:
         if any(t.encode() in a for t in tokens for a in args) or any(t in cwd for t in tokens):
             found.append(f"{entry.name} uid={uid} cwd={cwd} {b' '.join(args)[:100]!r}")
     return found
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process here (a zombie, or no such pid: not alive)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")

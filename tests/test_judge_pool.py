@@ -9,10 +9,11 @@ import threading
 import time
 from pathlib import Path
 
-from grader.judge import Job, job_to_json
 import pytest
+from proc_scan import alive
 
 from grader import judge_pool
+from grader.judge import Job, job_to_json
 from grader.judge_pool import JudgePool, spread_cpus, suite_helpers
 from grader.rubric import load_rubric
 
@@ -73,14 +74,6 @@ def _job(tmp_path, suite: Path, test: str, name: str) -> tuple[str, Path]:
     return job_to_json(job), scratch
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")
-
-
 def test_each_job_gets_a_fresh_judge_in_the_same_worker(tmp_path):
     suite = _content(tmp_path)
     with JudgePool(1, sys.executable, tmp_path / "w", preload=[str(suite.with_name("helper.py"))]) as pool:
@@ -111,10 +104,10 @@ def test_deadline_kills_the_judge_and_what_it_started_and_the_worker_serves_on(t
         assert not run.finished and run.returncode == -9
         pid = int(pidfile.read_text())
         for _ in range(100):
-            if not _alive(pid):
+            if not alive(pid):
                 break
             time.sleep(0.05)
-        assert not _alive(pid), "the judge's descendant outlived its time limit"
+        assert not alive(pid), "the judge's descendant outlived its time limit"
         job, scratch = _job(tmp_path, suite, "test_fresh_state", "after")
         run = pool.run(job, scratch / "judge.log", time.monotonic() + 120)
         assert run.finished and run.returncode == 0

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from proc_scan import alive
 
 from grader import grade
 from grader.context import Context
@@ -288,20 +289,12 @@ def test_a_killed_zygote_takes_its_childrens_inits_and_namespaces_with_it(tmp_pa
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         for _ in range(200):
-            if not any(_alive_pid(pid) for pid in (*children, student)):
+            if not any(alive(pid) for pid in (*children, student)):
                 break
             time.sleep(0.05)
-        assert not any(_alive_pid(pid) for pid in (*children, student)), "the init or the child outlived the zygote"
+        assert not any(alive(pid) for pid in (*children, student)), "the init or the child outlived the zygote"
     finally:
         sock.close()
-
-
-def _alive_pid(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state not in ("Z", "X")
 
 
 def test_an_exit_line_read_with_the_pid_line_is_not_lost():
