@@ -42,6 +42,7 @@ NOT_DENSE = {
     "ok_dense_row": "one zero-padded dense row rebuilt per output: O(n²) time, O(n) memory",
     "whole_row_walk_n2": "a Python double loop over the whole row per output: O(n²) time, O(1) extra memory",
     "ok_toplevel_alias": "top-level script code builds the dense matrix at n=4000 and the whole file must run",
+    "ok_shift_add": "a sum of r shifted slices k_j·x[j:j+m]: 2-D temporaries never appear",
 }
 
 #: Must be judged dense: the guards that must say so, and a marker on the line that builds it.
@@ -61,7 +62,14 @@ DENSE = {
     "dense_bool_mask": ({"shape", "memory", "process"}, "band = (cols >= rows)"),
     # Stops tracemalloc: the memory guard cannot measure; the process guard still sees it.
     "dense_hides_tracemalloc": ({"shape", "process"}, "A = np.zeros((n - r + 1, n))"),
+    # Dense only at the sizes a correctness test uses (n <= 64, or n < 1000): the memory and
+    # process guards run at large n and see nothing; the shape guard checks every size.
+    "dense_small_n_only": ({"shape"}, "A = np.zeros((n - r + 1, n))"),
+    "dense_below_1000": ({"shape"}, "AT = np.zeros((n, y.size))"),
 }
+
+#: Dense only below the guards' large n: the shape guard must find it at a small one.
+SIZE_GATED = {"dense_small_n_only", "dense_below_1000"}
 
 
 def case_source(case: str) -> Path:
@@ -149,7 +157,14 @@ def test_dense(case, guards_once):
     shape = report.verdicts["shape"].message
     first = shape.splitlines()[1]
     assert f"conv1D.py:{line_of(case, marker)}" in first, shape
-    assert re.search(r"(996×1000|1000×996|1000×1000) (float64|float32|bool|int64) array", first), first
+    if case in SIZE_GATED:
+        # Found at a smaller n, which the line names, with that n's banned shape.
+        at = int(re.search(r" at n=(\d+)\.$", first).group(1))
+        assert at < 1000 and (f"{at - 4}×{at} " in first or f"{at}×{at - 4} " in first), first
+        assert "At n=1000 your code builds no such array" in shape, shape
+        assert {name for name, status in statuses.items() if status == "dense"} == {"shape"}, statuses
+    else:
+        assert re.search(r"(996×1000|1000×996|1000×1000) (float64|float32|bool|int64) array", first), first
     assert re.search(r" in \w+(\.\w+)*: `", first) and "while the grader computed A" in first, first
     # The item's feedback ends with the rule.
     assert report.ban_feedback().rstrip().endswith(dense_ban.RULE)
@@ -302,3 +317,8 @@ def test_choose_size_also_bounds_the_numpy_work():
     # Few Python steps but n³ elements (an n×n temporary per output): 4000 would be 6.4·10¹⁰.
     cubic = [(250, 1_000, 15_625_000), (500, 2_000, 125_000_000)]
     assert dense_ban.choose_size(cubic, config) == 1000
+
+
+def test_article_before_a_number_follows_how_it_is_read():
+    assert [dense_ban._article(s) for s in ["8", "12", "11", "18", "80", "996", "1100", "11000", "18000", "1000"]] == [
+        "an", "a", "an", "an", "an", "a", "a", "an", "an", "a"]

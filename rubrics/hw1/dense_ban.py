@@ -245,7 +245,8 @@ def run_guards(
     # 1. watched run: exact work counts at growing n, and the shape guard at shape_n
     try:
         watched = _call(session, {"op": "p5_dense_watch", "path": path, "required": required, "n": shape_n,
-                                  "r": r, "seed": 3, "sizes": list(config["growth_sizes"])})
+                                  "r": r, "seed": 3, "sizes": list(config["growth_sizes"]),
+                                  "shape_sizes": list(config.get("shape_sizes", []))})
     except _Failed as failed:
         return _all_failed(config, _status(failed), str(failed))
     work = [(int(p["n"]), int(p["calls"]), int(p["elements"])) for p in watched["work"]]
@@ -449,19 +450,27 @@ def shape_verdict(watched: dict, n: int, r: int, config: dict) -> Verdict:
     """Judges the arrays the watched code produced."""
     m = n - r + 1
     violations = [v for v in watched.get("violations", []) if v["kind"] == "array" or config["forbid_sparse"]]
-    # The banned shapes first, then other large arrays, each in the order they appeared.
-    violations.sort(key=lambda v: not v["banned_shape"])
+    # Those at n first (the sizes the header names), the banned shapes before other large
+    # arrays, each in the order they appeared; then those seen only at other sizes.
+    violations.sort(key=lambda v: (v.get("n", n) != n, not v["banned_shape"]))
     if violations:
-        lines = [f"Shape guard (n={n}, r={r}, so the banned shapes are ({m}, {n}) and ({n}, {m})):"]
+        lines = [f"Shape guard (n={n}, r={r}, so the banned shapes are ({m}, {n}) and ({n}, {m}); "
+                 "at every other n the grader checks, (n−r+1, n) and (n, n−r+1) likewise):"]
         for v in violations[:3]:
+            at = int(v.get("n", n))
+            rows = at - r + 1
             shape = "×".join(str(s) for s in v["shape"])
             what = "scipy.sparse matrix" if v["kind"] == "sparse" else f"{v['dtype']} array"
             size = f"{mib(v['bytes'])}" + (", a view: no memory of its own, still the banned matrix" if v["view"] else "")
-            why = "" if v["banned_shape"] else f", at least half as many entries as the {m}×{n} matrix"
+            why = "" if v["banned_shape"] else f", at least half as many entries as the {rows}×{at} matrix"
+            when = "" if at == n else f" at n={at}"
+            article = _article(str(v["shape"][0]) if v["shape"] else "")
             lines.append(
-                f"- {v['function']} produced a {shape} {what} ({size}{why}) at {v['site']}, "
-                f"while the grader computed {v['step']}."
+                f"- {v['function']} produced {article} {shape} {what} ({size}{why}) at {v['site']}, "
+                f"while the grader computed {v['step']}{when}."
             )
+        if any(int(v.get("n", n)) != n for v in violations) and not any(int(v.get("n", n)) == n for v in violations):
+            lines.append(f"At n={n} your code builds no such array: the matrix is banned at every n, small ones too.")
         if len(violations) > 3:
             lines.append(f"- and {len(violations) - 3} more place(s).")
         if any(v["kind"] == "sparse" for v in violations):
@@ -473,8 +482,20 @@ def shape_verdict(watched: dict, n: int, r: int, config: dict) -> Verdict:
     return Verdict(
         "shape", "clean",
         f"Shape guard: no array of {m}×{n} or {n}×{m} (or with ≥ half as many entries) appeared in your code "
-        f"at n={n}, r={r} ({watched.get('sites', 0)} expressions watched).",
+        f"at n={n}, r={r} ({watched.get('sites', 0)} expressions watched), nor an (n−r+1)×n or n×(n−r+1) "
+        f"one at the other n checked{_sizes_text(watched)}.",
     )
+
+
+def _article(number: str) -> str:
+    """"an" before a number read with a vowel sound (8, 11, 18, 80, 11000, 18000), else "a"."""
+    spoken_eleven_or_eighteen = len(number) % 3 == 2 and number[:2] in ("11", "18")
+    return "an" if number.startswith("8") or spoken_eleven_or_eighteen else "a"
+
+
+def _sizes_text(watched: dict) -> str:
+    sizes = watched.get("checked_sizes")
+    return f" ({', '.join(str(s) for s in sizes)})" if sizes else ""
 
 
 def check_outputs(measured: dict, n: int, r: int, seed: int, integer: bool = False) -> tuple[str, str, list[str]]:

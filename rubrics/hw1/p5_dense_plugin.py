@@ -23,6 +23,7 @@ definitions (or the whole file without ``__main__``) before anything is armed.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 
@@ -60,6 +61,10 @@ DEFAULTS = {
     # or not, it is always run); a size predicted to exceed watch_max_calls values
     # or watch_max_elements elements is skipped, with all larger ones.
     "growth_sizes": [125, 250, 500, 1000, 2000, 4000],
+    # The ban holds at every n, so the shape check also runs at every growth size and at
+    # these small sizes (checked, not counted): code that builds the matrix only below
+    # some n (`if n <= 64: A = np.zeros((m, n))`) is seen there too.
+    "shape_sizes": [12, 24, 60],
     "watch_max_calls": 2_500_000,
     "watch_max_elements": 100_000_000,
     # Exponents of work ~ n^e above this are reported as n² work.
@@ -286,11 +291,13 @@ def _predicted(points: list[dict], n: int, key: str) -> float:
 
 
 def _op_watch(child, request, config):
-    """Loads the file with every expression watched; counts the work at each size, checks shapes at ``n``."""
+    """Loads the file with every expression watched; counts the work at each size, checks shapes at every size."""
     root = child.student_root
     n, r, seed = int(request["n"]), int(request["r"]), int(request.get("seed", 0))
     integer = bool(request.get("integer", False))
-    sizes = sorted({int(s) for s in request.get("sizes", [])} | {n})
+    counted = {int(s) for s in request.get("sizes", [])} | {n}
+    shape_only = {int(s) for s in request.get("shape_sizes", [])} - counted
+    sizes = sorted(counted | shape_only)
     max_calls = int(request.get("max_calls", config["watch_max_calls"]))
     max_elements = int(request.get("max_elements", config["watch_max_elements"]))
     m = n - r + 1
@@ -301,8 +308,21 @@ def _op_watch(child, request, config):
     violations: list[dict] = []
     seen: set[tuple] = set()
     products: _Products | None = None
-    banned = {(m, n), (n, m)}
-    big = m * n / 2
+    banned: set[tuple] = set()
+    big = 0.0
+    size = n
+
+    def ban(at: int) -> None:
+        """The banned shapes at n = ``at``, and the entries from which any array is one."""
+        nonlocal banned, big, size
+        rows = at - r + 1
+        size, banned = at, {(rows, at), (at, rows)}
+        # At least half the matrix's entries, in any shape: far above anything O(n·r) code
+        # holds once n ≥ 8r (an (n−r+1, r) window is then under a sixth of the matrix).
+        # Below that only the two exact shapes count: a window of r columns of a short x
+        # can have half as many entries as the matrix.
+        big = rows * at / 2 if at >= 8 * r else math.inf
+
     forbid_sparse = bool(config["forbid_sparse"])
     issparse = None
     if forbid_sparse:
@@ -310,8 +330,10 @@ def _op_watch(child, request, config):
 
     def record(value, site: int, kind: str, nbytes: int) -> None:
         shape = tuple(int(s) for s in value.shape)
-        key = (site, shape, kind)
-        if key in seen or len(violations) >= 10:
+        # At n: each shape each place makes (ten at most). At the other sizes: only the first
+        # array of each place (five at most), so they never crowd out what n shows.
+        key = (site, shape, kind) if size == n else (site, kind, "elsewhere")
+        if key in seen or sum((v["n"] == n) == (size == n) for v in violations) >= (10 if size == n else 5):
             return
         seen.add(key)
         place = watch.sites[site]
@@ -323,6 +345,7 @@ def _op_watch(child, request, config):
                 "bytes": int(nbytes),
                 "view": bool(kind == "array" and not value.flags.owndata),
                 "banned_shape": shape in banned,
+                "n": size,
                 "where": place.where,
                 "function": place.function,
                 "site": place.describe(),
@@ -332,14 +355,15 @@ def _op_watch(child, request, config):
 
     def inspect(value, site):
         if isinstance(value, np.ndarray):
-            if value.ndim >= 2 and value.size >= big:
+            if value.ndim >= 2 and (value.size >= big or value.shape in banned):
                 record(value, site, "array", value.nbytes)
         elif issparse is not None and issparse(value):
             shape = value.shape
-            if len(shape) >= 2 and (tuple(shape) in banned or np.prod(shape) >= big):
+            if len(shape) >= 2 and (tuple(shape) in banned or math.prod(shape) >= big):
                 record(value, site, "sparse", _sparse_bytes(value))
 
     work: list[dict] = []
+    checked: list[int] = []  # the sizes whose products ran to the end under the shape check
     answer: dict = {"error": None, "violations": violations, "work": work, "work_error": None}
     with imports.installed():
         try:
@@ -347,38 +371,50 @@ def _op_watch(child, request, config):
         except loader.StudentCodeError as exc:
             answer["error"] = {"message": str(exc), "where": exc.where, "step": "loading", "memory_error": False}
             return answer
-        for size in sizes:
-            if size != n and work and (
-                _predicted(work, size, "calls") > max_calls or _predicted(work, size, "elements") > max_elements
+        for at in sizes:
+            if at < 2 * r:
+                continue  # A would have fewer rows than k has entries: no matrix worth the name
+            if at in shape_only:
+                # Checked only: not a growth point, and an error here is no verdict (the
+                # correctness items run these sizes plainly and score what they return).
+                ban(at)
+                products = _Products(loaded.module, at, r, seed + at, integer=integer)
+                try:
+                    with watch.armed(inspect):
+                        products()
+                    checked.append(at)
+                except Exception:  # noqa: BLE001 - student code: the arrays seen before it still count
+                    pass
+                continue
+            if at != n and work and (
+                _predicted(work, at, "calls") > max_calls or _predicted(work, at, "elements") > max_elements
             ):
-                if size > n:
+                if at > n:
                     break
-                continue  # a smaller size too costly to count: only the shape check still runs
-            products = _Products(loaded.module, size, r, seed + size, integer=integer)
+                continue  # a smaller size too costly to count: only the shape check at n still runs
+            ban(at)
+            products = _Products(loaded.module, at, r, seed + at if at != n else seed, integer=integer)
             count = WorkCount(watch.sites)
-            if size == n:
-                products = _Products(loaded.module, size, r, seed, integer=integer)
 
-                def both(value, site, count=count):
-                    count(value, site)
-                    inspect(value, site)
+            def both(value, site, count=count):
+                count(value, site)
+                inspect(value, site)
 
-                checker = both
-            else:
-                checker = count
             try:
-                with watch.armed(checker):
+                with watch.armed(both):
                     value = products()
             except Exception as exc:  # noqa: BLE001 - student code: reported
-                error = {**_error(exc, child, products), "n": size}
+                error = {**_error(exc, child, products), "n": at}
                 answer["work_error"] = error
-                if size <= n:  # the shape check at n did not run (or did not finish)
+                if at <= n:  # the shape check at n did not run (or did not finish)
                     answer["error"] = error
                 break
-            work.append({"n": size, "calls": count.calls, "elements": count.elements})
-            if size == n:
+            work.append({"n": at, "calls": count.calls, "elements": count.elements})
+            checked.append(at)
+            if at == n:
                 answer.update(_outputs(value))
     answer["sites"] = len(watch.sites)
+    answer["checked_sizes"] = [at for at in checked if at != n]
     return answer
 
 

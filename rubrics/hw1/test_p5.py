@@ -10,8 +10,9 @@ in the same order, and answers what each of their requests would have), and
 every answer is judged here as if each product had been its own request; the
 handout's GD loop runs in the child in one request and is replayed here. The
 proxies remain for what the plugin cannot answer that way. The ban on dense
-matrices is then checked by three guards at large n in the same child
-(``dense_ban.py`` here, ``p5_dense_plugin.py`` in the child).
+matrices is then checked by three guards in the same child (``dense_ban.py``
+here, ``p5_dense_plugin.py`` in the child): the shape guard at every n it runs,
+the memory and process guards at large n.
 """
 
 from pathlib import Path
