@@ -27,6 +27,8 @@ SUBMISSIONS = ROOT / "submissions"
 PLUGIN = str(ROOT / "rubrics" / "hw1" / "p5_dense_plugin.py")
 
 dense_ban = load_content_module(ROOT / "rubrics" / "hw1" / "dense_ban.py")
+#: The sizes the suite's correctness checks use, where its shape guard also looks.
+CHECKED_SIZES = load_content_module(ROOT / "rubrics" / "hw1" / "test_p5.py").CHECKED_SIZES
 
 #: Must be judged NOT dense (the issue's list), with what each one is.
 NOT_DENSE = {
@@ -66,10 +68,12 @@ DENSE = {
     # process guards run at large n and see nothing; the shape guard checks every size.
     "dense_small_n_only": ({"shape"}, "A = np.zeros((n - r + 1, n))"),
     "dense_below_1000": ({"shape"}, "AT = np.zeros((n, y.size))"),
+    # Dense only for r <= 4: the guards' r is 5, but the correctness checks' sizes have r = 1 to 4.
+    "dense_small_filters": ({"shape"}, "M = np.zeros((n - r + 1, n))"),
 }
 
 #: Dense only below the guards' large n: the shape guard must find it at a small one.
-SIZE_GATED = {"dense_small_n_only", "dense_below_1000"}
+SIZE_GATED = {"dense_small_n_only", "dense_below_1000", "dense_small_filters"}
 
 
 def case_source(case: str) -> Path:
@@ -90,7 +94,7 @@ def guards(case: str, tmp_path: Path, options: dict | None = None, integer: bool
         plugins=[(PLUGIN, options or {})],
     )
     try:
-        return dense_ban.run_guards(session, "conv1D.py", integer=integer)
+        return dense_ban.run_guards(session, "conv1D.py", integer=integer, shape_cases=CHECKED_SIZES)
     finally:
         session.close()
 
@@ -158,9 +162,10 @@ def test_dense(case, guards_once):
     first = shape.splitlines()[1]
     assert f"conv1D.py:{line_of(case, marker)}" in first, shape
     if case in SIZE_GATED:
-        # Found at a smaller n, which the line names, with that n's banned shape.
-        at = int(re.search(r" at n=(\d+)\.$", first).group(1))
-        assert at < 1000 and (f"{at - 4}×{at} " in first or f"{at}×{at - 4} " in first), first
+        # Found at a smaller n, which the line names (with r when it is not 5), in that size's banned shape.
+        found = re.search(r" at n=(\d+)(?:, r=(\d+))?\.$", first)
+        at, r = int(found.group(1)), int(found.group(2) or 5)
+        assert at < 1000 and (f"{at - r + 1}×{at} " in first or f"{at}×{at - r + 1} " in first), first
         assert "At n=1000 your code builds no such array" in shape, shape
         assert {name for name, status in statuses.items() if status == "dense"} == {"shape"}, statuses
     else:

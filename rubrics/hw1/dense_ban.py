@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -216,11 +217,15 @@ def run_guards(
     path: str,
     required: list[str] | tuple[str, ...] = ("Convolution1d",),
     integer: bool = False,
+    shape_cases: Iterable[tuple[int, int]] = (),
 ) -> DenseReport:
     """Runs every guard in ``session`` (the student's child) and returns the verdicts.
 
     ``integer`` makes x and y integer vectors (k stays float), as a student's
-    own test might.
+    own test might. ``shape_cases``: more (n, r) at which the shape guard
+    checks, typically the sizes the correctness checks call the classes at
+    (those with n < 2r are skipped: the matrix then has fewer rows than k has
+    entries, and an honest window of x can have its shape).
 
     Raises:
         StudentError: the file does not load (the suite reports it like any load failure).
@@ -246,7 +251,8 @@ def run_guards(
     try:
         watched = _call(session, {"op": "p5_dense_watch", "path": path, "required": required, "n": shape_n,
                                   "r": r, "seed": 3, "sizes": list(config["growth_sizes"]),
-                                  "shape_sizes": list(config.get("shape_sizes", []))})
+                                  "shape_sizes": list(config.get("shape_sizes", [])),
+                                  "shape_cases": [[int(a), int(b)] for a, b in shape_cases]})
     except _Failed as failed:
         return _all_failed(config, _status(failed), str(failed))
     work = [(int(p["n"]), int(p["calls"]), int(p["elements"])) for p in watched["work"]]
@@ -452,27 +458,35 @@ def shape_verdict(watched: dict, n: int, r: int, config: dict) -> Verdict:
     violations = [v for v in watched.get("violations", []) if v["kind"] == "array" or config["forbid_sparse"]]
     # Those at n first (the sizes the header names), the banned shapes before other large
     # arrays, each in the order they appeared; then those seen only at other sizes.
-    violations.sort(key=lambda v: (v.get("n", n) != n, not v["banned_shape"]))
+    def where(v: dict) -> tuple[int, int]:
+        return int(v.get("n", n)), int(v.get("r", r))
+
+    violations.sort(key=lambda v: (where(v) != (n, r), not v["banned_shape"]))
+    # One line per place, shape and size: `M += np.eye(m, n, j) * k[j]` is three expressions of one line.
+    unique: dict[tuple, dict] = {}
+    for v in violations:
+        unique.setdefault((v["site"], tuple(v["shape"]), where(v)), v)
+    violations = list(unique.values())
     if violations:
         lines = [f"Shape guard (n={n}, r={r}, so the banned shapes are ({m}, {n}) and ({n}, {m}); "
-                 "at every other n the grader checks, (n−r+1, n) and (n, n−r+1) likewise):"]
+                 "at every other n and r the grader checks, (n−r+1, n) and (n, n−r+1) likewise):"]
         for v in violations[:3]:
-            at = int(v.get("n", n))
-            rows = at - r + 1
+            at, at_r = where(v)
+            rows = at - at_r + 1
             shape = "×".join(str(s) for s in v["shape"])
             what = "scipy.sparse matrix" if v["kind"] == "sparse" else f"{v['dtype']} array"
             size = f"{mib(v['bytes'])}" + (", a view: no memory of its own, still the banned matrix" if v["view"] else "")
             why = "" if v["banned_shape"] else f", at least half as many entries as the {rows}×{at} matrix"
-            when = "" if at == n else f" at n={at}"
+            when = "" if (at, at_r) == (n, r) else f" at n={at}" + (f", r={at_r}" if at_r != r else "")
             article = _article(str(v["shape"][0]) if v["shape"] else "")
             lines.append(
                 f"- {v['function']} produced {article} {shape} {what} ({size}{why}) at {v['site']}, "
                 f"while the grader computed {v['step']}{when}."
             )
-        if any(int(v.get("n", n)) != n for v in violations) and not any(int(v.get("n", n)) == n for v in violations):
-            lines.append(f"At n={n} your code builds no such array: the matrix is banned at every n, small ones too.")
         if len(violations) > 3:
             lines.append(f"- and {len(violations) - 3} more place(s).")
+        if not any(where(v) == (n, r) for v in violations):
+            lines.append(f"At n={n} your code builds no such array: the matrix is banned at every n, small ones too.")
         if any(v["kind"] == "sparse" for v in violations):
             lines.append("This course's rubric also forbids a scipy.sparse matrix of these shapes.")
         return Verdict("shape", "dense", "\n".join(lines))
@@ -483,7 +497,7 @@ def shape_verdict(watched: dict, n: int, r: int, config: dict) -> Verdict:
         "shape", "clean",
         f"Shape guard: no array of {m}×{n} or {n}×{m} (or with ≥ half as many entries) appeared in your code "
         f"at n={n}, r={r} ({watched.get('sites', 0)} expressions watched), nor an (n−r+1)×n or n×(n−r+1) "
-        f"one at the other n checked{_sizes_text(watched)}.",
+        f"one{_sizes_text(watched, r)}.",
     )
 
 
@@ -493,9 +507,13 @@ def _article(number: str) -> str:
     return "an" if number.startswith("8") or spoken_eleven_or_eighteen else "a"
 
 
-def _sizes_text(watched: dict) -> str:
-    sizes = watched.get("checked_sizes")
-    return f" ({', '.join(str(s) for s in sizes)})" if sizes else ""
+def _sizes_text(watched: dict, r: int) -> str:
+    """The other sizes checked, as " at n = 12, 24, …, and at (n, r) = (20, 3), …", or ""."""
+    pairs = [(int(a), int(b)) for a, b in watched.get("checked_sizes", [])]
+    same = [str(a) for a, b in pairs if b == r]
+    other = [f"({a}, {b})" for a, b in pairs if b != r]
+    parts = ([f" at n = {', '.join(same)}"] if same else []) + ([f" at (n, r) = {', '.join(other)}"] if other else [])
+    return ", and".join(parts)
 
 
 def check_outputs(measured: dict, n: int, r: int, seed: int, integer: bool = False) -> tuple[str, str, list[str]]:

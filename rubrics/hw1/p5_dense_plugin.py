@@ -10,11 +10,13 @@ side, which decides and words the verdicts, is ``dense_ban.py``. Ops:
 * ``p5_dense_run`` {module, n, r, seed} → the same products, plainly (the
   judge watches the process from outside meanwhile);
 * ``p5_dense_trim`` → returns freed heap memory to the kernel;
-* ``p5_dense_watch`` {path, required, n, r, seed, sizes, max_calls,
-  max_elements} → loads the file again with every expression watched; runs
-  the products at each of ``sizes`` counting the work (watched values and the
-  elements they hold, see :class:`WorkCount`), and at ``n`` also reports each
-  array of a banned shape or size. Counting is exact, so the judge's
+* ``p5_dense_watch`` {path, required, n, r, seed, sizes, shape_sizes,
+  shape_cases, max_calls, max_elements} → loads the file again with every
+  expression watched; runs the products at each of ``sizes`` counting the
+  work (watched values and the elements they hold, see :class:`WorkCount`),
+  and reports each array of a banned shape or size at every size it runs:
+  those, ``shape_sizes`` (n at the same r) and ``shape_cases`` ([n, r]
+  pairs), the last two checked only. Counting is exact, so the judge's
   decisions on it are the same on every machine and under any load.
 
 Only what the classes do when these ops call them is measured: loading runs
@@ -296,8 +298,13 @@ def _op_watch(child, request, config):
     n, r, seed = int(request["n"]), int(request["r"]), int(request.get("seed", 0))
     integer = bool(request.get("integer", False))
     counted = {int(s) for s in request.get("sizes", [])} | {n}
-    shape_only = {int(s) for s in request.get("shape_sizes", [])} - counted
-    sizes = sorted(counted | shape_only)
+    # (n, r) pairs checked only: the small sizes at r, and the pairs the judge names (the
+    # sizes its correctness checks call the classes at), but none a counted size already runs.
+    shape_only = {(int(s), r) for s in request.get("shape_sizes", [])}
+    shape_only |= {(int(a), int(b)) for a, b in request.get("shape_cases", [])}
+    shape_only -= {(at, r) for at in counted}
+    # Smallest n first; at each n the checked-only pairs, then the counted size.
+    runs = sorted([(at, r_, False) for at, r_ in shape_only] + [(at, r, True) for at in counted])
     max_calls = int(request.get("max_calls", config["watch_max_calls"]))
     max_elements = int(request.get("max_elements", config["watch_max_elements"]))
     m = n - r + 1
@@ -310,18 +317,18 @@ def _op_watch(child, request, config):
     products: _Products | None = None
     banned: set[tuple] = set()
     big = 0.0
-    size = n
+    size, size_r = n, r
 
-    def ban(at: int) -> None:
-        """The banned shapes at n = ``at``, and the entries from which any array is one."""
-        nonlocal banned, big, size
-        rows = at - r + 1
-        size, banned = at, {(rows, at), (at, rows)}
+    def ban(at: int, at_r: int) -> None:
+        """The banned shapes at n = ``at``, r = ``at_r``, and the entries from which any array is one."""
+        nonlocal banned, big, size, size_r
+        rows = at - at_r + 1
+        size, size_r, banned = at, at_r, {(rows, at), (at, rows)}
         # At least half the matrix's entries, in any shape: far above anything O(n·r) code
         # holds once n ≥ 8r (an (n−r+1, r) window is then under a sixth of the matrix).
         # Below that only the two exact shapes count: a window of r columns of a short x
         # can have half as many entries as the matrix.
-        big = rows * at / 2 if at >= 8 * r else math.inf
+        big = rows * at / 2 if at >= 8 * at_r else math.inf
 
     forbid_sparse = bool(config["forbid_sparse"])
     issparse = None
@@ -332,8 +339,10 @@ def _op_watch(child, request, config):
         shape = tuple(int(s) for s in value.shape)
         # At n: each shape each place makes (ten at most). At the other sizes: only the first
         # array of each place (five at most), so they never crowd out what n shows.
-        key = (site, shape, kind) if size == n else (site, kind, "elsewhere")
-        if key in seen or sum((v["n"] == n) == (size == n) for v in violations) >= (10 if size == n else 5):
+        at_n = (size, size_r) == (n, r)
+        # Elsewhere by line, not by expression: `M += np.eye(...) * k[j]` is three of them.
+        key = (site, shape, kind) if at_n else (watch.sites[site].where, kind, "elsewhere")
+        if key in seen or sum(((v["n"], v["r"]) == (n, r)) == at_n for v in violations) >= (10 if at_n else 5):
             return
         seen.add(key)
         place = watch.sites[site]
@@ -346,6 +355,7 @@ def _op_watch(child, request, config):
                 "view": bool(kind == "array" and not value.flags.owndata),
                 "banned_shape": shape in banned,
                 "n": size,
+                "r": size_r,
                 "where": place.where,
                 "function": place.function,
                 "site": place.describe(),
@@ -363,7 +373,7 @@ def _op_watch(child, request, config):
                 record(value, site, "sparse", _sparse_bytes(value))
 
     work: list[dict] = []
-    checked: list[int] = []  # the sizes whose products ran to the end under the shape check
+    checked: list[list[int]] = []  # the [n, r] whose products ran to the end under the shape check
     answer: dict = {"error": None, "violations": violations, "work": work, "work_error": None}
     with imports.installed():
         try:
@@ -371,18 +381,18 @@ def _op_watch(child, request, config):
         except loader.StudentCodeError as exc:
             answer["error"] = {"message": str(exc), "where": exc.where, "step": "loading", "memory_error": False}
             return answer
-        for at in sizes:
-            if at < 2 * r:
+        for at, at_r, counts in runs:
+            if at < 2 * at_r:
                 continue  # A would have fewer rows than k has entries: no matrix worth the name
-            if at in shape_only:
+            if not counts:
                 # Checked only: not a growth point, and an error here is no verdict (the
                 # correctness items run these sizes plainly and score what they return).
-                ban(at)
-                products = _Products(loaded.module, at, r, seed + at, integer=integer)
+                ban(at, at_r)
+                products = _Products(loaded.module, at, at_r, seed + 1000 * at_r + at, integer=integer)
                 try:
                     with watch.armed(inspect):
                         products()
-                    checked.append(at)
+                    checked.append([at, at_r])
                 except Exception:  # noqa: BLE001 - student code: the arrays seen before it still count
                     pass
                 continue
@@ -392,7 +402,7 @@ def _op_watch(child, request, config):
                 if at > n:
                     break
                 continue  # a smaller size too costly to count: only the shape check at n still runs
-            ban(at)
+            ban(at, r)
             products = _Products(loaded.module, at, r, seed + at if at != n else seed, integer=integer)
             count = WorkCount(watch.sites)
 
@@ -410,11 +420,11 @@ def _op_watch(child, request, config):
                     answer["error"] = error
                 break
             work.append({"n": at, "calls": count.calls, "elements": count.elements})
-            checked.append(at)
+            checked.append([at, r])
             if at == n:
                 answer.update(_outputs(value))
     answer["sites"] = len(watch.sites)
-    answer["checked_sizes"] = [at for at in checked if at != n]
+    answer["checked_sizes"] = [pair for pair in checked if pair != [n, r]]
     return answer
 
 

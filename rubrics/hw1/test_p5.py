@@ -148,10 +148,13 @@ def test_output_shapes(student, n, r):
         )
 
 
+ADJOINT_SIZES = [(20, 3), (13, 4), (8, 8)]
+
+
 def _adjoint_specs():
     rng = np.random.default_rng(11)
     specs = []
-    for n, r in [(20, 3), (13, 4), (8, 8)]:
+    for n, r in ADJOINT_SIZES:
         k = rng.standard_normal(r)
         x, y = rng.standard_normal(n), rng.standard_normal(n - r + 1)
         # Only A @ x is planned: A.T @ y is asked for once A @ x checked out, as the test always did.
@@ -202,6 +205,11 @@ def test_handout_gd_objective(student):
 
 
 # -- the ban on dense matrices ----------------------------------------------
+#: Every (n, r) the checks above call the classes at: the shape guard checks there too, so
+#: code that builds the matrix only at the sizes it is tested on is seen where it does.
+CHECKED_SIZES = sorted(set(SIZES) | set(SHAPE_SIZES) | set(ADJOINT_SIZES))
+
+
 def dense_report(student):
     """The guards' report for this student, measured once and shared by the tests below.
 
@@ -218,7 +226,8 @@ def dense_report(student):
     key = "p5-dense-ban"
     if key not in student.cache:
         try:
-            student.cache[key] = dense_ban.run_guards(student.session, student.files[0], ["Convolution1d"])
+            student.cache[key] = dense_ban.run_guards(student.session, student.files[0], ["Convolution1d"],
+                                                      shape_cases=CHECKED_SIZES)
         except (StudentFailure, GraderError) as exc:  # the file does not load, the time ran out, a grader fault
             student.cache[key] = exc
     cached = student.cache[key]
