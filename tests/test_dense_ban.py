@@ -43,7 +43,7 @@ NOT_DENSE = {
     "ok_main_circulant": "a __main__ block that builds scipy.linalg.circulant at n=4000 to compare",
     "ok_dense_row": "one zero-padded dense row rebuilt per output: O(n²) time, O(n) memory",
     "whole_row_walk_n2": "a Python double loop over the whole row per output: O(n²) time, O(1) extra memory",
-    "ok_toplevel_alias": "top-level script code builds the dense matrix at n=4000 and the whole file must run",
+    "ok_toplevel_alias": "top-level script code builds the dense matrix at n=4000; the alias at the end is kept with the definitions",
     "ok_shift_add": "a sum of r shifted slices k_j·x[j:j+m]: 2-D temporaries never appear",
 }
 

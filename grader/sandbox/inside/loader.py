@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from grader.sandbox.inside.definitions import LAZY_IMPORT, definitions_only
+
 #: An AST transformer a child plugin registers: ``(tree, filename) -> tree``.
 Transformer = Callable[[ast.Module, str], ast.Module]
 
@@ -96,52 +98,6 @@ def parse_student(source: str, filename: str) -> tuple[ast.Module, list[str]]:
         raise StudentCodeError(
             f"SyntaxError at {where}: {first.msg}{detail}", kind="syntax", where=where
         ) from None
-
-
-def definitions_only(tree: ast.Module) -> ast.Module:
-    """Keeps imports, defs, classes and literal constants; drops script code."""
-    kept = [node for node in tree.body if _is_definition(node)]
-    return ast.Module(body=kept, type_ignores=[])
-
-
-def defined_names(tree: ast.Module) -> set[str]:
-    """Names a module binds at top level (best effort, for messages and fallback)."""
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
-    return names
-
-
-def _is_definition(node: ast.stmt) -> bool:
-    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return True
-    if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-        return _is_literal(node.value) or _is_lazy_import(node.value)
-    if isinstance(node, ast.Try):
-        # `try: import x except ImportError: ...` guards are definitions too.
-        return all(isinstance(n, (ast.Import, ast.ImportFrom, ast.Pass)) for n in node.body)
-    return False
-
-
-def _is_lazy_import(node: ast.expr) -> bool:
-    return (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == "__grader_lazy_module__"
-    )
-
-
-def _is_literal(node: ast.expr) -> bool:
-    try:
-        ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return False
-    return True
 
 
 class MissingModule:
@@ -337,7 +293,7 @@ class _LazyImports(ast.NodeTransformer):
                 body.append(stmt)
                 continue
             module, alias = lazy
-            call = ast.Call(ast.Name("__grader_lazy_module__", ast.Load()), [ast.Constant(module)], [])
+            call = ast.Call(ast.Name(LAZY_IMPORT, ast.Load()), [ast.Constant(module)], [])
             body.append(ast.copy_location(ast.Assign([ast.Name(alias, ast.Store())], call), stmt))
         node.body = body
         return node
@@ -390,8 +346,10 @@ def load(
 
     modes = ["definitions", "full"] if mode == "auto" else [mode]
     for current in modes:
-        body = definitions_only(tree) if current == "definitions" else tree
-        module = _execute(body, filename, module_name, student_root, transformers)
+        if current == "definitions":
+            module = _definitions(tree, required, filename, module_name, student_root, transformers)
+        else:
+            module = _execute(tree, filename, module_name, student_root, transformers)
         missing = [name for name in required if name not in module.__dict__]
         if not missing or current == modes[-1]:
             notes += missing_modules(module.__dict__)
@@ -402,6 +360,20 @@ def load(
                 )
             return LoadedModule(module, current, notes)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _definitions(tree, required, filename, module_name, student_root, transformers) -> types.ModuleType:
+    """Runs the definitions with the top-level values they (or the suite) read; if those fail, the definitions alone."""
+    body = definitions_only(tree, required)
+    bare = definitions_only(tree, with_globals=False)
+    try:
+        return _execute(body, filename, module_name, student_root, transformers)
+    except StudentCodeError:
+        if len(body.body) == len(bare.body):
+            raise
+    # A value they read failed to compute (it needs script code, a file, input): as before,
+    # the definitions alone, and a call that reads it says what is missing.
+    return _execute(bare, filename, module_name, student_root, transformers)
 
 
 def _execute(
@@ -417,7 +389,7 @@ def _execute(
     code = compile(body, filename, "exec")
     module = types.ModuleType(module_name)
     module.__file__ = filename
-    module.__dict__["__grader_lazy_module__"] = _lazy_module
+    module.__dict__[LAZY_IMPORT] = _lazy_module
     sys.modules[module_name] = module
     try:
         exec(code, module.__dict__)

@@ -1,0 +1,91 @@
+"""Which top-level statements run when only a file's definitions are loaded (grader/sandbox/inside/definitions.py)."""
+
+import ast
+
+import numpy as np
+
+from grader.sandbox.inside.definitions import definitions_only
+from grader.sandbox.outside.remote import wrap
+from grader.sandbox.outside.session import ChildSession, Limits
+
+
+def kept(source: str, *wanted: str, **kw) -> str:
+    return ast.unparse(definitions_only(ast.parse(source), wanted, **kw))
+
+
+STUDENT = '''
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view as windows_of
+FLOAT = np.float64
+EPS = np.finfo(float).eps
+window = windows_of
+UNUSED = np.ones(3)
+
+def gd(x0, alpha):
+    return x0 - alpha * x0
+
+class Conv1d:
+    def __init__(self, k):
+        self.k = np.asarray(k, dtype=FLOAT)
+    def __matmul__(self, x):
+        return window(x, self.k.size) @ self.k + 0 * EPS
+
+Convolution1d = Conv1d
+step = gd
+history = gd(3.0, 0.1)
+later = step(3.0, 0.1)
+A = Convolution1d([1.0, 2.0])
+x = np.random.randn(4000)
+name = input("your name? ")
+print(A @ np.ones(4))
+'''
+
+
+def test_values_the_definitions_read_are_kept_and_experiments_are_not():
+    out = kept(STUDENT)
+    for line in ("FLOAT = np.float64", "EPS = np.finfo(float).eps", "window = windows_of"):
+        assert line in out, out
+    # Read by no definition, or computed by calling the student's code: script code, left out.
+    for line in ("UNUSED", "Convolution1d = Conv1d", "step =", "history =", "later =", "A = ", "x = np.random",
+                 "input(", "print("):
+        assert line not in out, out
+
+
+def test_a_name_the_suite_wants_is_kept_with_what_it_reads():
+    out = kept(STUDENT, "Convolution1d")
+    assert "Convolution1d = Conv1d" in out and "A = " not in out, out
+
+
+def test_without_globals_only_literals_stay():
+    out = kept(STUDENT, "Convolution1d", with_globals=False)
+    assert "FLOAT = " not in out and "Convolution1d = Conv1d" not in out and "class Conv1d" in out
+
+
+def test_a_functions_own_locals_do_not_pull_in_globals_of_the_same_name():
+    source = "import numpy as np\nx = np.random.randn(9)\nk = np.ones(2)\ndef f(x):\n    y = x * 2\n    return [x for x in y] + k\n"
+    out = kept(source)
+    assert "k = np.ones(2)" in out and "x = np.random" not in out, out
+
+
+def test_aliases_of_student_functions_count_as_student_code():
+    source = "def gd(x):\n    return x\nstep = gd\nlr = lambda a: a\nX0 = step(1.0)\nA0 = lr(0.1)\ndef run():\n    return X0 + A0\n"
+    out = kept(source)
+    assert "X0 =" not in out and "A0 =" not in out and "lr = lambda" not in out, out
+
+
+def test_the_child_loads_module_level_aliases_and_falls_back_when_they_fail(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "conv.py").write_text(STUDENT.replace('name = input("your name? ")\n', ""))
+    # A value a method reads that needs a missing file: the definitions alone load, as before.
+    (work / "broken.py").write_text("import numpy as np\nDATA = np.loadtxt('absent.csv')\ndef f(x):\n    return x\n"
+                                    "def g():\n    return DATA\nprint('script')\n")
+    with ChildSession(work, Limits(wall_seconds=20, memory_bytes=2 << 30), tmp_path / "scratch") as s:
+        info = s.load("conv.py", ["Convolution1d"])
+        assert info["mode"] == "definitions", info
+        A = wrap(s, info["module"]).Convolution1d([1.0, 2.0])
+        assert (A @ np.arange(4.0)).tolist() == [2.0, 5.0, 8.0]
+        assert "A = " not in s.captured_output()
+        broken = s.load("broken.py", ["f"])
+        assert broken["mode"] == "definitions" and wrap(s, broken["module"]).f(3) == 3
+        assert "script" not in s.captured_output()
