@@ -70,10 +70,12 @@ DENSE = {
     "dense_below_1000": ({"shape"}, "AT = np.zeros((n, y.size))"),
     # Dense only for r <= 4: the guards' r is 5, but the correctness checks' sizes have r = 1 to 4.
     "dense_small_filters": ({"shape"}, "M = np.zeros((n - r + 1, n))"),
+    # Dense only for integer vectors, which the correctness checks use and the guards' large n does not.
+    "dense_integer_inputs_only": ({"shape"}, "A = np.zeros((m, n))"),
 }
 
 #: Dense only below the guards' large n: the shape guard must find it at a small one.
-SIZE_GATED = {"dense_small_n_only", "dense_below_1000", "dense_small_filters"}
+SIZE_GATED = {"dense_small_n_only", "dense_below_1000", "dense_small_filters", "dense_integer_inputs_only"}
 
 
 def case_source(case: str) -> Path:
@@ -163,7 +165,7 @@ def test_dense(case, guards_once):
     assert f"conv1D.py:{line_of(case, marker)}" in first, shape
     if case in SIZE_GATED:
         # Found at a smaller n, which the line names (with r when it is not 5), in that size's banned shape.
-        found = re.search(r" at n=(\d+)(?:, r=(\d+))?\.$", first)
+        found = re.search(r" at n=(\d+)(?:, r=(\d+))?(?: with integer vectors)?\.$", first)
         at, r = int(found.group(1)), int(found.group(2) or 5)
         assert at < 1000 and (f"{at - r + 1}×{at} " in first or f"{at}×{at - r + 1} " in first), first
         assert "At n=1000 your code builds no such array" in shape, shape

@@ -465,7 +465,7 @@ def shape_verdict(watched: dict, n: int, r: int, config: dict) -> Verdict:
     # One line per place, shape and size: `M += np.eye(m, n, j) * k[j]` is three expressions of one line.
     unique: dict[tuple, dict] = {}
     for v in violations:
-        unique.setdefault((v["site"], tuple(v["shape"]), where(v)), v)
+        unique.setdefault((v["site"], tuple(v["shape"]), where(v), bool(v.get("integer"))), v)
     violations = list(unique.values())
     if violations:
         lines = [f"Shape guard (n={n}, r={r}, so the banned shapes are ({m}, {n}) and ({n}, {m}); "
@@ -478,6 +478,7 @@ def shape_verdict(watched: dict, n: int, r: int, config: dict) -> Verdict:
             size = f"{mib(v['bytes'])}" + (", a view: no memory of its own, still the banned matrix" if v["view"] else "")
             why = "" if v["banned_shape"] else f", at least half as many entries as the {rows}×{at} matrix"
             when = "" if (at, at_r) == (n, r) else f" at n={at}" + (f", r={at_r}" if at_r != r else "")
+            when += " with integer vectors" if v.get("integer") else ""
             article = _article(str(v["shape"][0]) if v["shape"] else "")
             lines.append(
                 f"- {v['function']} produced {article} {shape} {what} ({size}{why}) at {v['site']}, "
