@@ -157,6 +157,30 @@ def test_script_past_the_time_limit_is_graded_on_what_it_showed(tmp_path):
     assert "stopped at the time limit before" in feedback["p4-alpha-large"]
 
 
+def _grade_p4(tmp_path, sample):
+    rubric = load_rubric(ROOT / "rubrics" / "hw1.toml")
+    problem = next(p for p in rubric.problems if p.id == "p4")
+    ctx = Context(stdout=io.StringIO(), stderr=io.StringIO())
+    folder = ROOT / "tests/p4_samples" / sample
+    result = grade_problem(Submission(sample, folder), problem, rubric, tmp_path / "w", tmp_path / "r", ctx)
+    return {i.id: i for i in result.items}
+
+
+@pytest.mark.parametrize("sample, starts_points, needle", [
+    # Random starts for α = 0.01, one hand-picked x₀ = 1 for α = 0.3 and α = 4: a third of the item.
+    ("one_start_for_two_alphas", 2 / 3, "α = 0.3 from 1 start, α = 4 from 1 start only"),
+    # np.random.randint starts repeat and fill every integer of [-5, 20]: random, not a grid.
+    ("randint_starts", 2.0, "26 different starts"),
+])
+def test_each_alpha_needs_random_starts_of_its_own(tmp_path, sample, starts_points, needle):
+    items = _grade_p4(tmp_path, sample)
+    starts = items["p4-starts"]
+    assert starts.score == pytest.approx(starts_points), starts.feedback
+    assert needle in starts.feedback, starts.feedback
+    # The α items judge what the runs did; the starts are the starts item's business.
+    assert all(items[i].status.value == "passed" for i in ("p4-alpha-small", "p4-alpha-mid", "p4-alpha-large"))
+
+
 # -- online observation: complete, O(chains) memory (issue 9) -------------------------
 def _recorder():
     from grader.sandbox.inside.observe import Recorder

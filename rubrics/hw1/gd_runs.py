@@ -26,6 +26,12 @@ TARGET_ALPHAS = (0.01, 0.3, 4.0)
 
 #: Starts must lie in this interval.
 START_RANGE = (-5.0, 20.0)
+#: Different starts each assignment α needs: one or two hand-picked starts show nothing
+#: about "random starting points" or "most starting points".
+MIN_STARTS = 3
+#: Starts an α needs for full credit: one or two hand-picked starts show nothing about
+#: "random starting points" or "most starting points"; fewer earn that share of the item.
+MIN_STARTS = 3
 
 
 def f_starter(x):

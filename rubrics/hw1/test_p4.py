@@ -201,16 +201,35 @@ def test_random_starts(student, credit, note, flag):
     inside = float(np.mean((starts >= lo - 1e-9) & (starts <= hi + 1e-9)))
     distinct = np.unique(starts)
     gaps = np.diff(distinct)
-    grid = distinct.size > 2 and np.allclose(gaps, gaps[0], rtol=1e-6, atol=1e-9)
+    by_alpha = gd.group_by_alpha([r for r in obs.runs if r.alpha > 0])
+    # A grid lists each point once per α; starts drawn at random with replacement (randint)
+    # repeat within an α, and with enough draws their values fill a grid of integers.
+    repeats = any(len(runs) > len({r.start for r in runs}) for runs in by_alpha.values())
+    grid = distinct.size > 2 and not repeats and np.allclose(gaps, gaps[0], rtol=1e-6, atol=1e-9)
     if distinct.size == 1:
         spread, why = 0.0, f"every run starts at x₀ = {distinct[0]:g}; use random starts, e.g. np.random.uniform(-5, 20)"
     elif grid:
         spread, why = 0.5, f"the starts are an evenly spaced grid ({distinct.size} points, step {gaps[0]:.3g}), not random"
     else:
         spread, why = 1.0, ""
-    credit(inside * spread)
+    # Each assignment α needs starts of its own: random starts for one α and one
+    # hand-picked start for the others demonstrate nothing for those.
+    targets = {a: [r for r in gd.runs_for(obs.runs, a)] for a in gd.TARGET_ALPHAS}
+    targets = {a: runs for a, runs in targets.items() if runs}
+    if obs.stopped and obs.runs:
+        # The time limit cut the script short: the α it was running when stopped had no
+        # chance to show its other starts (the stop is reported with the runs).
+        last = max(obs.runs, key=lambda r: r.index)
+        targets = {a: runs for a, runs in targets.items() if last not in runs}
+    few = {a: len({r.start for r in runs}) for a, runs in targets.items() if len({r.start for r in runs}) < gd.MIN_STARTS}
+    enough = 1 - len(few) / len(targets) if targets else 1.0
+    credit(inside * spread * enough)
     note(f"{distinct.size} different starts in [{starts.min():.3g}, {starts.max():.3g}]")
     problems = [why] if why else []
+    if few and distinct.size > 1:
+        listed = ", ".join(f"α = {a:g} from {k} start{'s' if k > 1 else ''}" for a, k in few.items())
+        problems.append(f"runs with {listed} only: each α needs at least {gd.MIN_STARTS} random starts "
+                        "to show what GD does from random starting points")
     if inside < 1:
         problems.append(f"{int(round((1 - inside) * starts.size))} of {starts.size} starts are outside [-5, 20]")
     assert not problems, "; ".join(problems)
