@@ -9,7 +9,7 @@ import shutil
 import time
 from pathlib import Path
 
-from grader import scoring
+from grader import integrity, scoring
 from grader.answers import find_answers
 from grader.context import Context
 from grader.job import Job, job_to_json
@@ -77,13 +77,15 @@ def _grade_problem(submission, problem, rubric, workroot, report_dir, ctx, manua
         )
         return _unavailable(problem, manual_scores, Status.ERROR, reason, files, prepared.notes)
 
+    # Before the run: the working copy is the child's cwd, which the student's code may rewrite.
+    scanned = integrity.internals_referenced(integrity.student_sources(prepared.workdir))
     outcomes, notes, judge_flags = _run_judge(submission, problem, rubric, workroot, report_dir, ctx, judges)
     if outcomes is None:
         scored = {**manual_scores, **scoring.score_unavailable_items(problem.items, Status.ERROR, notes[-1])}
     else:
         scored = {**manual_scores, **{i.id: scoring.score_test_item(i, outcomes) for i in problem.items if i.kind == "test"}}
     items = scoring.apply_requires(problem.items, [scored[i.id] for i in problem.items])
-    flags = tuple(dict.fromkeys([*judge_flags, *(f for o in outcomes or () for f in o.flags)]))
+    flags = tuple(dict.fromkeys([*judge_flags, *(f for o in outcomes or () for f in o.flags), *scanned]))
     return ProblemResult(
         problem.id, problem.title, tuple(items), files, tuple(prepared.notes) + tuple(notes), flags
     )

@@ -181,6 +181,22 @@ def test_each_alpha_needs_random_starts_of_its_own(tmp_path, sample, starts_poin
     assert all(items[i].status.value == "passed" for i in ("p4-alpha-small", "p4-alpha-mid", "p4-alpha-large"))
 
 
+def test_runs_written_into_the_recorder_by_the_script_earn_nothing_and_are_flagged(tmp_path):
+    # No GD at all: the script appends 60 finished chains to the grader's recorder itself.
+    items = _grade_p4(tmp_path, "forged_runs")
+    for item in ("p4-update", "p4-starts", "p4-alpha-small", "p4-alpha-mid", "p4-alpha-large"):
+        assert items[item].score == 0, (item, items[item].feedback)
+    assert "could not have come from your script's own GD steps" in items["p4-update"].feedback
+    assert "60000 steps in all, but only 0 evaluations" in items["p4-update"].feedback
+
+
+def test_inconsistency_counts_each_chain_once():
+    # An array chain's elements share its steps (one call each step); scalar chains add up.
+    assert gd.inconsistency({"steps": [10, 10, 10, 5], "chain": [0, 0, 0, 1], "calls": 15}) == ""
+    assert "15 steps in all, but only 14" in gd.inconsistency({"steps": [10, 10, 10, 5], "chain": [0, 0, 0, 1], "calls": 14})
+    assert gd.inconsistency(None) == "" and gd.inconsistency({"steps": [], "chain": [], "calls": 0}) == ""
+
+
 # -- online observation: complete, O(chains) memory (issue 9) -------------------------
 def _recorder():
     from grader.sandbox.inside.observe import Recorder
@@ -304,3 +320,14 @@ def test_loop_updates_are_followed_only_until_fprime_forms_a_chain(tmp_path):
             assert how == "fprime" and not recorder.following and updates["calls"] <= 3
         else:
             assert how.startswith("the update of x at wideMinima.py:") and recorder.following and updates["calls"] == 3000
+
+
+def test_a_script_that_names_the_grader_s_internals_is_flagged(tmp_path):
+    from grader.integrity import internals_referenced, student_sources
+
+    (tmp_path / "wideMinima.py").write_text("import numpy as np\nrec = globals().get('__grader_observe__')\n"
+                                            "from grader.sandbox.inside.chains import Chain\n")
+    (tmp_path / "helper.py").write_text("def grader(x):\n    return x  # a function named grader is fine\n")
+    flags = internals_referenced(student_sources(tmp_path))
+    assert len(flags) == 1 and "wideMinima.py:2 (`__grader_observe__`)" in flags[0], flags
+    assert "wideMinima.py:3" in flags[0] and "a TA should check" in flags[0]

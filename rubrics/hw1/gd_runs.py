@@ -214,6 +214,31 @@ def runs_from_record(record: dict) -> tuple[list[Run], str, dict | None]:
     return [], "", None
 
 
+def inconsistency(data: dict | None) -> str:
+    """Why a stream's runs cannot have come from its calls, or "" when they can.
+
+    Each observed call extends at most one chain by one step (a vectorized call
+    extends one array chain, all its elements at once), so the steps of the
+    distinct chains add up to at most the calls. Runs the observer never fed,
+    written into its memory by the script itself, break that.
+    """
+    if not data:
+        return ""
+    steps = np.asarray(data.get("steps", []), dtype=np.int64)
+    chains = np.asarray(data.get("chain", []), dtype=np.int64)
+    if steps.size == 0:
+        return ""
+    if chains.size != steps.size:
+        return "the observed runs are malformed"
+    order = np.argsort(chains, kind="stable")
+    first = np.unique(chains[order], return_index=True)[1]
+    per_chain = np.maximum.reduceat(steps[order], first) if first.size else steps[:0]
+    total, calls = int(per_chain.sum()), int(data.get("calls", 0))
+    if total > calls:
+        return f"the observed runs have {total} steps in all, but only {calls} evaluations were observed"
+    return ""
+
+
 def candidate_groups(runs: list[Run], min_size: int = 3) -> list[tuple[str, list[Run]]]:
     """The coherent groups a verdict may be based on, the whole set first.
 

@@ -120,6 +120,14 @@ def _runs_marked(student):
 def require_runs(obs: Observed, note, flag) -> None:
     for line in obs.context():
         note(line)
+    broken = gd.inconsistency(obs.stream)
+    if broken:
+        # Runs the observer never fed: the script wrote them into the grader's recorder.
+        flag(f"the GD observation was tampered with: {broken}")
+        raise AssertionError(
+            f"Your runs could not have come from your script's own GD steps ({broken}); "
+            "the observation was altered from inside the script. A TA will look at your code."
+        )
     if obs.runs:
         return
     if obs.errors and not obs.any_calls:
