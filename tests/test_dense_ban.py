@@ -70,6 +70,8 @@ DENSE = {
     "dense_below_1000": ({"shape"}, "AT = np.zeros((n, y.size))"),
     # Dense only for r <= 4: the guards' r is 5, but the correctness checks' sizes have r = 1 to 4.
     "dense_small_filters": ({"shape"}, "M = np.zeros((n - r + 1, n))"),
+    # Cached in a module-level dict by n: each guard loads the modules afresh, so each sees it built.
+    "dense_module_cache": ({"shape", "memory", "process"}, "_CACHE[key] = np.vstack(rows)"),
     # Dense only for integer vectors, which the correctness checks use and the guards' large n does not.
     "dense_integer_inputs_only": ({"shape"}, "A = np.zeros((m, n))"),
 }
@@ -177,7 +179,7 @@ def test_dense(case, guards_once):
     assert report.ban_feedback().rstrip().endswith(dense_ban.RULE)
 
 
-@pytest.mark.parametrize("case", ["dense_zeros_rows", "dense_cached_on_self", "dense_transpose_only"])
+@pytest.mark.parametrize("case", ["dense_zeros_rows", "dense_cached_on_self", "dense_transpose_only", "dense_module_cache"])
 def test_memory_guard_names_the_peak_and_the_line(case, guards_once):
     report = guards_once(case)
     memory = report.verdicts["memory"].message

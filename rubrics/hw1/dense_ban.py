@@ -239,6 +239,11 @@ def run_guards(
     def load() -> None:
         session.load(path, required)
 
+    def fresh() -> None:
+        # Each guard on a fresh load of the student's modules: a module-level cache filled by
+        # the previous guard (a dense matrix kept by n) must be built again where it is seen.
+        _call(session, {"op": "p5_dense_fresh", "path": path, "required": required})
+
     if integer:
         session = _WithIntegers(session)
 
@@ -269,11 +274,12 @@ def run_guards(
     # 2. memory guard, at a size where tracemalloc's overhead on this much work stays small
     try:
         load()
+        fresh()
         # One plain round first: imports inside methods, caches and first-call costs are not the product's.
         _call(session, {"op": "p5_dense_run", "module": stem, "n": min(config["growth_sizes"] or [n]), "r": r, "seed": 1})
         bound = int(config["memory_per_n"]) * n_memory + int(config["memory_slack"])
         measured = _call(session, {"op": "p5_dense_memory", "module": stem, "n": n_memory, "r": r, "seed": 2,
-                                   "bound": bound})
+                                   "bound": bound, "path": path, "required": required})
         verdicts["memory"] = memory_verdict(measured, n_memory, r, bound, config)
         if measured.get("error") is None:
             products, products_status, more = check_outputs(measured, n_memory, r, seed=2, integer=integer)
@@ -287,6 +293,7 @@ def run_guards(
     # 3. process guard (last: it caps the address space for good)
     try:
         load()
+        fresh()
         verdicts["process"] = process_guard(session, stem, n, r, config)
     except _Failed as failed:
         verdicts["process"] = _failed("process", failed)

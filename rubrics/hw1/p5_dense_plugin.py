@@ -5,10 +5,13 @@ its options come from the rubric (defaults in :data:`DEFAULTS`). The judge's
 side, which decides and words the verdicts, is ``dense_ban.py``. Ops:
 
 * ``p5_dense_config`` → the options in force;
-* ``p5_dense_memory`` {module, n, r, seed, bound} → tracemalloc peak of the
-  same, and the student line that allocated most of it when over ``bound``;
+* ``p5_dense_memory`` {module, n, r, seed, bound, path, required} →
+  tracemalloc peak of the same, and the student line that allocated most of
+  it when over ``bound`` (found on a fresh load of ``path``);
 * ``p5_dense_run`` {module, n, r, seed} → the same products, plainly (the
   judge watches the process from outside meanwhile);
+* ``p5_dense_fresh`` {path, required} → loads the file again, with the
+  student modules it imports, so no cache of an earlier guard is reused;
 * ``p5_dense_trim`` → returns freed heap memory to the kernel;
 * ``p5_dense_watch`` {path, required, n, r, seed, sizes, shape_sizes,
   shape_cases, max_calls, max_elements} → loads the file again with every
@@ -86,6 +89,7 @@ def register(registry, **options):
     registry.add_op("p5_dense_config", lambda child, request: dict(config))
     registry.add_op("p5_dense_memory", _quiet(_op_memory))
     registry.add_op("p5_dense_run", _quiet(_op_run))
+    registry.add_op("p5_dense_fresh", _quiet(_op_fresh))
     registry.add_op("p5_dense_trim", lambda child, request: process.release_free_memory())
     registry.add_op("p5_dense_watch", _quiet(lambda child, request: _op_watch(child, request, config)))
 
@@ -194,6 +198,28 @@ def _outputs(value) -> dict:
 
 
 # -- ops ----------------------------------------------------------------------
+def _fresh(child, request):
+    """Loads the student's file afresh, with every student module it imports, and returns it.
+
+    A guard must not see what an earlier measurement left in the student's
+    modules: a dense matrix cached in a module-level dict by n would make the
+    next measurement at that n allocate nothing.
+    """
+    root = child.student_root.resolve()
+    for name, mod in list(sys.modules.items()):
+        file = getattr(mod, "__file__", None)
+        if isinstance(file, str) and os.path.abspath(file).startswith(str(root) + os.sep):
+            del sys.modules[name]
+    path = request["path"]
+    child.op_load({"path": path, "required": request.get("required", []), "mode": "auto"})
+    return child.modules[os.path.splitext(os.path.basename(path))[0]].module
+
+
+def _op_fresh(child, request):
+    _fresh(child, request)
+    return {}
+
+
 def _op_memory(child, request):
     module = _module(child, request)
     n, r, seed = int(request["n"]), int(request["r"]), int(request.get("seed", 0))
@@ -208,7 +234,9 @@ def _op_memory(child, request):
     }
     if not result.stopped and (result.peak_bytes > bound or result.error is not None):
         # Over the bound (or failed, perhaps at the memory cap): run again to find the line.
-        again = _Products(module, n, r, seed, integer=bool(request.get("integer", False)))
+        # On a fresh load: what the first pass cached must be allocated again, where it is.
+        fresh = _fresh(child, request) if "path" in request else module
+        again = _Products(fresh, n, r, seed, integer=bool(request.get("integer", False)))
         located = memory.measure_peak(again, child.student_root, locate=True)
         if located.site is not None:
             answer["site"] = located.site.describe()
