@@ -132,15 +132,15 @@ class Case:
 
 
 def gd_loop(A, b, n, lam, alpha, steps=100):
-    """The handout's GD loop, unmodified; returns the objective at the end."""
+    """The handout's GD loop, unmodified; returns the objective at the end and the last iterate."""
     x = np.zeros(n)
     for _ in range(steps):
         x = x - alpha * (A.T @ (huber_grad(A @ x - b)) + lam * x)
-    return huber_loss(A @ x - b) + lam / 2 * np.linalg.norm(x) ** 2
+    return huber_loss(A @ x - b) + lam / 2 * np.linalg.norm(x) ** 2, x
 
 
 def replay_gd(answer, b, n, lam, alpha, steps=100):
-    """The objective from the child's run of the loop, recomputed here step by step; None if it does not check out.
+    """The objective and last iterate from the child's run of the loop, recomputed here step by step; None if it does not check out.
 
     Each of the student's products is taken from the child, every other
     operation is done again here, and each product's input must be exactly
@@ -168,7 +168,7 @@ def replay_gd(answer, b, n, lam, alpha, steps=100):
         x = x - alpha * (got["transposed"][t] + lam * x)
     if not np.array_equal(got["xs"][steps], x, equal_nan=True):
         return None
-    return huber_loss(got["final"] - b) + lam / 2 * np.linalg.norm(x) ** 2
+    return huber_loss(got["final"] - b) + lam / 2 * np.linalg.norm(x) ** 2, x
 
 
 def gd_in_child(student, k, b, n, lam, alpha):

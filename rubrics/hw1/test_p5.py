@@ -15,6 +15,7 @@ here, ``p5_dense_plugin.py`` in the child): the shape guard at every n it runs,
 the memory and process guards at large n.
 """
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -189,18 +190,26 @@ def test_handout_gd_objective(student):
     k = np.random.randn(r)
     b = np.random.randn(n - r + 1)
 
-    expected = p5.gd_loop(dense(k, n), b, n, lam, alpha)
+    expected, expected_x = p5.gd_loop(dense(k, n), b, n, lam, alpha)
     got = p5.gd_in_child(student, k, b, n, lam, alpha)
     if got is None:
         A = p5.operator(student, k, n)
         try:
-            got = float(p5.gd_loop(A, b, n, lam, alpha))
+            got = p5.gd_loop(A, b, n, lam, alpha)
         except (TypeError, ValueError) as exc:
             raise AssertionError(f"the handout's GD loop does not run with your operator: {exc}") from None
-    got = float(got)
+    got, got_x = float(got[0]), np.asarray(got[1], dtype=float)
     assert abs(got - expected) <= 1e-8 * abs(expected), (
         f"after the handout's 100 GD steps (r, n, lam = 3, 20, 0.1, seed 0, α = 0.01) the objective is "
         f"{got:.12g}; expected {expected:.12g}."
+    )
+    # The objective alone cannot tell A from its mirror image: a reversed filter (a true
+    # convolution) reaches the same objective at the mirrored iterate.
+    gap = float(np.max(np.abs(got_x - expected_x))) if got_x.shape == expected_x.shape else math.inf
+    assert gap <= 1e-8 * max(1.0, float(np.max(np.abs(expected_x)))), (
+        f"after the handout's 100 GD steps the objective is right ({got:.12g}) but the iterate x is not the "
+        f"reference's (largest difference {gap:.3g}): your A is not the handout's operator (a reversed filter, "
+        "i.e. a true convolution instead of Σ_j k_j x_(i+j), gives the same objective at the mirrored x)."
     )
 
 
