@@ -199,3 +199,12 @@ def test_the_outbox_never_brings_a_name_the_judge_reserved(tmp_path):
     with s:
         assert wrap(s, s.load("mod.py", ["plant"])["module"]).plant(str(artifacts.resolve())) == 1
     assert sorted(p.name for p in artifacts.iterdir()) == ["figure_1.png"]
+
+
+def test_a_method_used_as_an_operator_is_named_with_what_to_do(tmp_path):
+    src = "class Conv:\n    def T(self):\n        return self\n    def __matmul__(self, x):\n        return x\n"
+    with session(tmp_path, src) as s:
+        A = wrap(s, s.load("mod.py", ["Conv"])["module"]).Conv()
+        with pytest.raises(StudentError) as info:
+            A.T @ np.zeros(3)
+    assert "the method Conv.T" in str(info.value) and "make T an attribute" in str(info.value), str(info.value)

@@ -96,7 +96,7 @@ class _Requests:
 
     def matmul(self, left, right):
         """``left @ right`` as the ``binop`` request computes it; returns what its answer would have carried."""
-        doing = f"computing {type(left).__name__} @ {type(right).__name__}"
+        doing = f"computing {loader.operand_name(left)} @ {type(right).__name__}"
         wrapped = self.child.student_call(operator.matmul, left, right, doing=doing)
         if isinstance(wrapped, protocol.RemoteRef):
             return wrapped

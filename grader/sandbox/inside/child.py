@@ -134,7 +134,7 @@ class Child:
         left = self.unwrap(request["left"])
         right = self.unwrap(request["right"])
         symbol = {"matmul": "@"}.get(request["operator"], request["operator"])
-        doing = f"computing {type(left).__name__} {symbol} {type(right).__name__}"
+        doing = f"computing {loader.operand_name(left)} {symbol} {type(right).__name__}"
         return self.student_call(func, left, right, doing=doing)
 
     def op_plugin(self, request):

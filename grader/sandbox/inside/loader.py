@@ -414,6 +414,20 @@ def _lazy_module(name: str):
     return sys.modules.get(name) or LazyModule(name)
 
 
+def operand_name(value) -> str:
+    """How an operand reads in "computing … @ …": its type, and for a method what to do about it.
+
+    ``A.T @ y`` with ``def T(self)`` (a method, not an attribute) fails inside
+    numpy with a message about dimensions that names neither; this says it.
+    """
+    if isinstance(value, types.MethodType):
+        name = getattr(value, "__qualname__", getattr(value, "__name__", "?"))
+        attr = name.rsplit(".", 1)[-1]
+        return (f"the method {name} (a method, not an operator: make {attr} an attribute, "
+                f"self.{attr} = …, or a @property, so that .{attr} @ … works as the handout writes it)")
+    return type(value).__name__
+
+
 def student_frames(tb, student_root: Path) -> list[dict]:
     """The frames of a traceback that belong to the student's files."""
     import traceback
