@@ -331,3 +331,15 @@ def test_a_script_that_names_the_grader_s_internals_is_flagged(tmp_path):
     flags = internals_referenced(student_sources(tmp_path))
     assert len(flags) == 1 and "wideMinima.py:2 (`__grader_observe__`)" in flags[0], flags
     assert "wideMinima.py:3" in flags[0] and "a TA should check" in flags[0]
+
+
+def test_library_functions_a_script_replaces_are_put_back_and_flagged(tmp_path):
+    # An honest experiment, then np.asarray, np.concatenate, np.exp, math.isfinite and json.dumps replaced.
+    rubric = load_rubric(ROOT / "rubrics" / "hw1.toml")
+    problem = next(p for p in rubric.problems if p.id == "p4")
+    ctx = Context(stdout=io.StringIO(), stderr=io.StringIO())
+    folder = ROOT / "tests/p4_samples/patches_libraries"
+    result = grade_problem(Submission("patches_libraries", folder), problem, rubric, tmp_path / "w", tmp_path / "r", ctx)
+    assert result.score == pytest.approx(15), [(i.id, i.feedback) for i in result.items]
+    assert any("replaced library functions" in f and "json.dumps" in f for f in result.flags), result.flags
+    assert "they were put back" in " ".join(i.feedback for i in result.items)

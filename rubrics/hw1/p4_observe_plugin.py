@@ -78,6 +78,7 @@ def _observe(child, request):
         **recorder.snapshot(),
         "scripts": [vars(run) for run in observation.scripts],
         "stdout": observation.stdout[:4000],
+        "replaced": list(observation.replaced),
         "figures": list(saver.saved),
         "inputs": list(headless.INPUT_PROMPTS),
         "probes": probes,

@@ -33,6 +33,7 @@ class Observed:
         self.runs, self.how, self.stream = gd.runs_from_record(record)
         self.stopped = any(s["status"] == "stopped" for s in record["scripts"])
         self.errors = [s["message"] for s in record["scripts"] if s["status"] in ("error", "exit")]
+        self.replaced = [str(name) for name in record.get("replaced", [])]
         self.fprime_calls = int(record.get("calls", {}).get("fprime", 0))
         self.any_calls = sum(int(v) for v in record.get("calls", {}).values()) + sum(
             int(d.get("calls", 0)) for name, d in record.get("streams", {}).items() if name.startswith("=")
@@ -67,6 +68,9 @@ class Observed:
             seconds = sum(s["seconds"] for s in self.record["scripts"])
             lines.append(f"Your script was stopped at the time limit (after {seconds:.0f} s); the runs observed until then were graded.")
         lines += [f"Your script failed: {m}" for m in self.errors]
+        if self.replaced:
+            lines.append(f"Your script replaced library functions ({_listed(self.replaced)}); they were put back "
+                         "when it ended, so the grader's checks of f, fprime and your runs use the real ones.")
         if self.bounded:
             lines.append(
                 f"Your script ran more than {self.stream['max_runs']} GD runs: the first {self.stream['max_runs']} were "
@@ -117,9 +121,16 @@ def _runs_marked(student):
         obs.write_artifacts()
 
 
+def _listed(names: list[str], limit: int = 6) -> str:
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
 def require_runs(obs: Observed, note, flag) -> None:
     for line in obs.context():
         note(line)
+    if obs.replaced:
+        flag(f"the script replaced library functions the grader relies on: {_listed(obs.replaced)}")
     broken = gd.inconsistency(obs.stream)
     if broken:
         # Runs the observer never fed: the script wrote them into the grader's recorder.

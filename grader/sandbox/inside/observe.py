@@ -38,6 +38,7 @@ import numpy as np
 from grader.sandbox.inside import headless
 from grader.sandbox.inside.chains import _NOTHING, ChainBuilder
 from grader.sandbox.inside.imports import StudentImports
+from grader.sandbox.inside.restore import ModuleSnapshot
 from grader.sandbox.inside.scripts import (
     BoundedWriter,
     Clock,
@@ -320,6 +321,9 @@ class Observation:
     stdout: str = ""
     """What the scripts printed (bounded)."""
 
+    replaced: list[str] = field(default_factory=list)
+    """Library attributes the scripts replaced (``numpy.asarray``), put back once they ended."""
+
 
 def observe(
     student_root: Path,
@@ -350,6 +354,7 @@ def observe(
     headless.SHOW_HOOKS.append(saver.on_show)
     saved_streams = sys.stdout, sys.stderr
     sys.stdout = sys.stderr = out
+    libraries = ModuleSnapshot()
     try:
         for script in scripts:
             left = deadline - time.monotonic()
@@ -363,6 +368,8 @@ def observe(
         sys.stdout, sys.stderr = saved_streams
         headless.SHOW_HOOKS.remove(saver.on_show)
         sys.meta_path.remove(hook)
+        # Before anything of the grader's runs again here (figures, probes of f and fprime, the answer).
+        observation.replaced = libraries.restore()
     saver.collect_files()
     text = out.getvalue()
     if out.dropped:
