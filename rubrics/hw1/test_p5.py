@@ -257,6 +257,11 @@ def test_no_dense_matrix(student, note, flag):
     for reason in report.flags:
         flag(reason)
     assert not report.dense, report.ban_feedback()
+    if report.products_status == "error":
+        # Not a dense-matrix verdict: say so, or the rule printed after it reads like one.
+        _raise_unmeasured("error", f"{report.products} No dense matrix was seen; but the ban's points go to an "
+                                   f"operator whose products run at the guards' sizes (up to n = {report.n}), "
+                                   "as matrix-free code does.")
     _raise_unmeasured(report.products_status, report.products)
     assert report.products_status == "ok", (
         f"Not earned: the ban's points go to an operator whose products run and return arrays; {report.products}."
