@@ -171,14 +171,16 @@ def _grade_p4(tmp_path, sample):
     ("one_start_for_two_alphas", 2 / 3, "α = 0.3 from 1 start, α = 4 from 1 start only"),
     # np.random.randint starts repeat and fill every integer of [-5, 20]: random, not a grid.
     ("randint_starts", 2.0, "26 different starts"),
+    # fprime = sp.lambdify(t, sp.diff(f, t)): the same function, nan where exp(3(x − 3))² overflows.
+    ("sympy_fprime", 2.0, "different starts"),
 ])
-def test_each_alpha_needs_random_starts_of_its_own(tmp_path, sample, starts_points, needle):
+def test_unusual_scripts_get_the_starts_and_functions_verdicts_they_earn(tmp_path, sample, starts_points, needle):
     items = _grade_p4(tmp_path, sample)
     starts = items["p4-starts"]
     assert starts.score == pytest.approx(starts_points), starts.feedback
     assert needle in starts.feedback, starts.feedback
     # The α items judge what the runs did; the starts are the starts item's business.
-    assert all(items[i].status.value == "passed" for i in ("p4-alpha-small", "p4-alpha-mid", "p4-alpha-large"))
+    assert all(items[i].status.value == "passed" for i in ("p4-functions", "p4-alpha-small", "p4-alpha-mid", "p4-alpha-large"))
 
 
 def test_runs_written_into_the_recorder_by_the_script_earn_nothing_and_are_flagged(tmp_path):
