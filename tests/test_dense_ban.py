@@ -45,6 +45,8 @@ NOT_DENSE = {
     "whole_row_walk_n2": "a Python double loop over the whole row per output: O(n²) time, O(1) extra memory",
     "ok_toplevel_alias": "top-level script code builds the dense matrix at n=4000; the alias at the end is kept with the definitions",
     "ok_shift_add": "a sum of r shifted slices k_j·x[j:j+m]: 2-D temporaries never appear",
+    "ok_fixed_blocks": "overlap-save with a fixed 8×(8+r−1) block built in the constructor: as large as a small matrix",
+    "ok_fft_workspace": "a preallocated (2, 4096) FFT workspace: more entries than the matrix at small n",
 }
 
 #: Must be judged dense: the guards that must say so, and a marker on the line that builds it.
@@ -72,12 +74,18 @@ DENSE = {
     "dense_small_filters": ({"shape"}, "M = np.zeros((n - r + 1, n))"),
     # Cached in a module-level dict by n: each guard loads the modules afresh, so each sees it built.
     "dense_module_cache": ({"shape", "memory", "process"}, "_CACHE[key] = np.vstack(rows)"),
+    # Only for short signals (n < 8r): the (n, n) circulant before slicing, found by its exact shape.
+    "dense_fullcirc_when_short": ({"shape"}, "C = circulant(np.concatenate((np.flip(k), np.zeros(n - r))))   # (n, n)"),
+    # Only for n <= 64, the matrix kept row-major in a 1-D array, or as a list of 1-D rows.
+    "dense_flat1d_small": ({"shape"}, "flat = np.zeros(m * n)                    # the matrix, row-major, 1-D"),
+    "dense_rows_list_small": ({"shape"}, "rows = [np.concatenate((np.zeros(i), k, np.zeros(n - r - i))) for i in range(m)]"),
     # Dense only for integer vectors, which the correctness checks use and the guards' large n does not.
     "dense_integer_inputs_only": ({"shape"}, "A = np.zeros((m, n))"),
 }
 
 #: Dense only below the guards' large n: the shape guard must find it at a small one.
-SIZE_GATED = {"dense_small_n_only", "dense_below_1000", "dense_small_filters", "dense_integer_inputs_only"}
+SIZE_GATED = {"dense_small_n_only", "dense_below_1000", "dense_small_filters", "dense_integer_inputs_only",
+              "dense_fullcirc_when_short", "dense_flat1d_small", "dense_rows_list_small"}
 
 
 def case_source(case: str) -> Path:
@@ -169,7 +177,9 @@ def test_dense(case, guards_once):
         # Found at a smaller n, which the line names (with r when it is not 5), in that size's banned shape.
         found = re.search(r" at n=(\d+)(?:, r=(\d+))?(?: with integer vectors)?\.$", first)
         at, r = int(found.group(1)), int(found.group(2) or 5)
-        assert at < 1000 and (f"{at - r + 1}×{at} " in first or f"{at}×{at - r + 1} " in first), first
+        shapes = {f"{at - r + 1}×{at} ", f"{at}×{at - r + 1} ", f"{at}×{at} ", f"{at + r - 1}×{at} ", f"{at}×{at + r - 1} ",
+                  f"{(at - r + 1) * at} ", f"{at * at} "}
+        assert at < 1000 and any(shape in first for shape in shapes), first
         assert "At n=1000 your code builds no such array" in shape, shape
         assert {name for name, status in statuses.items() if status == "dense"} == {"shape"}, statuses
     else:

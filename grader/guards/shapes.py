@@ -2,7 +2,7 @@
 
 :class:`ExpressionWatch` gives an AST transformer for the loader (and an import
 hook for the student's other files). The transformer rewrites each call,
-operator, comparison, subscript and attribute read in load context::
+operator, comparison, subscript, attribute read and list display in load context::
 
     A = np.zeros((m, n))      →   A = __grader_expr_watch__(np.zeros((m, n)), 17)
 
@@ -226,3 +226,7 @@ class _Wrap(ast.NodeTransformer):
     visit_BinOp = _always
     visit_UnaryOp = _always
     visit_Compare = _always
+    # Lists the code builds (`rows = [np.concatenate(...) for i in range(m)]`): a list of the
+    # matrix's rows holds it as surely as a 2-D array. Not a target like `[a, b] = …`.
+    visit_ListComp = _always
+    visit_List = _load_only

@@ -462,7 +462,7 @@ def process_guard(session: ChildSession, stem: str, n: int, r: int, config: dict
 def shape_verdict(watched: dict, n: int, r: int, config: dict) -> Verdict:
     """Judges the arrays the watched code produced."""
     m = n - r + 1
-    violations = [v for v in watched.get("violations", []) if v["kind"] == "array" or config["forbid_sparse"]]
+    violations = [v for v in watched.get("violations", []) if v["kind"] != "sparse" or config["forbid_sparse"]]
     # Those at n first (the sizes the header names), the banned shapes before other large
     # arrays, each in the order they appeared; then those seen only at other sizes.
     def where(v: dict) -> tuple[int, int]:
@@ -481,7 +481,8 @@ def shape_verdict(watched: dict, n: int, r: int, config: dict) -> Verdict:
             at, at_r = where(v)
             rows = at - at_r + 1
             shape = "×".join(str(s) for s in v["shape"])
-            what = "scipy.sparse matrix" if v["kind"] == "sparse" else f"{v['dtype']} array"
+            what = {"sparse": "scipy.sparse matrix", "flat": f"{v['dtype']} array (the matrix's entries, flat)",
+                    "rows": f"list of {v['dtype']} arrays (the matrix's rows or columns)"}.get(v["kind"], f"{v['dtype']} array")
             size = f"{mib(v['bytes'])}" + (", a view: no memory of its own, still the banned matrix" if v["view"] else "")
             why = "" if v["banned_shape"] else f", at least half as many entries as the {rows}×{at} matrix"
             when = "" if (at, at_r) == (n, r) else f" at n={at}" + (f", r={at_r}" if at_r != r else "")

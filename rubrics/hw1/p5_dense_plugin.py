@@ -141,6 +141,7 @@ class _Products:
         self.n, self.r = n, r
         self.k = rng.standard_normal(r)
         self.integer = integer
+        self.knows_n = True  # until the construction shows otherwise
         m = n - r + 1
         if integer:
             self.x, self.y = rng.integers(-9, 10, size=n), rng.integers(-9, 10, size=m)
@@ -151,13 +152,16 @@ class _Products:
     def __call__(self):
         self.step = _STEPS[0]
         cls = self.module.Convolution1d
+        self.knows_n = False
         try:
             A = cls(self.k)
         except TypeError as exc:
             # Some students also pass n; the handout's constructor takes only k.
             if "argument" not in str(exc):
                 raise
+            self.knows_n = True
             A = cls(self.k, self.n)
+        self.knows_n = True  # the products see x: from here on everything is judged at this n
         self.step = _STEPS[1]
         forward = A @ self.x
         self.step = _STEPS[2]
@@ -321,6 +325,13 @@ def _predicted(points: list[dict], n: int, key: str) -> float:
     return last[key] * (n / last["n"]) ** slope
 
 
+def _rows_of_matrix(value, rows_at: tuple[int, int]) -> bool:
+    """Whether a list holds the matrix as 1-D arrays: m rows of length n, or n columns of length m."""
+    rows, at = rows_at
+    inner = at if len(value) == rows else rows
+    return all(type(v) is np.ndarray and v.ndim == 1 and v.size == inner for v in value)
+
+
 def _op_watch(child, request, config):
     """Loads the file with every expression watched; counts the work at each size, checks shapes at every size."""
     root = child.student_root
@@ -345,27 +356,35 @@ def _op_watch(child, request, config):
     seen: set[tuple] = set()
     products: _Products | None = None
     banned: set[tuple] = set()
+    flat: set[int] = set()
+    rows_at = (0, 0)
     big = 0.0
     size, size_r = n, r
 
     def ban(at: int, at_r: int) -> None:
         """The banned shapes at n = ``at``, r = ``at_r``, and the entries from which any array is one."""
-        nonlocal banned, big, size, size_r
+        nonlocal banned, flat, rows_at, big, size, size_r
         rows = at - at_r + 1
-        size, size_r, banned = at, at_r, {(rows, at), (at, rows)}
-        # At least half the matrix's entries, in any shape: far above anything O(n·r) code
-        # holds once n ≥ 8r (an (n−r+1, r) window is then under a sixth of the matrix).
-        # Below that only the two exact shapes count: a window of r columns of a short x
-        # can have half as many entries as the matrix.
-        big = rows * at / 2 if at >= 8 * at_r else math.inf
+        size, size_r = at, at_r
+        # The matrix and its transpose, and the dense matrices students slice it from: the
+        # (n, n) circulant and the "full" (n+r−1, n) convolution matrix. No O(n·r) layout has
+        # these shapes once n ≥ 2r (a window of x has r columns, and r < n−r+1).
+        banned = {(rows, at), (at, rows), (at, at), (at + at_r - 1, at), (at, at + at_r - 1)}
+        # The matrix stored flat (row-major in one 1-D array), and kept as a list of its rows.
+        flat, rows_at = {rows * at, at * at}, (rows, at)
+        # At least half the matrix's entries, in any shape, from the shape guard's n up: far
+        # above anything O(n·r) code holds (a window of r columns is under a hundredth of it).
+        # Below that only the exact shapes count: a fixed-size block or FFT workspace made in
+        # the constructor can hold half as many entries as a small matrix.
+        big = rows * at / 2 if at >= n else math.inf
 
     forbid_sparse = bool(config["forbid_sparse"])
     issparse = None
     if forbid_sparse:
         from scipy.sparse import issparse
 
-    def record(value, site: int, kind: str, nbytes: int) -> None:
-        shape = tuple(int(s) for s in value.shape)
+    def record(value, site: int, kind: str, nbytes: int, shape=None, dtype=None) -> None:
+        shape = tuple(int(s) for s in (value.shape if shape is None else shape))
         # At n: each shape each place makes (ten at most). At the other sizes: only the first
         # array of each place (five at most), so they never crowd out what n shows.
         at_n = (size, size_r) == (n, r)
@@ -379,9 +398,9 @@ def _op_watch(child, request, config):
             {
                 "kind": kind,
                 "shape": list(shape),
-                "dtype": str(value.dtype),
+                "dtype": str(value.dtype if dtype is None else dtype),
                 "bytes": int(nbytes),
-                "view": bool(kind == "array" and not value.flags.owndata),
+                "view": bool(kind in ("array", "flat") and not value.flags.owndata),
                 "banned_shape": shape in banned,
                 "n": size,
                 "r": size_r,
@@ -393,10 +412,41 @@ def _op_watch(child, request, config):
             }
         )
 
+    built_before_x: dict[int, np.ndarray] = {}
+
+    def from_constructor(value) -> bool:
+        """Whether an array (or a view of one) was made by a Convolution1d(k) that had no n."""
+        while isinstance(value, np.ndarray):
+            if built_before_x.get(id(value)) is value:
+                return True
+            value = value.base
+        return False
+
     def inspect(value, site):
-        if isinstance(value, np.ndarray):
-            if value.ndim >= 2 and (value.size >= big or value.shape in banned):
-                record(value, site, "array", value.nbytes)
+        kind = type(value)
+        if products is not None and not products.knows_n:
+            # Convolution1d(k) runs before any x exists: what it builds does not depend on n
+            # (a fixed block, an FFT workspace), so only the large-size rule applies to it,
+            # there and wherever the products use it.
+            if kind is np.ndarray or isinstance(value, np.ndarray):
+                built_before_x[id(value)] = value
+                if value.ndim >= 2 and value.size >= big:
+                    record(value, site, "array", value.nbytes)
+            return
+        if kind is np.ndarray or isinstance(value, np.ndarray):
+            if built_before_x and from_constructor(value):
+                if value.ndim >= 2 and value.size >= big:
+                    record(value, site, "array", value.nbytes)
+                return
+            if value.ndim >= 2:
+                if value.size >= big or value.shape in banned:
+                    record(value, site, "array", value.nbytes)
+            elif value.size in flat and value.ndim == 1:
+                record(value, site, "flat", value.nbytes)
+        elif kind is list or kind is tuple:
+            if len(value) in rows_at and value and _rows_of_matrix(value, rows_at):
+                first = value[0]
+                record(value, site, "rows", sum(v.nbytes for v in value), (len(value), first.size), first.dtype)
         elif issparse is not None and issparse(value):
             shape = value.shape
             if len(shape) >= 2 and (tuple(shape) in banned or math.prod(shape) >= big):
@@ -423,6 +473,7 @@ def _op_watch(child, request, config):
                 finished = True
                 for kind in dict.fromkeys((integer, not integer)):
                     products = _Products(loaded.module, at, at_r, seed + 1000 * at_r + at, integer=kind)
+                    built_before_x.clear()
                     try:
                         with watch.armed(inspect):
                             products()
@@ -439,6 +490,7 @@ def _op_watch(child, request, config):
                 continue  # a smaller size too costly to count: only the shape check at n still runs
             ban(at, r)
             products = _Products(loaded.module, at, r, seed + at if at != n else seed, integer=integer)
+            built_before_x.clear()
             count = WorkCount(watch.sites)
 
             def both(value, site, count=count):

@@ -1,0 +1,46 @@
+import numpy as np
+
+
+def huber_loss(x):
+    return np.sum((1 / 2) * (x**2) * (np.abs(x) <= 1) + (np.sign(x) * x - 1 / 2) * (np.abs(x) > 1))
+
+
+def huber_grad(x):
+    return x * (np.abs(x) <= 1) + np.sign(x) * (np.abs(x) > 1)
+
+
+
+class Convolution1d:
+    def __init__(self, filt):
+        self.k = np.asarray(filt, dtype=float)
+        self.r = self.k.size
+        self.T = TransposedConvolution1d(self.k)
+
+    def __matmul__(self, vector):
+        k, r = self.k, self.r
+        x = np.asarray(vector)
+        n = x.size
+        m = n - r + 1
+        if n < 8 * r:   # 'for short signals the dense product is faster'
+            from scipy.linalg import circulant
+            C = circulant(np.concatenate((np.flip(k), np.zeros(n - r))))   # (n, n)
+            return (C @ x)[r - 1:]
+        return np.correlate(x, k, 'valid')
+
+class TransposedConvolution1d:
+    def __init__(self, filt):
+        self.k = np.asarray(filt, dtype=float)
+        self.r = self.k.size
+
+    def __matmul__(self, vector):
+        k, r = self.k, self.r
+        y = np.asarray(vector)
+        m = y.size
+        n = m + r - 1
+        if n < 8 * r:
+            from scipy.linalg import circulant
+            C = circulant(np.concatenate((np.flip(k), np.zeros(n - r))))
+            return C.T @ np.concatenate((np.zeros(r - 1), y))
+        return np.convolve(y, k, 'full')
+
+
