@@ -47,6 +47,7 @@ NOT_DENSE = {
     "ok_shift_add": "a sum of r shifted slices k_j·x[j:j+m]: 2-D temporaries never appear",
     "ok_fixed_blocks": "overlap-save with a fixed 8×(8+r−1) block built in the constructor: as large as a small matrix",
     "ok_fft_workspace": "a preallocated (2, 4096) FFT workspace: more entries than the matrix at small n",
+    "ok_python_dict_of_nonzeros": "a dict {(i, i+j): k_j} of the nonzeros: over 512 B per entry of x, but linear",
 }
 
 #: Must be judged dense: the guards that must say so, and a marker on the line that builds it.
@@ -154,7 +155,7 @@ def test_not_dense(case, guards_once):
     assert report.notes == [], report.notes  # and the products are right at the guard sizes
     # A pass states what was measured.
     feedback = report.ban_feedback()
-    assert re.search(r"Memory guard: peak \d+ KiB", feedback), feedback
+    assert re.search(r"Memory guard: peak \d+ KiB|Memory guard: .* grows ×[12]\.\d+ when n doubles", feedback), feedback
     assert "Process guard: resident memory grew by" in feedback
 
 
@@ -273,6 +274,12 @@ def test_unknown_plugin_option_is_refused(tmp_path):
 
 
 # -- pure decisions ----------------------------------------------------------------
+def test_a_peak_over_the_bound_that_doubles_with_n_is_linear_and_one_that_quadruples_is_not():
+    assert dense_ban.grows_linearly(4_600_000, 2_300_000, 3.0)
+    assert not dense_ban.grows_linearly(128_000_000, 32_500_000, 3.0)
+    assert not dense_ban.grows_linearly(1_000_000, 0, 3.0)  # nothing at n/2: no evidence of growth
+
+
 def test_fit_slope_uses_the_median_of_the_last_doublings():
     # Counted work: a start-up cost flattens the smallest sizes; the median of the last three doublings decides.
     linear = [(125, 50_000), (250, 52_000), (500, 56_000), (1000, 64_000), (2000, 80_000), (4000, 160_000)]

@@ -396,12 +396,26 @@ def memory_verdict(measured: dict, n: int, r: int, bound: int, config: dict) -> 
     if error is not None:
         return Verdict("memory", "error", f"Memory guard: could not measure: {error['message']}")
     peak = int(measured["peak"])
+    half = measured.get("half")
+    if peak > bound and half and grows_linearly(peak, int(half["peak"]), float(config["memory_growth_limit"])):
+        return Verdict(
+            "memory", "clean",
+            f"Memory guard: {what} allocated {mib(peak)} at peak, above the bound of {limit}, but "
+            f"{mib(int(half['peak']))} at n={half['n']}: it grows ×{peak / max(1, int(half['peak'])):.2f} when n "
+            "doubles, as O(n·r) storage does (a Python structure of the nonzeros costs more per entry than "
+            "numpy's); the dense matrix grows ×4.",
+        )
     if peak > bound:
         return Verdict(
             "memory", "dense",
             f"Memory guard: {what} allocated {mib(peak)} at peak; the bound is {limit}.{at}",
         )
     return Verdict("memory", "clean", f"Memory guard: peak {mib(peak)} for {what} (bound {limit}).")
+
+
+def grows_linearly(peak: int, half_peak: int, limit: float) -> bool:
+    """Whether a peak at n is below ``limit`` times the peak at n/2 (the dense matrix: ×4; O(n·r): ×2)."""
+    return half_peak > 0 and peak < limit * half_peak
 
 
 def process_guard(session: ChildSession, stem: str, n: int, r: int, config: dict) -> Verdict:

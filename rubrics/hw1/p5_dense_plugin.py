@@ -58,6 +58,9 @@ DEFAULTS = {
     # Memory bound: memory_per_n * n + memory_slack bytes (64 float64 per entry of x).
     "memory_per_n": 512,
     "memory_slack": 1 << 20,
+    # Over that bound, the peak is measured again at n/2: below this ratio it grew linearly
+    # (O(n·r) Python storage of the nonzeros: ×2), not like the dense matrix (×4).
+    "memory_growth_limit": 3.0,
     # Resident-memory bound of the process guard: memory_per_n * n + rss_slack.
     "rss_slack": 8 << 20,
     # Address space the process guard allows above what the child maps before the products.
@@ -245,6 +248,14 @@ def _op_memory(child, request):
         if located.site is not None:
             answer["site"] = located.site.describe()
             answer["site_bytes"] = located.site_bytes
+        if result.error is None and n >= 4:
+            # And at half the size, on a fresh load: the dense matrix's peak grows ×4 from there,
+            # an O(n·r) structure's (a Python dict of the nonzeros) ×2.
+            half = _Products(_fresh(child, request) if "path" in request else module, n // 2, r, seed,
+                             integer=bool(request.get("integer", False)))
+            smaller = memory.measure_peak(half, child.student_root)
+            if not smaller.stopped and smaller.error is None:
+                answer["half"] = {"n": n // 2, "peak": smaller.peak_bytes}
     if result.error is not None:
         answer["error"] = _error(result.error, child, products)
         return answer
