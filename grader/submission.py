@@ -121,12 +121,41 @@ def discover(path: Path, rubric: Rubric) -> list[Submission]:
 
 
 def _looks_like_student(path: Path, rubric: Rubric) -> bool:
-    """A folder is one student's if it directly holds code files or a problem's file."""
+    """A folder is one student's if it directly holds code files or a problem's file.
+
+    Unless at least :data:`_CLASS_MIN` of its sub-folders each hold a problem's file: that
+    is a class folder with a stray file at its root (a TA's notes, the reference), whose
+    students must not be merged into one. A student's own sub-folders (``p4/`` and ``p5/``,
+    ``old/`` and ``new/``) stay below that.
+    """
+    if not root_code_files(path, rubric):
+        return False
+    return _folders_with_problem_files(path, rubric) < _CLASS_MIN
+
+
+#: Sub-folders with a problem's file from which a folder is a class, whatever lies at its root.
+_CLASS_MIN = 3
+
+
+def root_code_files(path: Path, rubric: Rubric) -> list[str]:
+    """The code files (or files a problem names) directly in ``path``."""
     wanted = {f.lower() for p in rubric.problems for f in p.files}
-    for entry in path.iterdir():
-        if entry.is_file() and (entry.suffix.lower() in _CODE_SUFFIXES or entry.name.lower() in wanted):
-            return True
-    return False
+    return sorted(
+        entry.name for entry in path.iterdir()
+        if entry.is_file() and (entry.suffix.lower() in _CODE_SUFFIXES or entry.name.lower() in wanted)
+    )
+
+
+def _folders_with_problem_files(path: Path, rubric: Rubric) -> int:
+    count = 0
+    for child in sorted(path.iterdir(), key=lambda p: p.name):
+        if not child.is_dir() or child.name.startswith(".") or child.name in _IGNORED_DIRS:
+            continue
+        if any(candidates(child, f) for p in rubric.problems for f in p.files):
+            count += 1
+            if count >= _CLASS_MIN:
+                break
+    return count
 
 
 #: How well a file's name stands for the wanted one; lower is better.

@@ -285,3 +285,25 @@ def test_a_students_own_folder_with_a_data_zip_stays_one_student(tmp_path):
     with read_class(student, RUBRIC) as intake:
         assert intake.layout == "folders" and _students(intake) == ["dana"]
         assert intake.submissions[0].folder == student
+
+
+def test_a_stray_file_at_the_class_root_does_not_merge_the_class_into_one_student(tmp_path):
+    # A TA's notes and the reference beside the students' folders.
+    for student, name in (("s01", "hw1/conv1D.py"), ("s02", "wideMinima.py"), ("s03", "Conv1D (2).py")):
+        (tmp_path / student / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / student / name).write_text("x = 1\n", encoding="utf-8")
+    (tmp_path / "ta_notes.py").write_text("# grading notes\n", encoding="utf-8")
+    (tmp_path / "conv1D.py").write_text("# reference\n", encoding="utf-8")
+    with read_class(tmp_path, RUBRIC, "folders") as intake:
+        assert sorted(s.student for s in intake.submissions) == ["s01", "s02", "s03"]
+        assert any("ignored at the class folder's root" in n and "ta_notes.py" in n for n in intake.notes), intake.notes
+
+
+def test_a_student_who_splits_the_problems_into_folders_is_still_one_student(tmp_path):
+    (tmp_path / "p4").mkdir()
+    (tmp_path / "p4" / "wideMinima.py").write_text("x = 1\n", encoding="utf-8")
+    (tmp_path / "p5").mkdir()
+    (tmp_path / "p5" / "conv1D.py").write_text("x = 1\n", encoding="utf-8")
+    (tmp_path / "notes.py").write_text("x = 1\n", encoding="utf-8")
+    with read_class(tmp_path, RUBRIC, "folders") as intake:
+        assert [s.folder for s in intake.submissions] == [tmp_path]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from grader.intake import archives
 from grader.rubric import Rubric
-from grader.submission import Submission, discover
+from grader.submission import Submission, discover, root_code_files
 
 NAME = "folders"
 TITLE = "one folder per student"
@@ -27,6 +27,9 @@ def read(path: Path, rubric: Rubric, scratch: Path) -> tuple[list[Submission], l
     """One submission per sub-folder (or ``path`` itself when it is one student's folder)."""
     found = discover(path, rubric)
     out, notes = [], []
+    stray = root_code_files(path, rubric) if len(found) > 1 or found[0].folder != path else []
+    if stray:
+        notes.append(f"ignored at the class folder's root (in no student's folder): {', '.join(stray)}")
     for submission in found:
         packed = archives.only_archives(submission.folder)
         if not packed:
