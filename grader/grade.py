@@ -20,8 +20,50 @@ from grader.reports import make_writers
 from grader.rubric import Rubric
 from grader.runner import grade_problem
 from grader.sandbox.outside import confine
-from grader.submission import Submission
+from grader.submission import Submission, SubmissionError
 from grader.summary import summary_table
+
+
+def _check_out(path: Path, out: Path) -> None:
+    """Refuses, before any grading, a reports folder that would overwrite or mix with the submissions.
+
+    Raises:
+        SubmissionError: ``out`` is the class folder, is a file, or cannot be created.
+    """
+    where, target = Path(path).resolve(), Path(out).resolve()
+    if target == where:
+        raise SubmissionError(f"--out {out}: is the folder being graded; the reports would land among the "
+                              "submissions (choose a folder beside it, e.g. --out reports)")
+    if target.exists() and not target.is_dir():
+        raise SubmissionError(f"--out {out}: exists and is not a folder")
+    if where in target.parents:
+        return  # checked against the students' folders once they are known (nothing created before)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SubmissionError(f"--out {out}: cannot be created ({exc.strerror or exc})") from None
+
+
+def _without_reports(submissions: list[Submission], out: Path, ctx: Context) -> list[Submission]:
+    """Drops the reports folder when it sits in the class folder; refuses one inside a student's folder.
+
+    Raises:
+        SubmissionError: ``out`` is inside a student's folder (its reports would be graded as their files).
+    """
+    target = Path(out).resolve()
+    kept = []
+    for submission in submissions:
+        folder = Path(submission.folder).resolve()
+        if folder == target:
+            ctx.say(f"  {submission.folder.name}/: the reports folder (--out), not a student")
+            continue
+        if folder in target.parents:
+            raise SubmissionError(f"--out {out}: is inside {submission.student}'s folder; its reports would be "
+                                  "read as their files (choose a folder outside the submissions)")
+        kept.append(submission)
+    if submissions and not kept:
+        raise SubmissionError(f"{out}: only the reports folder was found, no student folder")
+    return kept
 
 
 def main(
@@ -56,10 +98,12 @@ def main(
         RosterError: the roster is unreadable.
     """
     people = load_roster(roster) if roster is not None else None
+    _check_out(path, out)
     with read_class(path, rubric, layout, prefer=prefer, tmp_root=ctx.tmp_root) as intake:
         ctx.say(intake.description)
         for note in intake.notes:
             ctx.say(f"  {note}")
+        intake.submissions = _without_reports(intake.submissions, out, ctx)
         matched = match_roster(people, intake.submissions) if people is not None else None
         if matched is not None:
             ctx.say(roster_summary(matched))

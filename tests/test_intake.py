@@ -307,3 +307,35 @@ def test_a_student_who_splits_the_problems_into_folders_is_still_one_student(tmp
     (tmp_path / "notes.py").write_text("x = 1\n", encoding="utf-8")
     with read_class(tmp_path, RUBRIC, "folders") as intake:
         assert [s.folder for s in intake.submissions] == [tmp_path]
+
+
+def test_the_reports_folder_is_never_graded_nor_written_among_the_submissions(tmp_path):
+    from click.testing import CliRunner
+
+    from grader.cli import main
+
+    for student in ("s01", "s02"):
+        (tmp_path / student).mkdir()
+        (tmp_path / student / "conv1D.py").write_text("x = 1\n", encoding="utf-8")
+    (tmp_path / "reports").mkdir()  # a previous run's reports, inside the class folder
+    (tmp_path / "reports" / "report.md").write_text("# old\n", encoding="utf-8")
+    (tmp_path / "a_file").write_text("", encoding="utf-8")
+    runner = CliRunner()
+    for out, needle in ((tmp_path, "is the folder being graded"), (tmp_path / "s01" / "r", "is inside s01's folder"),
+                        (tmp_path / "a_file", "exists and is not a folder")):
+        result = runner.invoke(main, [str(tmp_path), "--out", str(out), "--jobs", "1"])
+        assert result.exit_code == 2 and needle in result.output, result.output
+    assert not (tmp_path / "s01" / "r").exists()
+
+
+def test_a_reports_folder_inside_the_class_folder_is_not_a_student(tmp_path):
+    import io
+
+    from grader.context import Context
+    from grader.grade import _without_reports
+    from grader.submission import Submission
+
+    out = io.StringIO()
+    subs = [Submission("reports", tmp_path / "reports"), Submission("s01", tmp_path / "s01")]
+    kept = _without_reports(subs, tmp_path / "reports", Context(stdout=out, stderr=io.StringIO()))
+    assert [s.student for s in kept] == ["s01"] and "the reports folder (--out), not a student" in out.getvalue()
