@@ -8,6 +8,7 @@ See ``docs/rubric.md`` for the format.
 from __future__ import annotations
 
 import ast
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -447,6 +448,8 @@ class _Builder:
     def _points(self, value: Any, place: str, key: str, allow_negative: bool = False) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(place, f"{key} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise self.fail(place, f"{key} must be a finite number, got {value!r}")
         if value < 0 and not allow_negative:
             raise self.fail(place, f"{key} must be a number >= 0, got {value!r}")
         return float(value)

@@ -87,6 +87,8 @@ def test_the_hw1_rubric_loads():
         ('id = "q1-three"', 'id = "q1-one"', "duplicate item id 'q1-one'"),
         ("points = 2\n", "points = -1\n", "item q1-one: points must be a number >= 0, got -1"),
         ("points = 2\n", 'points = "two"\n', "item q1-one: points must be a number, got 'two'"),
+        ("points = 2\n", "points = nan\n", "item q1-one: points must be a finite number, got nan"),
+        ("points = 2\n", "points = inf\n", "item q1-one: points must be a finite number, got inf"),
         ('suite = "suite.py"', 'suite = "missing.py"', "problem q1: suite file not found: missing.py"),
         ('timeout = "2m"', 'timeout = "soon"', "problem q1: limit does not parse"),
         ('memory = "512MiB"', 'memory = "lots"', "problem q1: limit does not parse"),
