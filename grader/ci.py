@@ -49,7 +49,10 @@ def parse_min_score(text: str | None) -> tuple[float, bool] | None:
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(%?)\s*", text)
     if not match:
         raise SubmissionError(f"--min-score must be points like 40 or a percentage like 60%, got {text!r}")
-    return float(match.group(1)), bool(match.group(2))
+    value, percent = float(match.group(1)), bool(match.group(2))
+    if percent and value > 100:
+        raise SubmissionError(f"--min-score {text.strip()}: a percentage above 100% can never be reached")
+    return value, percent
 
 
 def main(
@@ -76,6 +79,10 @@ def main(
     env = os.environ if env is None else env
     threshold = parse_min_score(min_score)
     graded = rubric if all_items else public.public_rubric(rubric)
+    if threshold is not None and not threshold[1]:
+        most = sum(i.points for p in graded.problems if p.autograded for i in p.items if i.kind == "test")
+        if threshold[0] > most + 1e-9:
+            raise SubmissionError(f"--min-score {min_score.strip()}: above the {most:g} points these checks can give")
     out = out if out is not None else Path(tempfile.mkdtemp(prefix="grade-ci-"))
     submissions = discover(path, graded)
     if len(submissions) != 1:

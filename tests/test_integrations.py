@@ -223,6 +223,8 @@ def test_min_score_parsing():
     assert ci.parse_min_score(None) is None
     with pytest.raises(Exception, match="--min-score"):
         ci.parse_min_score("lots")
+    with pytest.raises(Exception, match="above 100% can never be reached"):
+        ci.parse_min_score("101%")
 
 
 def test_junit_replaces_characters_xml_cannot_carry():
