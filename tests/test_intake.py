@@ -339,3 +339,26 @@ def test_a_reports_folder_inside_the_class_folder_is_not_a_student(tmp_path):
     subs = [Submission("reports", tmp_path / "reports"), Submission("s01", tmp_path / "s01")]
     kept = _without_reports(subs, tmp_path / "reports", Context(stdout=out, stderr=io.StringIO()))
     assert [s.student for s in kept] == ["s01"] and "the reports folder (--out), not a student" in out.getvalue()
+
+
+def test_an_archive_beside_loose_files_is_unpacked_when_it_holds_a_missing_problem_file(tmp_path):
+    student = tmp_path / "erin"
+    student.mkdir()
+    (student / "wideMinima.py").write_text(CODE)
+    with zipfile.ZipFile(student / "hw1.zip", "w") as zf:
+        zf.writestr("hw1/conv1D.py", CODE)
+    with read_class(student, RUBRIC) as intake:
+        [submission] = intake.submissions
+        assert (submission.folder / "wideMinima.py").exists()
+        assert list(submission.folder.rglob("conv1D.py")), list(submission.folder.rglob("*"))
+        assert any("Unpacked hw1.zip beside your other files" in n for n in submission.notes), submission.notes
+
+
+def test_an_archive_that_cannot_be_unpacked_is_not_also_said_to_be_unpacked(tmp_path):
+    student = tmp_path / "finn"
+    student.mkdir()
+    (student / "hw1.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    with read_class(student, RUBRIC) as intake:
+        [submission] = intake.submissions
+        assert any("could not be unpacked" in n for n in submission.notes), submission.notes
+        assert not any(n.startswith("Unpacked") for n in submission.notes), submission.notes

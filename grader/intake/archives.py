@@ -98,6 +98,40 @@ def only_archives(folder: Path) -> list[Path]:
     return []
 
 
+def archives_beside_code(folder: Path, missing: set[str]) -> list[Path]:
+    """The archives directly in a folder with code that hold one of the ``missing`` files (lower-case stems).
+
+    A ``data.zip`` beside the code stays packed; an ``hw1.zip`` with the conv1D.py the loose
+    files lack is unpacked, so the work in it is graded.
+    """
+    found = []
+    for entry in sorted(folder.iterdir()):
+        if _junk(entry.name) or not entry.is_file() or entry.is_symlink() or not is_archive(entry):
+            continue
+        stems = {Path(name).stem.lower() for name in member_names(entry)
+                 if Path(name).suffix.lower() in (".py", ".ipynb")}
+        if stems & missing:
+            found.append(entry)
+    return found
+
+
+def member_names(archive: Path, limit: int = 10_000) -> list[str]:
+    """The names of an archive's members (at most ``limit``), or [] if it cannot be read."""
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                return zf.namelist()[:limit]
+        with tarfile.open(archive) as tf:
+            names = []
+            for member in tf:
+                names.append(member.name)
+                if len(names) >= limit:
+                    break
+            return names
+    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError, ValueError):
+        return []
+
+
 def detect(path: Path) -> bool:
     """A folder whose entries are mostly archives (a student folder or two may sit beside them).
 

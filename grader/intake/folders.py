@@ -12,7 +12,7 @@ from pathlib import Path
 
 from grader.intake import archives
 from grader.rubric import Rubric
-from grader.submission import Submission, discover, root_code_files
+from grader.submission import Submission, candidates, discover, root_code_files
 
 NAME = "folders"
 TITLE = "one folder per student"
@@ -34,16 +34,46 @@ def read(path: Path, rubric: Rubric, scratch: Path) -> tuple[list[Submission], l
         packed = archives.only_archives(submission.folder)
         if not packed:
             unsupported = archives.unsupported_in(submission.folder)
+            beside = archives.archives_beside_code(submission.folder, _missing(submission.folder, rubric))
+            if beside:
+                out.append(_with_archives_unpacked(submission, beside, scratch, tuple(unsupported)))
+                continue
             out.append(dataclasses.replace(submission, notes=submission.notes + tuple(unsupported)))
             continue
         target = scratch / "folders" / submission.student
-        extra = []
+        extra, opened = [], []
         for archive in packed:
-            extra += archives.extract_for_student(archive, target / archives.stem(archive))
+            said = archives.extract_for_student(archive, target / archives.stem(archive))
+            extra += said
+            if not any("could not be unpacked" in line for line in said):
+                opened.append(archive.name)
+        target.mkdir(parents=True, exist_ok=True)
         for entry in submission.folder.iterdir():
             if entry.is_file() and not entry.is_symlink() and entry not in packed:
                 shutil.copy2(entry, target / entry.name)  # a PDF of the proofs beside hw1.zip
-        out.append(Submission(submission.student, archives.single_root(target), notes=tuple(extra) + (
-            f"Unpacked {', '.join(a.name for a in packed)} from your folder.",
-        )))
+        done = (f"Unpacked {', '.join(opened)} from your folder.",) if opened else ()
+        out.append(Submission(submission.student, archives.single_root(target), notes=tuple(extra) + done))
     return out, notes
+
+
+def _missing(folder: Path, rubric: Rubric) -> set[str]:
+    """The lower-case stems of the problems' files that no loose file of ``folder`` stands for."""
+    return {Path(f).stem.lower() for p in rubric.problems for f in p.files if not candidates(folder, f)}
+
+
+def _with_archives_unpacked(submission: Submission, packed: list[Path], scratch: Path, notes: tuple) -> Submission:
+    """A copy of the folder with its archives unpacked beside the loose files, which win over copies inside them."""
+    target = scratch / "folders" / submission.student
+    shutil.copytree(submission.folder, target, symlinks=True)
+    extra, opened = [], []
+    for archive in packed:
+        place = target / archives.stem(archive)
+        if place.exists():
+            place = target / f"{archives.stem(archive)} (unpacked)"
+        notes_of = archives.extract_for_student(archive, place)
+        extra += notes_of
+        if not any("could not be unpacked" in line for line in notes_of):
+            opened.append(archive.name)
+    said = (f"Unpacked {', '.join(opened)} beside your other files: a file outside it is used before a "
+            "copy inside it.",) if opened else ()
+    return Submission(submission.student, target, notes=submission.notes + notes + tuple(extra) + said)
