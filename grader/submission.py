@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import json
 import re
 import shutil
 from dataclasses import dataclass
@@ -422,6 +423,9 @@ def prepare(submission: Submission, problem: Problem, dest: Path, rubric: Rubric
             notes.append(f"{name} is not UTF-8: it was read as {encoding}. Save your files as UTF-8.")
         if skipped:
             notes.append(f"{name} serves several problems; for {problem.id} {skipped}")
+        if match.found.suffix.lower() != ".ipynb" and is_notebook_json(read_source(match.found)):
+            notes.append(f"{name} is a Jupyter notebook saved with a .py name: its code cells were graded. "
+                         "Export it with File → Download → .py, or hand in the .ipynb.")
         (dest / wanted).write_text(text, encoding="utf-8")
     return Prepared(dest, tuple(matches), tuple(missing), tuple(notes))
 
@@ -444,7 +448,22 @@ def problem_code(path: Path, own: tuple[str, ...], others: dict[str, tuple[str, 
     skipped = ""
     if path.suffix.lower() == ".ipynb":
         text, skipped = notebook_for_problem(text, own=own, others=others)
+    elif is_notebook_json(text):
+        # Saved from Jupyter as .py without exporting ("Save as"): the file is the notebook's JSON.
+        text, skipped = notebook_for_problem(text, own=own, others=others)
     return text, encoding, skipped
+
+
+def is_notebook_json(text: str) -> bool:
+    """Whether a .py file's text is a notebook's JSON (a dict with "cells"), not Python."""
+    head = text.lstrip()[:1]
+    if head != "{":
+        return False
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and isinstance(data.get("cells"), list)
 
 
 def _copy_tree(src: Path, dest: Path, notes: list[str]) -> None:

@@ -260,3 +260,15 @@ def test_display_helpers_and_progress_bars_work_the_same_whether_installed_or_no
     ns["display"] = loaded.module.x
     with pytest.raises(ModuleNotFoundError, match="IPython_absent_probe"):
         loaded.module.run(1)
+
+
+def test_a_notebook_saved_with_a_py_name_is_read_as_a_notebook(tmp_path):
+    student = tmp_path / "s"
+    student.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# P5"), nbformat.v4.new_code_cell("import numpy as np\nclass Convolution1d:\n    pass\n")]
+    (student / "conv1D.py").write_text(nbformat.writes(nb), encoding="utf-8")
+    prepared = prepare(Submission("s", student), P5, tmp_path / "work", RUBRIC)
+    code = (prepared.workdir / "conv1D.py").read_text(encoding="utf-8")
+    assert "class Convolution1d" in code and '"cells"' not in code
+    assert any("a Jupyter notebook saved with a .py name" in n for n in prepared.notes), prepared.notes
