@@ -106,7 +106,10 @@ def main(
         intake.submissions = _without_reports(intake.submissions, out, ctx)
         matched = match_roster(people, intake.submissions) if people is not None else None
         if matched is not None:
-            ctx.say(roster_summary(matched))
+            head, *rest = roster_summary(matched).splitlines()
+            ctx.say(head)
+            for line in rest:  # who is missing or unknown: shown under --quiet too
+                ctx.warn(line.strip())
         missing = matched.missing if matched else []
         submissions, known = manual.known_students(path, rubric, matched.submissions if matched else intake.submissions)
         known |= {student_id(p) for p in missing}

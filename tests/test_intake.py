@@ -362,3 +362,14 @@ def test_an_archive_that_cannot_be_unpacked_is_not_also_said_to_be_unpacked(tmp_
         [submission] = intake.submissions
         assert any("could not be unpacked" in n for n in submission.notes), submission.notes
         assert not any(n.startswith("Unpacked") for n in submission.notes), submission.notes
+
+
+def test_a_roster_row_two_submissions_match_is_said(tmp_path):
+    from grader.intake.roster import Person, roster_summary
+    from grader.submission import Submission
+
+    people = [Person(id="s40_lee", name="Lee", email="")]
+    matched = match(people, [Submission("S40_Lee", tmp_path / "a"), Submission("s40_lee", tmp_path / "b")])
+    assert matched.shared == {"s40_lee": ["S40_Lee", "s40_lee"]}
+    summary = roster_summary(matched)
+    assert summary.startswith("Roster: 1 on the roster handed in") and "matches 2 submissions" in summary, summary

@@ -65,6 +65,9 @@ class Matched:
     unknown: list[Submission]
     """Submissions that match no roster row (graded anyway)."""
 
+    shared: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    """Roster ids that more than one submission matched, with those submissions (a TA must choose)."""
+
 
 def load_roster(path: Path) -> list[Person]:
     """Reads the roster CSV (``,``, ``;`` or tab separated; UTF-8 with or without BOM, else cp949/cp1252).
@@ -121,6 +124,7 @@ def match(people: list[Person], submissions: list[Submission]) -> Matched:
             if key:
                 index.setdefault(key.lower(), person)
     out, unknown, found = [], [], set()
+    claims: dict[str, list[str]] = {}
     for submission in submissions:
         keys = (submission.student, submission.email, submission.name, *submission.aliases)
         person = next((index[k.lower()] for k in keys if k and k.lower() in index), None)
@@ -129,12 +133,14 @@ def match(people: list[Person], submissions: list[Submission]) -> Matched:
             out.append(submission)
             continue
         found.add(person.id)
+        claims.setdefault(person.id, []).append(submission.student)
         out.append(dataclasses.replace(
             submission, name=submission.name or person.name, email=submission.email or person.email,
             aliases=tuple(dict.fromkeys((*submission.aliases, person.id))),
         ))
     missing = [p for p in people if p.id not in found]
-    return Matched(out, missing, unknown)
+    shared = {pid: names for pid, names in claims.items() if len(names) > 1}
+    return Matched(out, missing, unknown, shared)
 
 
 def student_id(person: Person) -> str:
@@ -159,10 +165,14 @@ def missing_report(person: Person, rubric: Rubric) -> StudentReport:
 
 def roster_summary(matched: Matched) -> str:
     """Lines for the TA: who is missing, and which submissions are not on the roster."""
-    lines = [f"Roster: {len(matched.submissions) - len(matched.unknown)} on the roster handed in, "
+    extra = sum(len(names) - 1 for names in matched.shared.values())
+    lines = [f"Roster: {len(matched.submissions) - len(matched.unknown) - extra} on the roster handed in, "
              f"{len(matched.missing)} missing, {len(matched.unknown)} not on the roster"]
     if matched.missing:
         lines.append("  missing (0, status 'missing'): " + ", ".join(p.name or p.id for p in matched.missing))
     if matched.unknown:
         lines.append("  not on the roster (graded anyway): " + ", ".join(s.student for s in matched.unknown))
+    for pid, names in matched.shared.items():
+        lines.append(f"  warning: roster row {pid} matches {len(names)} submissions ({', '.join(names)}); "
+                     "each is graded, but only one can be this student: rename or remove the others")
     return "\n".join(lines)
