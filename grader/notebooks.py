@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import json
+import warnings
 
 from grader.sandbox.inside.loader import strip_magics
 
@@ -51,7 +52,11 @@ def _read(text: str):
     import nbformat  # here: nbformat (jsonschema) costs ~0.1 s to import, and most classes hand in scripts
 
     try:
-        return nbformat.reads(text, as_version=4)
+        with warnings.catch_warnings():
+            # Colab and older Jupyter write cells without ids: nbformat warns on each read, on the
+            # TA's terminal, about something that changes nothing here.
+            warnings.simplefilter("ignore", getattr(nbformat.validator, "MissingIDFieldWarning", UserWarning))
+            return nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises several unrelated types
         raise NotebookError(f"not a readable notebook ({type(exc).__name__}: {str(exc)[:200]})") from None
 

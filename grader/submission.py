@@ -411,6 +411,7 @@ def prepare(submission: Submission, problem: Problem, dest: Path, rubric: Rubric
             match, chosen_notes = choose(submission.folder, wanted, problem.defines, submission.prefer)
         except LookupError:
             missing.append(wanted)
+            notes += _linked_instead(submission.folder, wanted)
             continue
         notes += chosen_notes
         matches.append(match)
@@ -428,6 +429,14 @@ def prepare(submission: Submission, problem: Problem, dest: Path, rubric: Rubric
                          "Export it with File → Download → .py, or hand in the .ipynb.")
         (dest / wanted).write_text(text, encoding="utf-8")
     return Prepared(dest, tuple(matches), tuple(missing), tuple(notes))
+
+
+def _linked_instead(folder: Path, wanted: str) -> list[str]:
+    """Notes for symbolic links named like ``wanted``: they are never followed, so say why it is missing."""
+    stem = Path(wanted).stem.lower()
+    links = sorted(p for p in folder.rglob("*") if p.is_symlink() and Path(p.name).stem.lower() == stem)
+    return [f"{_rel(p, folder)} is a symbolic link, which the grader does not follow: hand in the file itself."
+            for p in links[:3]]
 
 
 def other_defines(rubric: Rubric | None, problem: Problem) -> dict[str, tuple[str, ...]]:

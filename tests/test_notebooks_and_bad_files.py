@@ -272,3 +272,13 @@ def test_a_notebook_saved_with_a_py_name_is_read_as_a_notebook(tmp_path):
     code = (prepared.workdir / "conv1D.py").read_text(encoding="utf-8")
     assert "class Convolution1d" in code and '"cells"' not in code
     assert any("a Jupyter notebook saved with a .py name" in n for n in prepared.notes), prepared.notes
+
+
+def test_a_problem_file_that_is_a_symbolic_link_is_missing_with_a_reason(tmp_path):
+    student = tmp_path / "s"
+    student.mkdir()
+    (tmp_path / "elsewhere.py").write_text("x = 1\n", encoding="utf-8")
+    (student / "conv1D.py").symlink_to(tmp_path / "elsewhere.py")
+    prepared = prepare(Submission("s", student), P5, tmp_path / "work", RUBRIC)
+    assert prepared.missing == ("conv1D.py",)
+    assert any("conv1D.py is a symbolic link, which the grader does not follow" in n for n in prepared.notes)
