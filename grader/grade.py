@@ -38,10 +38,17 @@ def _check_out(path: Path, out: Path) -> None:
         raise SubmissionError(f"--out {out}: exists and is not a folder")
     if where in target.parents:
         return  # checked against the students' folders once they are known (nothing created before)
+    # Created and removed again: nothing is written before the other inputs are validated too.
+    made = [p for p in (target, *target.parents) if not p.exists()]
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SubmissionError(f"--out {out}: cannot be created ({exc.strerror or exc})") from None
+    for folder in made:  # deepest first
+        try:
+            folder.rmdir()
+        except OSError:
+            break
 
 
 def _without_reports(submissions: list[Submission], out: Path, ctx: Context) -> list[Submission]:

@@ -234,7 +234,8 @@ _BINARY_MAGIC = (
 )
 
 
-def choose(folder: Path, wanted: str, defines: tuple[str, ...], prefer: str | None) -> tuple[FileMatch, list[str]]:
+def choose(folder: Path, wanted: str, defines: tuple[str, ...], prefer: str | None,
+           starter: Path | None = None) -> tuple[FileMatch, list[str]]:
     """Picks the file that stands for ``wanted`` and says why, in notes for the report.
 
     Unusable candidates (empty, binary, too large) are passed over; among the
@@ -264,6 +265,13 @@ def choose(folder: Path, wanted: str, defines: tuple[str, ...], prefer: str | No
         )
     if rejected:
         notes.append(f"Passed over for {wanted}: {'; '.join(rejected)}.")
+    if starter is not None and len(usable) > 1 and prefer is None:
+        # conv1D.py left as the starter beside conv1D_final.py: the work is in the other one.
+        untouched = [m for m in usable if _same_text(m.found, starter)]
+        if untouched and len(untouched) < len(usable):
+            usable = [m for m in usable if m not in untouched]
+            notes.append(f"Passed over for {wanted}: {', '.join(_rel(m.found, folder) for m in untouched)} "
+                         "(the unchanged starter file).")
     chosen, why = _preferred(usable, prefer)
     if len(usable) > 1:
         others = ", ".join(_rel(m.found, folder) for m in usable if m is not chosen)
@@ -272,6 +280,17 @@ def choose(folder: Path, wanted: str, defines: tuple[str, ...], prefer: str | No
             f"not used: {others}. A TA can choose with --prefer newest|largest|NAME."
         )
     return chosen, notes
+
+
+def _same_text(path: Path, other: Path) -> bool:
+    """Whether two text files hold the same code, line endings and trailing spaces aside."""
+    def lines(p: Path) -> list[str]:
+        return [line.rstrip() for line in read_source(p).strip().splitlines()]
+
+    try:
+        return lines(path) == lines(other)
+    except OSError:
+        return False
 
 
 def _preferred(usable: list[FileMatch], prefer: str | None) -> tuple[FileMatch, str]:
@@ -408,7 +427,9 @@ def prepare(submission: Submission, problem: Problem, dest: Path, rubric: Rubric
     others = other_defines(rubric, problem)
     for wanted in problem.files:
         try:
-            match, chosen_notes = choose(submission.folder, wanted, problem.defines, submission.prefer)
+            starter = rubric.starter / wanted if rubric is not None and rubric.starter is not None else None
+            match, chosen_notes = choose(submission.folder, wanted, problem.defines, submission.prefer,
+                                         starter if starter is not None and starter.is_file() else None)
         except LookupError:
             missing.append(wanted)
             notes += _linked_instead(submission.folder, wanted)

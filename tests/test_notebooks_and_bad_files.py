@@ -282,3 +282,14 @@ def test_a_problem_file_that_is_a_symbolic_link_is_missing_with_a_reason(tmp_pat
     prepared = prepare(Submission("s", student), P5, tmp_path / "work", RUBRIC)
     assert prepared.missing == ("conv1D.py",)
     assert any("conv1D.py is a symbolic link, which the grader does not follow" in n for n in prepared.notes)
+
+
+def test_the_unchanged_starter_is_passed_over_for_another_candidate(tmp_path):
+    student = tmp_path / "s"
+    student.mkdir()
+    starter = ROOT / "reference" / "hw1" / "starter" / "conv1D.py"
+    (student / "conv1D.py").write_text(starter.read_text(encoding="utf-8").replace("\n", "\r\n"), encoding="utf-8")
+    (student / "conv1D_final.py").write_text("import numpy as np\nclass Convolution1d:\n    pass\n", encoding="utf-8")
+    prepared = prepare(Submission("s", student), P5, tmp_path / "work", RUBRIC)
+    assert [m.found.name for m in prepared.matches] == ["conv1D_final.py"]
+    assert any("conv1D.py (the unchanged starter file)" in n for n in prepared.notes), prepared.notes
