@@ -348,3 +348,11 @@ def test_choose_size_also_bounds_the_numpy_work():
 def test_article_before_a_number_follows_how_it_is_read():
     assert [dense_ban._article(s) for s in ["8", "12", "11", "18", "80", "996", "1100", "11000", "18000", "1000"]] == [
         "an", "a", "an", "an", "an", "a", "a", "an", "an", "a"]
+
+
+def test_locate_size_keeps_the_line_tracer_to_affordable_work():
+    work = [(125, 5_000, 1), (250, 20_000, 1), (500, 80_000, 1), (1000, 320_000, 1)]
+    assert dense_ban.locate_size(work, 1000, 100_000) == 500
+    assert dense_ban.locate_size(work, 4000, 10_000_000) == 1000
+    assert dense_ban.locate_size([(125, 500_000, 1)], 1000, 100_000) == 125
+    assert dense_ban.locate_size([], 1000, 100_000) == 1000

@@ -279,7 +279,8 @@ def run_guards(
         _call(session, {"op": "p5_dense_run", "module": stem, "n": min(config["growth_sizes"] or [n]), "r": r, "seed": 1})
         bound = int(config["memory_per_n"]) * n_memory + int(config["memory_slack"])
         measured = _call(session, {"op": "p5_dense_memory", "module": stem, "n": n_memory, "r": r, "seed": 2,
-                                   "bound": bound, "path": path, "required": required})
+                                   "bound": bound, "path": path, "required": required,
+                                   "locate_n": locate_size(work, n_memory, int(config["locate_max_calls"]))})
         verdicts["memory"] = memory_verdict(measured, n_memory, r, bound, config)
         if measured.get("error") is None:
             products, products_status, more = check_outputs(measured, n_memory, r, seed=2, integer=integer)
@@ -342,6 +343,16 @@ def choose_size(work: list[tuple[int, int, int]], config: dict, budget_key: str 
     return n_min
 
 
+def locate_size(work: list[tuple[int, int, int]], n: int, budget: int) -> int:
+    """Where the memory guard looks for the allocating line: the largest counted size up to ``n``
+    whose counted work is within ``budget`` watched values, else the smallest counted one (or ``n``)."""
+    counted = sorted((size, calls) for size, calls, _ in work if size <= n)
+    within = [size for size, calls in counted if calls <= budget]
+    if within:
+        return within[-1]
+    return counted[0][0] if counted else n
+
+
 def _extrapolate(work: list[tuple[int, int, int]], n: int, column: int) -> float:
     """Column ``column`` of ``work`` at size ``n``: counted, or extrapolated from the last two sizes."""
     for row in work:
@@ -386,7 +397,11 @@ def memory_verdict(measured: dict, n: int, r: int, bound: int, config: dict) -> 
         )
     error = measured.get("error")
     site = measured.get("site")
-    at = f" Most of it ({mib(measured['site_bytes'])}) was allocated at {site}." if site else ""
+    located_at = int(measured.get("locate_n", n))
+    if site and located_at != n:
+        at = f" Most of it is allocated at {site} (found at n={located_at}: {mib(measured['site_bytes'])} there)."
+    else:
+        at = f" Most of it ({mib(measured['site_bytes'])}) was allocated at {site}." if site else ""
     if error is not None and error["memory_error"]:
         return Verdict(
             "memory", "dense",

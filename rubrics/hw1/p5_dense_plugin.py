@@ -5,7 +5,7 @@ its options come from the rubric (defaults in :data:`DEFAULTS`). The judge's
 side, which decides and words the verdicts, is ``dense_ban.py``. Ops:
 
 * ``p5_dense_config`` → the options in force;
-* ``p5_dense_memory`` {module, n, r, seed, bound, path, required} →
+* ``p5_dense_memory`` {module, n, r, seed, bound, path, required, locate_n} →
   tracemalloc peak of the same, and the student line that allocated most of
   it when over ``bound`` (found on a fresh load of ``path``);
 * ``p5_dense_run`` {module, n, r, seed} → the same products, plainly (the
@@ -61,6 +61,9 @@ DEFAULTS = {
     # Over that bound, the peak is measured again at n/2: below this ratio it grew linearly
     # (O(n·r) Python storage of the nonzeros: ×2), not like the dense matrix (×4).
     "memory_growth_limit": 3.0,
+    # The memory guard's line-locating pass (a line tracer) runs at the largest counted size
+    # under this many watched values (the line that allocates most does not depend on n).
+    "locate_max_calls": 100_000,
     # Resident-memory bound of the process guard: memory_per_n * n + rss_slack.
     "rss_slack": 8 << 20,
     # Address space the process guard allows above what the child maps before the products.
@@ -241,13 +244,16 @@ def _op_memory(child, request):
     }
     if not result.stopped and (result.peak_bytes > bound or result.error is not None):
         # Over the bound (or failed, perhaps at the memory cap): run again to find the line.
-        # On a fresh load: what the first pass cached must be allocated again, where it is.
+        # On a fresh load: what the first pass cached must be allocated again, where it is. At
+        # locate_n, which the judge picks from the work counts: line tracing slows Python-heavy
+        # code by far more than tracemalloc, and the line that allocates most is the same.
         fresh = _fresh(child, request) if "path" in request else module
-        again = _Products(fresh, n, r, seed, integer=bool(request.get("integer", False)))
+        again = _Products(fresh, int(request.get("locate_n", n)), r, seed, integer=bool(request.get("integer", False)))
         located = memory.measure_peak(again, child.student_root, locate=True)
         if located.site is not None:
             answer["site"] = located.site.describe()
             answer["site_bytes"] = located.site_bytes
+            answer["locate_n"] = again.n
         if result.error is None and n >= 4:
             # And at half the size, on a fresh load: the dense matrix's peak grows ×4 from there,
             # an O(n·r) structure's (a Python dict of the nonzeros) ×2.
