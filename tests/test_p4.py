@@ -173,6 +173,8 @@ def _grade_p4(tmp_path, sample):
     ("randint_starts", 2.0, "26 different starts"),
     # fprime = sp.lambdify(t, sp.diff(f, t)): the same function, nan where exp(3(x − 3))² overflows.
     ("sympy_fprime", 2.0, "different starts"),
+    # random.randint scalar starts (they repeat): runs meet, and must not read as forged runs.
+    ("random_randint_scalar", 2.0, "different starts"),
 ])
 def test_unusual_scripts_get_the_starts_and_functions_verdicts_they_earn(tmp_path, sample, starts_points, needle):
     items = _grade_p4(tmp_path, sample)
@@ -189,13 +191,17 @@ def test_runs_written_into_the_recorder_by_the_script_earn_nothing_and_are_flagg
     for item in ("p4-update", "p4-starts", "p4-alpha-small", "p4-alpha-mid", "p4-alpha-large"):
         assert items[item].score == 0, (item, items[item].feedback)
     assert "could not have come from your script's own GD steps" in items["p4-update"].feedback
-    assert "60000 steps in all, but only 0 evaluations" in items["p4-update"].feedback
+    assert "a run of 1000 steps, but only 0 evaluations" in items["p4-update"].feedback
 
 
 def test_inconsistency_counts_each_chain_once():
     # An array chain's elements share its steps (one call each step); scalar chains add up.
     assert gd.inconsistency({"steps": [10, 10, 10, 5], "chain": [0, 0, 0, 1], "calls": 15}) == ""
-    assert "15 steps in all, but only 14" in gd.inconsistency({"steps": [10, 10, 10, 5], "chain": [0, 0, 0, 1], "calls": 14})
+    # A few steps credited twice where runs meet (seen: 300016 steps for 300000 calls) are not forgery.
+    assert gd.inconsistency({"steps": [1000] * 301, "chain": list(range(301)), "calls": 300_000}) == ""
+    assert "a run of 1000 steps, but only 999" in gd.inconsistency({"steps": [1000], "chain": [0], "calls": 999})
+    assert "60000 steps in all, but only 20000" in gd.inconsistency(
+        {"steps": [1000] * 60, "chain": list(range(60)), "calls": 20_000})
     assert gd.inconsistency(None) == "" and gd.inconsistency({"steps": [], "chain": [], "calls": 0}) == ""
 
 

@@ -214,13 +214,31 @@ def runs_from_record(record: dict) -> tuple[list[Run], str, dict | None]:
     return [], "", None
 
 
+def incoherence(runs: list[Run]) -> str:
+    """Signs that the runs were stitched from unrelated calls, or "" (a script that advances more than
+    a dozen scalar starts in lock-step splits and mixes its chains; docs/p4.md, Limits).
+
+    A wrong sign makes every run step uphill; some runs uphill among many downhill ones, or
+    starts far outside anything a script draws, are the observer's, not the student's.
+    """
+    uphill = sum(r.alpha <= 0 for r in runs)
+    biggest = max((abs(r.start) for r in runs if math.isfinite(r.start)), default=0.0)
+    signs = []
+    if 0 < uphill < len(runs) / 2:
+        signs.append(f"{uphill} of {len(runs)} runs step uphill")
+    if biggest > 1e6:
+        signs.append(f"a run starts at |x₀| = {biggest:.3g}")
+    return ", ".join(signs)
+
+
 def inconsistency(data: dict | None) -> str:
     """Why a stream's runs cannot have come from its calls, or "" when they can.
 
-    Each observed call extends at most one chain by one step (a vectorized call
-    extends one array chain, all its elements at once), so the steps of the
-    distinct chains add up to at most the calls. Runs the observer never fed,
-    written into its memory by the script itself, break that.
+    Each observed call extends a chain by one step (a vectorized call extends
+    one array chain, all its elements at once), so no run is longer than the
+    calls, and the steps of the distinct chains add up to about the calls.
+    Runs the observer never fed, written into its memory by the script
+    itself, break that.
     """
     if not data:
         return ""
@@ -233,8 +251,13 @@ def inconsistency(data: dict | None) -> str:
     order = np.argsort(chains, kind="stable")
     first = np.unique(chains[order], return_index=True)[1]
     per_chain = np.maximum.reduceat(steps[order], first) if first.size else steps[:0]
-    total, calls = int(per_chain.sum()), int(data.get("calls", 0))
-    if total > calls:
+    total, longest, calls = int(per_chain.sum()), int(per_chain.max()), int(data.get("calls", 0))
+    # One run longer than all the calls cannot be: each of its steps is a call. The sum is
+    # checked with room to spare: where runs meet (two starts on the same iterate, a converged
+    # tail) the observer may credit a call to more than one, by a handful of steps in 10⁵.
+    if longest > calls:
+        return f"a run of {longest} steps, but only {calls} evaluations were observed"
+    if total > 2 * calls + 1000:
         return f"the observed runs have {total} steps in all, but only {calls} evaluations were observed"
     return ""
 

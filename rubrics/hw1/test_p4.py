@@ -142,6 +142,9 @@ def require_runs(obs: Observed, note, flag) -> None:
             "the observation was altered from inside the script. A TA will look at your code."
         )
     if obs.runs:
+        odd = gd.incoherence(obs.runs)
+        if odd:
+            flag(f"the observed GD runs look mis-assembled ({odd}); a TA should check the P4 verdicts")
         return
     if obs.errors and not obs.any_calls:
         raise StudentError(obs.errors[0])
