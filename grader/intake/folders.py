@@ -34,7 +34,9 @@ def read(path: Path, rubric: Rubric, scratch: Path) -> tuple[list[Submission], l
         packed = archives.only_archives(submission.folder)
         if not packed:
             unsupported = archives.unsupported_in(submission.folder)
-            beside = archives.archives_beside_code(submission.folder, _missing(submission.folder, rubric))
+            has_archive = any(archives.is_archive(e) for e in submission.folder.iterdir() if e.is_file())
+            # Only then the name lookups (a walk of the folder per problem file).
+            beside = archives.archives_beside_code(submission.folder, _missing(submission.folder, rubric)) if has_archive else []
             if beside:
                 out.append(_with_archives_unpacked(submission, beside, scratch, tuple(unsupported)))
                 continue
