@@ -188,7 +188,9 @@ def parse_duration(text: Any) -> float:
     if isinstance(text, (int, float)) and not isinstance(text, bool) and text > 0:
         return float(text)
     match = _DURATION.match(str(text)) if isinstance(text, str) else None
-    if not match or float(match.group(1)) <= 0:
+    if match and float(match.group(1)) <= 0 or isinstance(text, (int, float)) and not isinstance(text, bool):
+        raise ValueError(f"a time limit must be more than zero, got {text!r}")
+    if not match:
         raise ValueError(f"not a duration like '30s' or '2m': {text!r}")
     return float(match.group(1)) * _DURATION_UNITS[(match.group(2) or "").lower() or None]
 

@@ -373,3 +373,12 @@ def test_a_roster_row_two_submissions_match_is_said(tmp_path):
     assert matched.shared == {"s40_lee": ["S40_Lee", "s40_lee"]}
     summary = roster_summary(matched)
     assert summary.startswith("Roster: 1 on the roster handed in") and "matches 2 submissions" in summary, summary
+
+
+def test_an_empty_student_folder_is_said_to_be_empty(tmp_path):
+    for student in ("ann", "bob"):
+        (tmp_path / student).mkdir()
+    (tmp_path / "ann" / "conv1D.py").write_text(CODE)
+    with read_class(tmp_path, RUBRIC, "folders") as intake:
+        notes = {s.student: s.notes for s in intake.submissions}
+        assert "Your folder is empty: nothing was handed in." in notes["bob"] and not notes["ann"], notes

@@ -183,3 +183,9 @@ def test_requires_loads_and_hw1_makes_the_choice_explicit(tmp_path):
         assert hw1.item(iid).requires_policy == policy
     raw = (ROOT / "rubrics" / "hw1.toml").read_text(encoding="utf-8")
     assert raw.count('requires_policy = "') == 3  # written out, so a TA sees and can change it
+
+
+@pytest.mark.parametrize("zero", ["0s", "0m", 0, -3])
+def test_a_zero_or_negative_time_limit_is_said_to_be_one(zero):
+    with pytest.raises(ValueError, match="a time limit must be more than zero"):
+        parse_duration(zero)

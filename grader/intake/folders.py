@@ -40,7 +40,9 @@ def read(path: Path, rubric: Rubric, scratch: Path) -> tuple[list[Submission], l
             if beside:
                 out.append(_with_archives_unpacked(submission, beside, scratch, tuple(unsupported)))
                 continue
-            out.append(dataclasses.replace(submission, notes=submission.notes + tuple(unsupported)))
+            empty = () if any(p.is_file() for p in submission.folder.rglob("*")) else (
+                "Your folder is empty: nothing was handed in.",)
+            out.append(dataclasses.replace(submission, notes=submission.notes + tuple(unsupported) + empty))
             continue
         target = scratch / "folders" / submission.student
         extra, opened = [], []
