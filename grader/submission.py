@@ -304,6 +304,7 @@ def _preferred(usable: list[FileMatch], prefer: str | None) -> tuple[FileMatch, 
         named = [m for m in usable if m.found.name == prefer or fnmatch.fnmatch(m.found.name, prefer)]
         if named:
             return named[0], f"named {prefer!r}, as --prefer asks"
+        return usable[0], f"best name match: {usable[0].how}; no candidate is named {prefer!r}, which --prefer asks for"
     return usable[0], f"best name match: {usable[0].how}"
 
 
