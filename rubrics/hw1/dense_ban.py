@@ -505,15 +505,18 @@ def shape_verdict(watched: dict, n: int, r: int, config: dict) -> Verdict:
     violations = list(unique.values())
     if violations:
         lines = [f"Shape guard (n={n}, r={r}, so the banned shapes are ({m}, {n}) and ({n}, {m}); "
-                 "at every other n and r the grader checks, (n−r+1, n) and (n, n−r+1) likewise):"]
+                 "at every other n and r the grader checks, (n−r+1, n) and (n, n−r+1) likewise, and the "
+                 "(n, n) and (n+r−1, n) matrices they are sliced from, or the entries kept flat or as a list of rows):"]
         for v in violations[:3]:
             at, at_r = where(v)
             rows = at - at_r + 1
-            shape = "×".join(str(s) for s in v["shape"])
+            shape = "×".join(str(s) for s in v["shape"]) + ("-entry" if v["kind"] == "flat" else "")
             what = {"sparse": "scipy.sparse matrix", "flat": f"{v['dtype']} array (the matrix's entries, flat)",
                     "rows": f"list of {v['dtype']} arrays (the matrix's rows or columns)"}.get(v["kind"], f"{v['dtype']} array")
             size = f"{mib(v['bytes'])}" + (", a view: no memory of its own, still the banned matrix" if v["view"] else "")
-            why = "" if v["banned_shape"] else f", at least half as many entries as the {rows}×{at} matrix"
+            # A flat copy or a list of rows is named by `what`; only other arrays are caught by their size.
+            size_rule = v["kind"] in ("array", "sparse") and not v["banned_shape"]
+            why = f", at least half as many entries as the {rows}×{at} matrix" if size_rule else ""
             when = "" if (at, at_r) == (n, r) else f" at n={at}" + (f", r={at_r}" if at_r != r else "")
             when += " with integer vectors" if v.get("integer") else ""
             article = _article(str(v["shape"][0]) if v["shape"] else "")
