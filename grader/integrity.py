@@ -18,12 +18,18 @@ from pathlib import Path
 _PATTERN = re.compile(r"__grader_\w+|^\s*(?:from|import)\s+grader(?:\.|\s|$)|\bgrader\.(?:sandbox|guards|judge)\w*")
 
 
-def student_sources(workdir: Path, limit: int = 200) -> list[tuple[str, Path]]:
-    """The Python files of a working copy (its rubric files and any helper modules), by relative name."""
+def student_sources(workdir: Path, skip: set[str] = frozenset(), limit: int = 200) -> list[tuple[str, Path]]:
+    """The Python files of a working copy (its rubric files and any helper modules), by relative name.
+
+    Args:
+        skip: relative names to leave out: another problem's file (scanned with that problem), or
+            the original a problem file was converted from (its converted copy is scanned).
+    """
     found = []
     for path in sorted(workdir.rglob("*.py"))[:limit]:
-        if path.is_file() and not path.is_symlink():
-            found.append((path.relative_to(workdir).as_posix(), path))
+        name = path.relative_to(workdir).as_posix()
+        if path.is_file() and not path.is_symlink() and name.lower() not in skip:
+            found.append((name, path))
     return found
 
 

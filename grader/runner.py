@@ -78,7 +78,11 @@ def _grade_problem(submission, problem, rubric, workroot, report_dir, ctx, manua
         return _unavailable(problem, manual_scores, Status.ERROR, reason, files, prepared.notes)
 
     # Before the run: the working copy is the child's cwd, which the student's code may rewrite.
-    scanned = integrity.internals_referenced(integrity.student_sources(prepared.workdir))
+    own = {m.wanted.lower() for m in prepared.matches}
+    skip = {f.lower() for p in rubric.problems for f in p.files} - own  # each file with its own problem
+    skip |= {m.found.relative_to(submission.folder).as_posix().lower()
+             for m in prepared.matches if m.found.is_relative_to(submission.folder)} - own
+    scanned = integrity.internals_referenced(integrity.student_sources(prepared.workdir, skip))
     outcomes, notes, judge_flags = _run_judge(submission, problem, rubric, workroot, report_dir, ctx, judges)
     if outcomes is None:
         scored = {**manual_scores, **scoring.score_unavailable_items(problem.items, Status.ERROR, notes[-1])}

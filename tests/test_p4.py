@@ -339,6 +339,8 @@ def test_a_script_that_names_the_grader_s_internals_is_flagged(tmp_path):
     flags = internals_referenced(student_sources(tmp_path))
     assert len(flags) == 1 and "wideMinima.py:2 (`__grader_observe__`)" in flags[0], flags
     assert "wideMinima.py:3" in flags[0] and "a TA should check" in flags[0]
+    # Another problem's file is scanned with that problem, not again with this one.
+    assert internals_referenced(student_sources(tmp_path, {"wideminima.py"})) == []
 
 
 def test_library_functions_a_script_replaces_are_put_back_and_flagged(tmp_path):
