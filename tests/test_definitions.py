@@ -89,3 +89,25 @@ def test_the_child_loads_module_level_aliases_and_falls_back_when_they_fail(tmp_
         broken = s.load("broken.py", ["f"])
         assert broken["mode"] == "definitions" and wrap(s, broken["module"]).f(3) == 3
         assert "script" not in s.captured_output()
+
+
+def test_a_fallback_load_never_sees_nodes_a_transformer_already_rewrote(tmp_path):
+    import ast as _ast
+
+    from grader.sandbox.inside import loader
+
+    def once(tree, filename):
+        for node in _ast.walk(tree):
+            if not isinstance(node, (_ast.stmt, _ast.expr)):
+                continue  # contexts and operators (Load, Mult) are singletons shared by every node
+            assert not getattr(node, "_seen", False), "a node was transformed twice"
+            node._seen = True
+        return tree
+
+    # SCALE reads `base`, which only script code binds: the definitions run again without it,
+    # then the whole file runs because `g` is only defined by script code: three passes.
+    path = tmp_path / "m.py"
+    path.write_text("if True:\n    base = 2\nSCALE = base * 3\ndef f():\n    return SCALE\n"
+                    "if True:\n    def g():\n        return 1\n", encoding="utf-8")
+    loaded = loader.load(path, "m_fallback", ["g"], tmp_path, [once])
+    assert loaded.mode == "full" and loaded.module.g() == 1 and loaded.module.f() == 6

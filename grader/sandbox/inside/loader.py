@@ -338,18 +338,25 @@ def load(
     source = path.read_text(encoding="utf-8", errors="replace")
     filename = str(path)
     tree, notes = parse_student(source, filename)
-    # Locations first, so plugin transformers see line numbers on every node.
-    # Lazy bindings first: a guarded import is no longer a bare import statement.
-    tree = ast.fix_missing_locations(_GuardedImports().visit(_LazyImports().visit(tree)))
     transformers = list(transformers)
     required = list(required)
+
+    unused = [tree]
+
+    def prepared() -> ast.Module:
+        """The module's tree, ready for the transformers; parsed again after the first use,
+        because transformers rewrite nodes in place and a fallback must not see them twice."""
+        raw = unused.pop() if unused else parse_student(source, filename)[0]
+        # Locations first, so plugin transformers see line numbers on every node.
+        # Lazy bindings first: a guarded import is no longer a bare import statement.
+        return ast.fix_missing_locations(_GuardedImports().visit(_LazyImports().visit(raw)))
 
     modes = ["definitions", "full"] if mode == "auto" else [mode]
     for current in modes:
         if current == "definitions":
-            module = _definitions(tree, required, filename, module_name, student_root, transformers)
+            module = _definitions(prepared, required, filename, module_name, student_root, transformers)
         else:
-            module = _execute(tree, filename, module_name, student_root, transformers)
+            module = _execute(prepared(), filename, module_name, student_root, transformers)
         missing = [name for name in required if name not in module.__dict__]
         if not missing or current == modes[-1]:
             notes += missing_modules(module.__dict__)
@@ -362,18 +369,22 @@ def load(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _definitions(tree, required, filename, module_name, student_root, transformers) -> types.ModuleType:
-    """Runs the definitions with the top-level values they (or the suite) read; if those fail, the definitions alone."""
+def _definitions(prepared, required, filename, module_name, student_root, transformers) -> types.ModuleType:
+    """Runs the definitions with the top-level values they (or the suite) read; if those fail, the definitions alone.
+
+    ``prepared()`` gives a fresh tree each call (see :func:`load`).
+    """
+    tree = prepared()
     body = definitions_only(tree, required)
-    bare = definitions_only(tree, with_globals=False)
+    extra = len(body.body) - len(definitions_only(tree, with_globals=False).body)
     try:
         return _execute(body, filename, module_name, student_root, transformers)
     except StudentCodeError:
-        if len(body.body) == len(bare.body):
+        if not extra:
             raise
     # A value they read failed to compute (it needs script code, a file, input): as before,
     # the definitions alone, and a call that reads it says what is missing.
-    return _execute(bare, filename, module_name, student_root, transformers)
+    return _execute(definitions_only(prepared(), with_globals=False), filename, module_name, student_root, transformers)
 
 
 def _execute(
