@@ -157,13 +157,17 @@ def test_script_past_the_time_limit_is_graded_on_what_it_showed(tmp_path):
     assert "stopped at the time limit before" in feedback["p4-alpha-large"]
 
 
-def _grade_p4(tmp_path, sample):
+def _grade_p4_result(tmp_path, sample):
+    """Problem 4's result for ``tests/p4_samples/<sample>``, graded with the HW1 rubric."""
     rubric = load_rubric(ROOT / "rubrics" / "hw1.toml")
     problem = next(p for p in rubric.problems if p.id == "p4")
     ctx = Context(stdout=io.StringIO(), stderr=io.StringIO())
     folder = ROOT / "tests/p4_samples" / sample
-    result = grade_problem(Submission(sample, folder), problem, rubric, tmp_path / "w", tmp_path / "r", ctx)
-    return {i.id: i for i in result.items}
+    return grade_problem(Submission(sample, folder), problem, rubric, tmp_path / "w", tmp_path / "r", ctx)
+
+
+def _grade_p4(tmp_path, sample):
+    return {i.id: i for i in _grade_p4_result(tmp_path, sample).items}
 
 
 @pytest.mark.parametrize("sample, starts_points, needle", [
@@ -345,11 +349,7 @@ def test_a_script_that_names_the_grader_s_internals_is_flagged(tmp_path):
 
 def test_library_functions_a_script_replaces_are_put_back_and_flagged(tmp_path):
     # An honest experiment, then np.asarray, np.concatenate, np.exp, math.isfinite and json.dumps replaced.
-    rubric = load_rubric(ROOT / "rubrics" / "hw1.toml")
-    problem = next(p for p in rubric.problems if p.id == "p4")
-    ctx = Context(stdout=io.StringIO(), stderr=io.StringIO())
-    folder = ROOT / "tests/p4_samples/patches_libraries"
-    result = grade_problem(Submission("patches_libraries", folder), problem, rubric, tmp_path / "w", tmp_path / "r", ctx)
+    result = _grade_p4_result(tmp_path, "patches_libraries")
     assert result.score == pytest.approx(15), [(i.id, i.feedback) for i in result.items]
     assert any("replaced library functions" in f and "json.dumps" in f for f in result.flags), result.flags
     assert "they were put back" in " ".join(i.feedback for i in result.items)
