@@ -189,6 +189,41 @@ def test_unusual_scripts_get_the_starts_and_functions_verdicts_they_earn(tmp_pat
     assert all(items[i].status.value == "passed" for i in ("p4-functions", "p4-alpha-small", "p4-alpha-mid", "p4-alpha-large"))
 
 
+@pytest.mark.parametrize("sample", ["float32_vectorized", "float32_scalar"])
+def test_gd_in_float32_is_followed_at_float32_precision(tmp_path, sample):
+    # Each float32 update rounds at ~1e-7 of x: matched at float64's precision the chains broke
+    # apart and only α = 4 (diverging through inf and nan) was seen, a false "one α" flag.
+    result = _grade_p4_result(tmp_path, sample)
+    assert {i.id: i.status.value for i in result.items} == dict.fromkeys(
+        ("p4-functions", "p4-update", "p4-starts", "p4-alpha-small", "p4-alpha-mid", "p4-alpha-large"), "passed"
+    ), [(i.id, i.feedback) for i in result.items]
+    update = next(i for i in result.items if i.id == "p4-update").feedback
+    assert re.findall(r"^\| (0\.01|0\.3|4) \| (?:20|40) \| 1000 \|", update, re.M) == ["0.01", "0.3", "4"], update
+    assert not result.flags, result.flags
+
+
+def test_float32_precision_widens_matching_only_for_float32_streams():
+    def feed(builder, dtype, alpha):
+        x = np.linspace(-4, 19, 8).astype(dtype)
+        for _ in range(300):
+            g = gd.fprime_starter(x).astype(dtype)
+            builder.note_precision(x)
+            builder.feed(x.astype(float), g.astype(float))
+            x = x - dtype(alpha) * g
+        return gd.runs_from_stream(builder.runs_data(), "fprime")
+
+    runs = feed(ChainBuilder(), np.float32, 0.01)
+    assert len(runs) == 8 and {r.steps for r in runs} == {300} and {r.alpha for r in runs} == {0.01}
+    # The same float32 stream, taken for float64 (no precision noted), does not form one chain per run.
+    builder = ChainBuilder()
+    builder.note_precision = lambda value: None
+    assert [r.steps for r in feed(builder, np.float32, 0.01)] != [300] * 8
+    # A float64 stream notes nothing: its matching stays exact to float64's rounding.
+    builder = ChainBuilder()
+    feed(builder, np.float64, 0.01)
+    assert builder.rounding == 0.0
+
+
 def test_runs_written_into_the_recorder_by_the_script_earn_nothing_and_are_flagged(tmp_path):
     # No GD at all: the script appends 60 finished chains to the grader's recorder itself.
     items = _grade_p4(tmp_path, "forged_runs")

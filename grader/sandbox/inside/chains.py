@@ -119,8 +119,12 @@ class Chain:
         with np.errstate(all="ignore"):
             return self.x - self.alpha * self.g
 
-    def matches(self, x) -> bool:
-        """Whether ``x`` is this chain's next iterate (within rounding of how the student wrote the update)."""
+    def matches(self, x, rounding: float = 0.0) -> bool:
+        """Whether ``x`` is this chain's next iterate (within rounding of how the student wrote the update).
+
+        ``rounding``: the machine epsilon of the arithmetic the student's update ran in when
+        coarser than float64 (a float32 array: ~1.2e-7), 0 otherwise; see :func:`_tolerance`.
+        """
         p, g, a = self.x, self.g, self.alpha
         if isinstance(p, float):
             if not isinstance(x, float):
@@ -128,7 +132,7 @@ class Chain:
             pred = p - a * g
             if not (math.isfinite(pred) and math.isfinite(x)):
                 return not math.isfinite(x) and not (math.isfinite(p) and math.isfinite(g))
-            return abs(x - pred) <= 1e-9 * max(1.0, abs(p)) + 1e-6 * abs(a * g)
+            return abs(x - pred) <= _tolerance(p, a * g, rounding)
         if isinstance(x, float) or x.shape != p.shape:
             return False
         with np.errstate(all="ignore"):
@@ -139,7 +143,7 @@ class Chain:
             same |= (x != x) & (pred != pred)
             if same.all():
                 return True  # and once elements diverged: nan where both are nan (accepted below too)
-            ok = np.abs(x - pred) <= 1e-9 * np.maximum(1.0, np.abs(p)) + 1e-6 * np.abs(a * g)
+            ok = np.abs(x - pred) <= _tolerance(p, a * g, rounding)
             bad = ~np.isfinite(pred)
         return bool(np.all(ok | (bad & ~np.isfinite(x))))
 
@@ -152,6 +156,24 @@ class Chain:
         if not points or points[-1][0] != self.steps:
             points.append((self.steps, last))
         return points
+
+
+def _tolerance(p, step, rounding: float = 0.0):
+    """How far a student's iterate may be from ``p − step`` (floats or arrays) and still be that GD step.
+
+    The first two terms allow for how the update was written (``x - a*g``,
+    ``x - g*a``, ``x + (-a)*g``…) in float64. A student computing in a
+    coarser type (float32 arrays or scalars) rounds ``a·g`` and the
+    subtraction at that type's precision: each of the two roundings moves the
+    result by at most ``rounding``/2 of the magnitudes involved, which the
+    last term allows for twice over. ``rounding`` is 0 for float64 streams,
+    so their tolerance is exactly what it always was.
+    """
+    if isinstance(p, float):
+        tol = 1e-9 * max(1.0, abs(p)) + 1e-6 * abs(step)
+        return tol + 2 * rounding * (abs(p) + abs(step)) if rounding else tol
+    tol = 1e-9 * np.maximum(1.0, np.abs(p)) + 1e-6 * np.abs(step)
+    return tol + 2 * rounding * (np.abs(p) + np.abs(step)) if rounding else tol
 
 
 def _as_float(value) -> float:
@@ -167,29 +189,45 @@ def _same(a, b) -> bool:
     return not isinstance(b, float) and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
 
 
-def _snap(a, p, g, x):
+def _snap(a, p, g, x, rounding: float = 0.0):
     """α as the student most likely wrote it: (p − x)/g rounded to 12 significant digits, if that reproduces x.
 
     Recovering the literal (0.01, not 0.010000000000000002, one α for a whole
     array rather than one per element) lets the next prediction p − α·g
     equal the student's iterate exactly, which is the observer's fast path.
+
+    With ``rounding`` (a stream computed in float32, see :meth:`ChainBuilder.note_precision`)
+    (p − x)/g is only good to about ``rounding``·|p|/|α·g|, so 12 digits recover
+    nothing: the shortest literal (1 to 7 significant digits) whose step
+    reproduces x within that stream's tolerance is taken instead.
     """
+    if rounding:
+        centre = a if isinstance(a, float) else float(np.median(a))
+        for digits in range(1, 8):
+            r = float(f"{centre:.{digits}g}")
+            if r and _reproduces(r, p, g, x, rounding):
+                return r
     if isinstance(a, float):
         r = float(f"{a:.12g}")
         return r if p - r * g == x else a
     r = float(f"{float(np.median(a)):.12g}")
-    pred = p - r * g
-    ok = np.abs(x - pred) <= 1e-9 * np.maximum(1.0, np.abs(p)) + 1e-6 * np.abs(r * g)
-    return r if bool(np.all(ok)) else a
+    return r if _reproduces(r, p, g, x) else a
 
 
-def _pair_alpha(p, g, x):
+def _reproduces(r: float, p, g, x, rounding: float = 0.0) -> bool:
+    """Whether the step α = ``r`` from ``p`` with gradient ``g`` gives ``x`` within the tolerance."""
+    with np.errstate(all="ignore"):
+        step = r * g
+        return bool(np.all(np.abs(x - (p - step)) <= _tolerance(p, step, rounding)))
+
+
+def _pair_alpha(p, g, x, rounding: float = 0.0):
     """α with x = p − α·g, or None if no plausible constant step links them."""
     if isinstance(p, float):
         if not isinstance(x, float) or g == 0 or not math.isfinite(g):
             return None
         a = (p - x) / g
-        return _snap(a, p, g, x) if math.isfinite(a) and 1e-8 <= abs(a) <= 1e4 else None
+        return _snap(a, p, g, x, rounding) if math.isfinite(a) and 1e-8 <= abs(a) <= 1e4 else None
     with np.errstate(all="ignore"):
         if isinstance(x, float) or x.shape != p.shape:
             return None
@@ -199,7 +237,7 @@ def _pair_alpha(p, g, x):
             return None
         if not good.all():
             a = np.where(good, a, np.median(a[good]))
-        return _snap(a, p, g, x)
+        return _snap(a, p, g, x, rounding)
 
 
 class ChainBuilder:
@@ -223,6 +261,20 @@ class ChainBuilder:
         self._tentative: list[Chain] = []  # chains of 1 or 2 points, oldest first
         self._previous = None
         self._last: Chain | None = None  # the chain extended by the previous call
+        # Machine epsilon of the student's arithmetic when coarser than float64 (see
+        # note_precision); 0 keeps float64 streams to their exact matching.
+        self.rounding = 0.0
+
+    def note_precision(self, value) -> None:
+        """Notes that the stream's arguments come as ``value`` does: a float32 (or float16) array or scalar.
+
+        The builder works on float64 copies, but a student who iterates in float32
+        rounds every update at float32's precision, so their chains match only within
+        that precision (:func:`_tolerance`); a float64 argument changes nothing.
+        """
+        dtype = getattr(value, "dtype", None)
+        if isinstance(dtype, np.dtype) and dtype.kind == "f" and dtype.itemsize < 8:
+            self.rounding = max(self.rounding, float(np.finfo(dtype).eps))
 
     # -- the hot path ---------------------------------------------------------------
     def feed_scalar(self, x: float, g: float) -> None:
@@ -332,7 +384,7 @@ class ChainBuilder:
         """One evaluation: floats, or flat float64 arrays of equal size (copies the caller will not change)."""
         self.calls += 1
         c = self._last
-        if c is not None and not c.scalar and not isinstance(x, float) and c.matches(x):
+        if c is not None and not c.scalar and not isinstance(x, float) and c.matches(x, self.rounding):
             c.extend(x, g)
             self._previous = x
             return
@@ -344,10 +396,10 @@ class ChainBuilder:
         hit = None
         if scalar:
             hit = self._by_pred.get(x)
-            if hit is not None and not hit.matches(x):
+            if hit is not None and not hit.matches(x, self.rounding):
                 hit = None
         if hit is None:
-            hit = next((c for c in self._recent if c.matches(x)), None)
+            hit = next((c for c in self._recent if c.matches(x, self.rounding)), None)
         if hit is not None:
             self._extend(hit, x, g)
             return
@@ -361,7 +413,7 @@ class ChainBuilder:
         if self.full:
             self.unfollowed += 1
         tentative = self._tentative
-        hit = next((c for c in reversed(tentative) if c.steps == 2 and c.matches(x)), None)
+        hit = next((c for c in reversed(tentative) if c.steps == 2 and c.matches(x, self.rounding)), None)
         if hit is not None:
             tentative.remove(hit)
             self._confirm(hit, x, g)
@@ -369,7 +421,7 @@ class ChainBuilder:
         pairs = []
         for c in tentative[-WINDOW:]:
             if c.steps == 1:
-                a = _pair_alpha(c.x, c.g, x)
+                a = _pair_alpha(c.x, c.g, x, self.rounding)
                 if a is not None:
                     pair = Chain(c.x, c.g, sampled=False)
                     pair.alpha = a

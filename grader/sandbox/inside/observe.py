@@ -117,6 +117,8 @@ class Recorder:
             """Any call but fprime(one float) or fprime(a flat float64 array): lists, several arguments…"""
             args = (() if x is _NOTHING else (x,)) + rest
             arg = _copy_numeric(args[0]) if len(args) == 1 and not kwargs else None
+            if arg is not None:
+                builder.note_precision(args[0])
             result = func(*args, **kwargs)
             if arg is not None:
                 _feed_general(feed, arg, result)
@@ -147,6 +149,7 @@ class Recorder:
         elif isinstance(new, (np.floating, np.ndarray)):
             arg = _copy_numeric(old)
             if arg is not None:
+                self._builder("=" + key).note_precision(old)
                 with np.errstate(all="ignore"):
                     grad = self.gradient(arg)
                 _feed_general(self._builder("=" + key).feed, arg, grad)
