@@ -202,6 +202,30 @@ def test_gd_in_float32_is_followed_at_float32_precision(tmp_path, sample):
     assert not result.flags, result.flags
 
 
+def test_scalar_runs_stepped_in_lock_step_are_each_followed_to_their_last_step():
+    # 40 starts, one step of each in turn: a run's next point comes 39 calls later (beyond the
+    # pairing window), and once the runs meet at a minimum their calls are indistinguishable.
+    starts = np.linspace(-4.5, 19.5, 40)
+    calls = []
+    for alpha in (0.01, 0.3):
+        xs = starts.copy()
+        for _ in range(400):
+            for i in range(len(xs)):
+                calls.append(float(xs[i]))
+                xs[i] = xs[i] - alpha * float(gd.fprime_starter(xs[i]))
+    runs = build_runs(*_stream(calls), "fprime")
+    assert [(r.alpha, r.start, r.steps) for r in runs] == [(a, s, 400) for a in (0.01, 0.3) for s in starts.tolist()]
+
+
+@pytest.mark.parametrize("sample", ["lockstep_scalar_starts"])
+def test_lock_step_script_gets_full_marks(tmp_path, sample):
+    # Before: 9.66 / 15 and a TA flag ("20 of 118 runs step uphill"), from runs paired across starts.
+    result = _grade_p4_result(tmp_path, sample)
+    assert result.score == 15 and not result.flags, [(i.id, i.feedback) for i in result.items]
+    update = next(i for i in result.items if i.id == "p4-update").feedback
+    assert re.findall(r"^\| (0\.01|0\.3|4) \| 30 \| 1000 \|", update, re.M) == ["0.01", "0.3", "4"], update
+
+
 def test_float32_precision_widens_matching_only_for_float32_streams():
     def feed(builder, dtype, alpha):
         x = np.linspace(-4, 19, 8).astype(dtype)

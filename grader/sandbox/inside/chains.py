@@ -27,6 +27,14 @@ _NOTHING = object()
 #: How many recently extended chains a call is compared with when no exact prediction matches.
 WINDOW = 12
 
+#: Scalar evaluations that extended no chain, kept to pair with later ones: a script that steps
+#: many scalar runs in lock-step (``for k …: for i …: xs[i] -= α·fprime(xs[i])``) evaluates a
+#: run's next point only after every other run's, beyond WINDOW.
+WIDE = 1024
+
+#: Predicted third points of such wide pairs kept at most (all dropped when full).
+PENDING_MAX = 1 << 17
+
 #: Trajectory sample per chain: the first DENSE steps, then at most SPREAD more, evenly spaced.
 DENSE = 32
 SPREAD = 31  # with the last iterate: at most 64 points
@@ -58,7 +66,8 @@ def _step(p, a, g):
 class Chain:
     """One chain's summary (a float chain, or an array chain with one run per element)."""
 
-    __slots__ = ("start", "x", "g", "alpha", "steps", "index", "dense", "spread", "stride", "sampled", "scalar", "_ahead")
+    __slots__ = ("start", "x", "g", "alpha", "steps", "index", "dense", "spread", "stride", "sampled", "scalar", "_ahead",
+                 "successor")
 
     def __init__(self, x, g, sampled: bool) -> None:
         self.start = x
@@ -73,6 +82,10 @@ class Chain:
         self.stride = 1
         self.scalar = isinstance(x, float)
         self._ahead = None
+        # The chain extended right after this one last time (itself, or None, for a run stepped on
+        # its own; the next run for runs stepped in lock-step): tried first for the next call, so
+        # runs that met at one point (converged to the same minimum) keep taking turns.
+        self.successor = None
 
     def extend(self, x, g) -> None:
         """Appends the evaluation at the next iterate."""
@@ -257,13 +270,23 @@ class ChainBuilder:
         self.unfollowed = 0  # evaluations after that which extended no followed chain
         self.calls = 0
         self._recent: list[Chain] = []  # most recently extended first, at most WINDOW
-        self._by_pred: dict[float, Chain] = {}  # scalar chains by their exact next iterate
+        # Scalar chains by their exact next iterate; several when runs stepped in lock-step
+        # have met (all converged to one minimum), so each keeps getting its own steps.
+        self._by_pred: dict[float, list[Chain]] = {}
         self._tentative: list[Chain] = []  # chains of 1 or 2 points, oldest first
         self._previous = None
         self._last: Chain | None = None  # the chain extended by the previous call
         # Machine epsilon of the student's arithmetic when coarser than float64 (see
         # note_precision); 0 keeps float64 streams to their exact matching.
         self.rounding = 0.0
+        # Wide pairing (lock-step scalar runs): a ring of unmatched scalar evaluations, and the
+        # exact next point each plausible pair of them predicts -> (x0, g0, x1, g1, α).
+        self._ring_x = np.empty(WIDE)
+        self._ring_g = np.empty(WIDE)
+        self._ring_size = 0
+        self._pending: dict[float, tuple] = {}
+        self._burst = 0  # unmatched scalar evaluations in a row (a few repeats in between allowed)
+        self._unmatched_at = -10
 
     def note_precision(self, value) -> None:
         """Notes that the stream's arguments come as ``value`` does: a float32 (or float16) array or scalar.
@@ -281,7 +304,7 @@ class ChainBuilder:
         """One scalar evaluation (both plain floats). The common case, a loop extending one chain, is kept short."""
         self.calls += 1
         c = self._last
-        if c is not None and c.scalar:
+        if c is not None and c.scalar and (c.successor is None or c.successor is c):
             p = c.x
             a = c.alpha
             pred = p - a * c.g
@@ -361,7 +384,7 @@ class ChainBuilder:
             if kind is not float:
                 x = float(x)
             c = builder._last
-            if c is not None and c.scalar and (
+            if c is not None and c.scalar and (c.successor is None or c.successor is c) and (
                 x == (p := c.x) - c.alpha * (cg := c.g)
                 # a diverged chain going on through inf and nan, as in feed_scalar
                 or (x - x != 0 and not (p - p == 0 and cg - cg == 0))
@@ -395,9 +418,14 @@ class ChainBuilder:
         scalar = isinstance(x, float)
         hit = None
         if scalar:
-            hit = self._by_pred.get(x)
-            if hit is not None and not hit.matches(x, self.rounding):
-                hit = None
+            last = self._last
+            turn = last.successor if last is not None else None
+            if turn is not None and turn is not last and turn.scalar and turn.matches(x, self.rounding):
+                hit = turn  # lock-step runs: the next one's turn, even where the last one also matches
+            else:
+                indexed = self._by_pred.get(x)
+                if indexed:
+                    hit = next((c for c in indexed if c.matches(x, self.rounding)), None)
         if hit is None:
             hit = next((c for c in self._recent if c.matches(x, self.rounding)), None)
         if hit is not None:
@@ -413,6 +441,16 @@ class ChainBuilder:
         if self.full:
             self.unfollowed += 1
         tentative = self._tentative
+        if scalar and self._pending:
+            wide = self._pending.pop(x, None)
+            if wide is not None:
+                x0, g0, x1, g1, a = wide
+                pair = Chain(x0, g0, sampled=False)
+                pair.alpha = a
+                pair.extend(x1, g1)
+                self._burst = 0
+                self._confirm(pair, x, g)
+                return
         hit = next((c for c in reversed(tentative) if c.steps == 2 and c.matches(x, self.rounding)), None)
         if hit is not None:
             tentative.remove(hit)
@@ -430,10 +468,58 @@ class ChainBuilder:
         tentative.extend(pairs)
         tentative.append(Chain(x, g, sampled=False))
         del tentative[: max(0, len(tentative) - 4 * WINDOW)]
+        if scalar:
+            self._pair_wide(x, g)
+
+    def _pair_wide(self, x: float, g: float) -> None:
+        """Pairs an unmatched scalar evaluation with every kept one, then keeps it (lock-step runs).
+
+        Only within a burst of more than WINDOW unmatched evaluations: a lone new run
+        (its first two points) pairs within the window above, and a burst is what many
+        runs stepped in lock-step look like until their chains are confirmed. A pair is
+        kept by the exact next point it predicts, with α snapped as :func:`_snap` does, so
+        its third point confirms it by one lookup; a pair whose α does not reproduce its
+        second point exactly is not kept (the window above still tries it with tolerance).
+        """
+        self._burst = self._burst + 1 if self.calls - self._unmatched_at <= 3 else 1
+        self._unmatched_at = self.calls
+        n = min(self._ring_size, WIDE)
+        if self._burst > WINDOW and n and math.isfinite(x) and math.isfinite(g) and not self.rounding:
+            px, pg = self._ring_x[:n], self._ring_g[:n]
+            with np.errstate(all="ignore"):
+                a = (px - x) / pg
+                # A first step of a run is a real move: points a few ulps apart (runs that have
+                # all converged to one minimum) would pair with any α and confirm by accident.
+                keep = (np.isfinite(a) & (np.abs(a) >= 1e-8) & (np.abs(a) <= 1e4)
+                        & (np.abs(px - x) > 1e-12 * max(1.0, abs(x))))
+                # α to 12 significant digits (as _snap does), where that gives x exactly.
+                scale = 10.0 ** (11 - np.floor(np.log10(np.abs(a))))
+                r = np.where(keep, np.round(a * scale) / scale, a)
+                keep &= px - r * pg == x
+                idx = np.flatnonzero(keep)
+                if idx.size:
+                    pending = self._pending
+                    if len(pending) + idx.size > PENDING_MAX:
+                        pending.clear()
+                    r = r[idx]
+                    pending.update(zip((x - r * g).tolist(), zip(px[idx].tolist(), pg[idx].tolist(),
+                                                                 [x] * idx.size, [g] * idx.size, r.tolist())))
+        slot = self._ring_size % WIDE
+        self._ring_x[slot] = x
+        self._ring_g[slot] = g
+        self._ring_size += 1
 
     def _extend(self, chain: Chain, x, g) -> None:
+        if self._last is not None:
+            self._last.successor = chain
         if chain.scalar:
-            self._by_pred.pop(chain.predicted(), None)
+            key = chain.predicted()
+            indexed = self._by_pred.get(key)
+            if indexed is not None:
+                if chain in indexed:
+                    indexed.remove(chain)
+                if not indexed:
+                    del self._by_pred[key]
         chain.extend(x, g)
         self._follow(chain)
         self._previous = x
@@ -450,7 +536,7 @@ class ChainBuilder:
         if last is not None and last is not chain and last.scalar:
             nxt = last.predicted()
             if nxt - nxt == 0:  # finite: a nan key could never be found (nor removed) again
-                self._by_pred[nxt] = last
+                self._by_pred.setdefault(nxt, []).append(last)
         self._last = chain
 
     def _confirm(self, pair: Chain, x, g) -> None:
