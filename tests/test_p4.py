@@ -226,6 +226,19 @@ def test_lock_step_script_gets_full_marks(tmp_path, sample):
     assert re.findall(r"^\| (0\.01|0\.3|4) \| 30 \| 1000 \|", update, re.M) == ["0.01", "0.3", "4"], update
 
 
+def test_scalar_runs_from_a_grid_are_not_joined_across_their_starts(tmp_path):
+    # linspace(-5, 20, 26): -4 is exactly one α = 0.01 step from -5 (f'(-5) = -100) and 11, 12, 14
+    # are "steps" of α = -1. Paired across runs, these made fake uphill runs: 14.8 / 15 and wrong
+    # starts ("1 of 81 starts are outside [-5, 20]"), instead of the grid rule's 14.
+    items = _grade_p4(tmp_path, "scalar_grid_starts")
+    assert {i: items[i].status.value for i in items} == {
+        "p4-functions": "passed", "p4-update": "passed", "p4-starts": "failed",
+        "p4-alpha-small": "passed", "p4-alpha-mid": "passed", "p4-alpha-large": "passed"}
+    assert "evenly spaced grid" in items["p4-starts"].feedback and items["p4-starts"].score == 1
+    assert re.findall(r"^\| ([-0-9.e]+) \| (\d+) \| 1000 \|", items["p4-update"].feedback, re.M) == [
+        ("0.01", "26"), ("0.3", "26"), ("4", "26")], items["p4-update"].feedback
+
+
 def test_float32_precision_widens_matching_only_for_float32_streams():
     def feed(builder, dtype, alpha):
         x = np.linspace(-4, 19, 8).astype(dtype)

@@ -67,7 +67,7 @@ class Chain:
     """One chain's summary (a float chain, or an array chain with one run per element)."""
 
     __slots__ = ("start", "x", "g", "alpha", "steps", "index", "dense", "spread", "stride", "sampled", "scalar", "_ahead",
-                 "successor")
+                 "successor", "at", "gap")
 
     def __init__(self, x, g, sampled: bool) -> None:
         self.start = x
@@ -86,6 +86,10 @@ class Chain:
         # its own; the next run for runs stepped in lock-step): tried first for the next call, so
         # runs that met at one point (converged to the same minimum) keep taking turns.
         self.successor = None
+        # Tentative chains only: the call index of the last point, and the calls between a pair's
+        # two points (a third point must follow its second about as far: see _in_step).
+        self.at = 0
+        self.gap = 0
 
     def extend(self, x, g) -> None:
         """Appends the evaluation at the next iterate."""
@@ -189,6 +193,19 @@ def _tolerance(p, step, rounding: float = 0.0):
     return tol + 2 * rounding * (np.abs(p) + np.abs(step)) if rounding else tol
 
 
+def _in_step(gap: int, next_gap: int) -> bool:
+    """Whether a third point ``next_gap`` calls after a pair's second keeps the pair's pace (``gap`` calls apart).
+
+    A run's points come at a steady pace: one call apart when a run is stepped on its
+    own (two or three with a print or tolerance test of fprime(x) in between), N apart
+    when N runs are stepped in lock-step. Starts of runs stepped one after another are
+    a whole run apart, and one of them can happen to lie one α-step from the previous
+    start (a grid of starts -5, -4 with f'(-5) = -100 and α = 0.01), whose next point
+    then comes one call later: that pace changes, so those starts never make a run.
+    """
+    return abs(next_gap - gap) <= 3 + gap // 8
+
+
 def _as_float(value) -> float:
     try:
         return float(value)
@@ -283,6 +300,7 @@ class ChainBuilder:
         # exact next point each plausible pair of them predicts -> (x0, g0, x1, g1, α).
         self._ring_x = np.empty(WIDE)
         self._ring_g = np.empty(WIDE)
+        self._ring_at = np.zeros(WIDE, dtype=np.int64)  # call index of each kept evaluation
         self._ring_size = 0
         self._pending: dict[float, tuple] = {}
         self._burst = 0  # unmatched scalar evaluations in a row (a few repeats in between allowed)
@@ -443,15 +461,16 @@ class ChainBuilder:
         tentative = self._tentative
         if scalar and self._pending:
             wide = self._pending.pop(x, None)
-            if wide is not None:
-                x0, g0, x1, g1, a = wide
+            if wide is not None and _in_step(wide[6] - wide[5], self.calls - wide[6]):
+                x0, g0, x1, g1, a = wide[:5]
                 pair = Chain(x0, g0, sampled=False)
                 pair.alpha = a
                 pair.extend(x1, g1)
                 self._burst = 0
                 self._confirm(pair, x, g)
                 return
-        hit = next((c for c in reversed(tentative) if c.steps == 2 and c.matches(x, self.rounding)), None)
+        hit = next((c for c in reversed(tentative)
+                    if c.steps == 2 and _in_step(c.gap, self.calls - c.at) and c.matches(x, self.rounding)), None)
         if hit is not None:
             tentative.remove(hit)
             self._confirm(hit, x, g)
@@ -464,9 +483,12 @@ class ChainBuilder:
                     pair = Chain(c.x, c.g, sampled=False)
                     pair.alpha = a
                     pair.extend(x, g)
+                    pair.gap, pair.at = self.calls - c.at, self.calls
                     pairs.append(pair)
         tentative.extend(pairs)
-        tentative.append(Chain(x, g, sampled=False))
+        single = Chain(x, g, sampled=False)
+        single.at = self.calls
+        tentative.append(single)
         del tentative[: max(0, len(tentative) - 4 * WINDOW)]
         if scalar:
             self._pair_wide(x, g)
@@ -502,11 +524,13 @@ class ChainBuilder:
                     if len(pending) + idx.size > PENDING_MAX:
                         pending.clear()
                     r = r[idx]
-                    pending.update(zip((x - r * g).tolist(), zip(px[idx].tolist(), pg[idx].tolist(),
-                                                                 [x] * idx.size, [g] * idx.size, r.tolist())))
+                    at = self._ring_at[:n][idx].tolist()
+                    pending.update(zip((x - r * g).tolist(), zip(px[idx].tolist(), pg[idx].tolist(), [x] * idx.size,
+                                                                 [g] * idx.size, r.tolist(), at, [self.calls] * idx.size)))
         slot = self._ring_size % WIDE
         self._ring_x[slot] = x
         self._ring_g[slot] = g
+        self._ring_at[slot] = self.calls
         self._ring_size += 1
 
     def _extend(self, chain: Chain, x, g) -> None:
