@@ -38,6 +38,10 @@ class Context:
         if self.verbosity > 0:
             print(text, file=self.stdout, flush=True)
 
+    def result(self, text: str) -> None:
+        """Prints a final result (the scores table): with ``-q`` too, which keeps only warnings and results."""
+        print(text, file=self.stdout, flush=True)
+
     def progress(self, total: int) -> Progress:
         """A progress display for a batch of ``total`` students: a bar on a terminal, lines otherwise."""
         isatty = getattr(self.stdout, "isatty", None)

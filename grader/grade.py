@@ -141,8 +141,8 @@ def main(
     for writer in writers:
         writer.write_class(reports, out)
     ctx.say("")
-    ctx.say(summary_table(reports))
-    ctx.say(f"\nReports: {out}/<student>/report.html (and .md, .json), class summary: {out / 'index.html'}, "
+    ctx.result(summary_table(reports))
+    ctx.result(f"\nReports: {out}/<student>/report.html (and .md, .json), class summary: {out / 'index.html'}, "
             f"gradebook: {out / 'gradebook.csv'}")
     return reports
 

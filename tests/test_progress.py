@@ -72,3 +72,22 @@ def test_context_picks_the_bar_for_a_terminal_and_quiet_silences_say():
 
 def test_format_eta():
     assert [format_eta(s) for s in (0, 59.4, 61, 3599, 3720)] == ["0s", "59s", "1m01s", "59m59s", "1h02m"]
+
+
+def test_a_quiet_run_still_prints_the_final_scores(tmp_path):
+    # `-q` promises "only warnings and errors (and final scores)": the table is the result, not progress.
+    from pathlib import Path
+
+    from grader import grade
+    from grader.rubric import load_rubric
+
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "class" / "alice").mkdir(parents=True)
+    (tmp_path / "class" / "alice" / "answers.md").write_text("P1: see below\n", encoding="utf-8")
+    out = io.StringIO()
+    reports = grade.main(path=tmp_path / "class", rubric=load_rubric(root / "rubrics" / "hw1.toml"),
+                         out=tmp_path / "reports", jobs=1, ctx=Context(stdout=out, stderr=io.StringIO(), verbosity=0),
+                         cache=False)
+    text = out.getvalue()
+    assert [r.student for r in reports] == ["alice"]
+    assert "alice" in text and "total" in text.lower() and "Grading" not in text, text
