@@ -217,10 +217,9 @@ def test_scalar_runs_stepped_in_lock_step_are_each_followed_to_their_last_step()
     assert [(r.alpha, r.start, r.steps) for r in runs] == [(a, s, 400) for a in (0.01, 0.3) for s in starts.tolist()]
 
 
-@pytest.mark.parametrize("sample", ["lockstep_scalar_starts"])
-def test_lock_step_script_gets_full_marks(tmp_path, sample):
+def test_lock_step_script_gets_full_marks(tmp_path):
     # Before: 9.66 / 15 and a TA flag ("20 of 118 runs step uphill"), from runs paired across starts.
-    result = _grade_p4_result(tmp_path, sample)
+    result = _grade_p4_result(tmp_path, "lockstep_scalar_starts")
     assert result.score == 15 and not result.flags, [(i.id, i.feedback) for i in result.items]
     update = next(i for i in result.items if i.id == "p4-update").feedback
     assert re.findall(r"^\| (0\.01|0\.3|4) \| 30 \| 1000 \|", update, re.M) == ["0.01", "0.3", "4"], update

@@ -297,7 +297,8 @@ class ChainBuilder:
         # note_precision); 0 keeps float64 streams to their exact matching.
         self.rounding = 0.0
         # Wide pairing (lock-step scalar runs): a ring of unmatched scalar evaluations, and the
-        # exact next point each plausible pair of them predicts -> (x0, g0, x1, g1, α).
+        # exact next point each plausible pair of them predicts -> (x0, g0, x1, g1, α, the call
+        # indices of x0 and x1).
         self._ring_x = np.empty(WIDE)
         self._ring_g = np.empty(WIDE)
         self._ring_at = np.zeros(WIDE, dtype=np.int64)  # call index of each kept evaluation
@@ -461,14 +462,15 @@ class ChainBuilder:
         tentative = self._tentative
         if scalar and self._pending:
             wide = self._pending.pop(x, None)
-            if wide is not None and _in_step(wide[6] - wide[5], self.calls - wide[6]):
-                x0, g0, x1, g1, a = wide[:5]
-                pair = Chain(x0, g0, sampled=False)
-                pair.alpha = a
-                pair.extend(x1, g1)
-                self._burst = 0
-                self._confirm(pair, x, g)
-                return
+            if wide is not None:
+                x0, g0, x1, g1, a, at0, at1 = wide
+                if _in_step(at1 - at0, self.calls - at1):
+                    pair = Chain(x0, g0, sampled=False)
+                    pair.alpha = a
+                    pair.extend(x1, g1)
+                    self._burst = 0
+                    self._confirm(pair, x, g)
+                    return
         hit = next((c for c in reversed(tentative)
                     if c.steps == 2 and _in_step(c.gap, self.calls - c.at) and c.matches(x, self.rounding)), None)
         if hit is not None:

@@ -149,10 +149,11 @@ class Recorder:
         elif isinstance(new, (np.floating, np.ndarray)):
             arg = _copy_numeric(old)
             if arg is not None:
-                self._builder("=" + key).note_precision(old)
+                builder = self._builder("=" + key)
+                builder.note_precision(old)
                 with np.errstate(all="ignore"):
                     grad = self.gradient(arg)
-                _feed_general(self._builder("=" + key).feed, arg, grad)
+                _feed_general(builder.feed, arg, grad)
         return new
 
     def snapshot(self) -> dict:

@@ -1,4 +1,4 @@
-# 40 scalar runs per α stepped in lock-step: every run's next point comes 39 calls after its last.
+# 30 scalar runs per α stepped in lock-step: every run's next point comes 29 calls after its last.
 import numpy as np
 import matplotlib.pyplot as plt
 
