@@ -46,6 +46,7 @@ NOT_DENSE = {
     "ok_toplevel_alias": "top-level script code builds the dense matrix at n=4000; the alias at the end is kept with the definitions",
     "ok_shift_add": "a sum of r shifted slices k_j·x[j:j+m]: 2-D temporaries never appear",
     "ok_fixed_blocks": "overlap-save with a fixed 8×(8+r−1) block built in the constructor: as large as a small matrix",
+    "ok_fixed_blocks_sliced": "a fixed 16×(16+r−1) block from the constructor, its last use sliced to the outputs left",
     "ok_fft_workspace": "a preallocated (2, 4096) FFT workspace: more entries than the matrix at small n",
     "ok_python_dict_of_nonzeros": "a dict {(i, i+j): k_j} of the nonzeros: over 512 B per entry of x, but linear",
 }
@@ -82,11 +83,19 @@ DENSE = {
     "dense_rows_list_small": ({"shape"}, "rows = [np.concatenate((np.zeros(i), k, np.zeros(n - r - i))) for i in range(m)]"),
     # Dense only for integer vectors, which the correctness checks use and the guards' large n does not.
     "dense_integer_inputs_only": ({"shape"}, "A = np.zeros((m, n))"),
+    # Built in the constructor, which has no x, for a size the code reads elsewhere; used only where
+    # it fits. A fixed block of the same shape at one n (ok_fixed_blocks) is used at every n.
+    "dense_init_global_n": ({"shape"}, "self.A = np.zeros((n - r + 1, n))"),
+    "dense_init_default_n": ({"shape"}, "self.mat = np.array(["),
+    "dense_init_template_slice": ({"shape"}, "return self.M[:n - r + 1, :n] @ x"),
 }
+
+#: Built by Convolution1d(k) before any x: the verdict says why it is not a fixed block.
+BUILT_EARLY = {"dense_init_global_n", "dense_init_default_n", "dense_init_template_slice"}
 
 #: Dense only below the guards' large n: the shape guard must find it at a small one.
 SIZE_GATED = {"dense_small_n_only", "dense_below_1000", "dense_small_filters", "dense_integer_inputs_only",
-              "dense_fullcirc_when_short", "dense_flat1d_small", "dense_rows_list_small"}
+              "dense_fullcirc_when_short", "dense_flat1d_small", "dense_rows_list_small", *BUILT_EARLY}
 
 
 def case_source(case: str) -> Path:
@@ -174,6 +183,10 @@ def test_dense(case, guards_once):
     shape = report.verdicts["shape"].message
     first = shape.splitlines()[1]
     assert f"conv1D.py:{line_of(case, marker)}" in first, shape
+    if case in BUILT_EARLY:
+        first, early = first.split(" Convolution1d(k) made ")
+        assert re.search(r"before any x existed, and at n=\d+, where no matrix fits in it, your products do not use it",
+                         early), early
     if DENSE[case][1].startswith(("flat = ", "rows = ")):
         assert "at least half as many entries" not in first, first  # named by what it is, not its size
     if case in SIZE_GATED:
@@ -187,9 +200,56 @@ def test_dense(case, guards_once):
         assert {name for name, status in statuses.items() if status == "dense"} == {"shape"}, statuses
     else:
         assert re.search(r"(996×1000|1000×996|1000×1000) (float64|float32|bool|int64) array", first), first
-    assert re.search(r" in \w+(\.\w+)*: `", first) and "while the grader computed A" in first, first
+    computed = "while the grader computed " + ("" if case in BUILT_EARLY else "A")
+    assert re.search(r" in \w+(\.\w+)*: `", first) and computed in first, first
     # The item's feedback ends with the rule.
     assert report.ban_feedback().rstrip().endswith(dense_ban.RULE)
+
+
+@pytest.mark.parametrize("case", ["ok_fixed_blocks", "ok_fixed_blocks_sliced"])
+def test_a_fixed_block_of_a_banned_shape_is_named_as_allowed(case, guards_once):
+    # Its shape is banned at one small n; the clean text must not hide that, and says why it passes.
+    shape = guards_once(case).verdicts["shape"].message
+    assert re.search(r"Also, the \d+×\d+ array Convolution1d\(k\) makes at conv1D\.py:\d+ .* banned shape at "
+                     r"n=\d+, r=\d+, and is allowed as a fixed block: your products use it at n=\d+ too", shape), shape
+
+
+_CACHED_BLOCKS = """
+
+_blocks = {}
+_plain_block = block_toeplitz
+
+
+def block_toeplitz(k, B):
+    key = (tuple(k), B)
+    if key not in _blocks:
+        _blocks[key] = _plain_block(k, B)
+    return _blocks[key]
+"""
+
+
+@pytest.mark.parametrize("case, used", [("ok_fixed_blocks", True), ("dense_init_global_n", False)])
+def test_the_fixed_block_test_sees_use_and_restores_what_it_spoils(case, used, tmp_path):
+    # In this process, on the plugin's own pieces: the block is cached at module level, so a
+    # spoiled entry left behind would change every later product.
+    plugin = load_content_module(Path(PLUGIN))
+    source = case_source(case).read_text(encoding="utf-8") + (_CACHED_BLOCKS if used else "")
+    (tmp_path / "conv1D.py").write_text(source, encoding="utf-8")
+    watch = plugin.ExpressionWatch(tmp_path)
+    watch.install()
+    module = plugin.loader.load(tmp_path / "conv1D.py", "conv1D", [], tmp_path, [watch.transform], "auto").module
+    r = 5 if used else 3
+    products = plugin._Products(module, 12 if used else 20, r, 0)
+    built = plugin._Built()
+    with watch.armed(lambda value, site: None if products.knows_n or not isinstance(value, np.ndarray)
+                     else built.add(value, site)):
+        before = products()
+    array, = {id(a): a for a in built.shaped((products.n - r + 1, products.n))}.values()
+    kept = array.copy()
+    test = plugin._fixed_block_test(watch, module, r, array.shape, 0)
+    assert test == {"n": 2 * products.n + r, "used": used, "error": None}
+    assert np.array_equal(array, kept)
+    assert all(np.array_equal(a, b) for a, b in zip(products(), before))
 
 
 @pytest.mark.parametrize("case", ["dense_zeros_rows", "dense_cached_on_self", "dense_transpose_only", "dense_module_cache"])

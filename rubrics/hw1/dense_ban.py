@@ -522,7 +522,7 @@ def shape_verdict(watched: dict, n: int, r: int, config: dict) -> Verdict:
             article = _article(str(v["shape"][0]) if v["shape"] else "")
             lines.append(
                 f"- {v['function']} produced {article} {shape} {what} ({size}{why}) at {v['site']}, "
-                f"while the grader computed {v['step']}{when}."
+                f"while the grader computed {v['step']}{when}.{_built_early(v)}"
             )
         if len(violations) > 3:
             lines.append(f"- and {len(violations) - 3} more place(s).")
@@ -538,8 +538,39 @@ def shape_verdict(watched: dict, n: int, r: int, config: dict) -> Verdict:
         "shape", "clean",
         f"Shape guard: no array of {m}×{n} or {n}×{m} (or with ≥ half as many entries) appeared in your code "
         f"at n={n}, r={r} ({watched.get('sites', 0)} expressions watched), nor an (n−r+1)×n or n×(n−r+1) "
-        f"one{_sizes_text(watched, r)}.",
+        f"one{_sizes_text(watched, r)}.{_fixed_blocks_text(watched)}",
     )
+
+
+def _built_early(v: dict) -> str:
+    """Why an array the constructor made, of a banned shape, is the matrix and not a fixed block."""
+    if "unused_at" not in v:
+        return ""
+    text = f" Convolution1d(k) made {_made(v)} before any x existed"
+    if v.get("unused_error"):
+        return (f"{text}; at n={v['unused_at']}, where no matrix fits in it, your products failed "
+                f"({v['unused_error']}), so it could not be seen working as a fixed block.")
+    return (f"{text}, and at n={v['unused_at']}, where no matrix fits in it, your products do not use it: "
+            "it is the matrix, built for the sizes where it fits. A fixed block would be used at every n.")
+
+
+def _made(v: dict) -> str:
+    """"it" or "the 60×64 array it is a view of (at conv1D.py:20)"."""
+    shape, where = v.get("origin_shape", v["shape"]), v.get("origin_where", v["where"])
+    if list(shape) == list(v["shape"]) and where == v["where"]:
+        return "it"
+    return f"the {'×'.join(map(str, shape))} array it {'is' if list(shape) == list(v['shape']) else 'is a view of'} (at {where})"
+
+
+def _fixed_blocks_text(watched: dict) -> str:
+    """The constructor's fixed blocks that have a banned shape at one size, and why they are allowed."""
+    blocks = {}
+    for v in watched.get("fixed_blocks", []):
+        blocks.setdefault((tuple(v.get("origin_shape", v["shape"])), v.get("origin_where", v["where"])), v)
+    parts = [f"the {'×'.join(map(str, shape))} array Convolution1d(k) makes at {where} is (or has a view of) a "
+             f"banned shape at n={v['n']}, r={v['r']}, and is allowed as a fixed block: your products use it "
+             f"at n={v['used_at']} too, where no matrix fits in it" for (shape, where), v in blocks.items()]
+    return f" Also, {'; '.join(parts[:2])}." if parts else ""
 
 
 def _article(number: str) -> str:

@@ -154,6 +154,8 @@ class _Products:
         else:
             self.x, self.y = rng.standard_normal(n), rng.standard_normal(m)
         self.step = _STEPS[0]
+        #: Called once A exists, before A @ x (the fixed-block test spoils arrays there).
+        self.after_construction = None
 
     def __call__(self):
         self.step = _STEPS[0]
@@ -168,6 +170,8 @@ class _Products:
             self.knows_n = True
             A = cls(self.k, self.n)
         self.knows_n = True  # the products see x: from here on everything is judged at this n
+        if self.after_construction is not None:
+            self.after_construction()
         self.step = _STEPS[1]
         forward = A @ self.x
         self.step = _STEPS[2]
@@ -349,6 +353,113 @@ def _rows_of_matrix(value, rows_at: tuple[int, int]) -> bool:
     return all(type(v) is np.ndarray and v.ndim == 1 and v.size == inner for v in value)
 
 
+class _Built:
+    """The arrays one ``Convolution1d(k)`` made before any x existed, each with where it was first seen."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[int, tuple[np.ndarray, int]] = {}  # id -> (array, site); holding it keeps the id
+
+    def add(self, value: np.ndarray, site: int) -> None:
+        self.arrays.setdefault(id(value), (value, site))
+
+    def origin(self, value) -> tuple[np.ndarray, int] | None:
+        """The constructor's array ``value`` is (or is a view of), with its first site; None if not one."""
+        while isinstance(value, np.ndarray):
+            found = self.arrays.get(id(value))
+            if found is not None and found[0] is value:
+                return found
+            value = value.base
+        return None
+
+    def shaped(self, shape: tuple) -> list[np.ndarray]:
+        return [a for a, _ in self.arrays.values() if a.shape == shape]
+
+
+def _spoil(array: np.ndarray) -> bool:
+    """Overwrites an array's entries (nan, +1, negation) so that any product that reads it changes."""
+    if not array.flags.writeable:
+        try:
+            array.flags.writeable = True
+        except ValueError:
+            return False
+    kind = array.dtype.kind
+    if kind in "fc":
+        array[...] = np.nan
+    elif kind in "iu":
+        np.add(array, 1, out=array, casting="unsafe")
+    elif kind == "b":
+        np.logical_not(array, out=array)
+    else:
+        return False
+    return True
+
+
+def _same(first, second) -> bool:
+    """Whether two products' results are identical (nan where the other has nan)."""
+    try:
+        a, b = np.asarray(first), np.asarray(second)
+        return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+    except Exception:  # noqa: BLE001 - not arrays of numbers: compare what they print as
+        return repr(first) == repr(second)
+
+
+def _fixed_block_test(watch, module, r: int, shape: tuple, seed: int) -> dict:
+    """Whether the products use the constructor's arrays of ``shape`` at a size they cannot hold the matrix of.
+
+    A fixed block (overlap-save, a (B, B+r−1) Toeplitz block) has the banned
+    shape at one small n, and the products use it at every n. The matrix
+    built in the constructor for a size read elsewhere (a global ``n``, a
+    default argument, a template sliced to n) is used only where it fits.
+    The products run twice at ``n = 2·max(shape) + r``, where no (n−r+1)×n
+    matrix fits in the array: once as they are, once with the array's
+    entries spoiled right after the construction (then restored). Different
+    results mean the products read it there. Arrays are matched by shape, not
+    by where they were first seen: a block cached at module level is first
+    seen where the cache returns it once it is warm.
+
+    Returns:
+        ``{"n": …, "used": True | False | None, "error": message or None}``;
+        ``used`` is None when the plain run failed.
+    """
+    n = 2 * max(shape) + r
+
+    def run(spoil: bool):
+        products = _Products(module, n, r, seed + 7919)
+        built = _Built()
+        saved: list[tuple[np.ndarray, np.ndarray, bool]] = []
+
+        def look(value, at):
+            if not products.knows_n and isinstance(value, np.ndarray):
+                built.add(value, at)
+
+        def after():
+            if spoil:
+                for array in built.shaped(shape):
+                    saved.append((array, array.copy(), array.flags.writeable))
+                    _spoil(array)
+
+        products.after_construction = after
+        try:
+            with watch.armed(look):
+                return products(), None
+        except Exception as exc:  # noqa: BLE001 - student code
+            return None, exc
+        finally:
+            # A module-level cache must not keep the spoiled entries. Backwards: a view spoiled
+            # before its base is restored after it.
+            for array, copy, writeable in reversed(saved):
+                if array.flags.writeable:
+                    array[...] = copy
+                    array.flags.writeable = writeable
+
+    plain, error = run(False)
+    if error is not None:
+        return {"n": n, "used": None, "error": f"{type(error).__name__}: {error}"[:300]}
+    spoiled, spoiled_error = run(True)
+    used = spoiled_error is not None or not all(_same(a, b) for a, b in zip(plain, spoiled))
+    return {"n": n, "used": used, "error": None}
+
+
 def _op_watch(child, request, config):
     """Loads the file with every expression watched; counts the work at each size, checks shapes at every size."""
     root = child.student_root
@@ -400,8 +511,17 @@ def _op_watch(child, request, config):
     if forbid_sparse:
         from scipy.sparse import issparse
 
-    def record(value, site: int, kind: str, nbytes: int, shape=None, dtype=None) -> None:
+    def record(value, site: int, kind: str, nbytes: int, shape=None, dtype=None, origin=None) -> None:
         shape = tuple(int(s) for s in (value.shape if shape is None else shape))
+        if origin is not None:
+            # Made by the constructor, of a banned shape here: the matrix, or a fixed block that
+            # is this shape at this one size. Decided after the runs (_fixed_block_test).
+            key = (origin[1], origin[0].shape, size, size_r, site)
+            if key not in seen and len(candidates) < 20:
+                seen.add(key)
+                made = {"origin_where": watch.sites[origin[1]].where, "origin_shape": list(origin[0].shape)}
+                candidates.append((origin, {**_violation(value, site, kind, nbytes, shape, dtype), **made}))
+            return
         # At n: each shape each place makes (ten at most). At the other sizes: only the first
         # array of each place (five at most), so they never crowd out what n shows.
         at_n = (size, size_r) == (n, r)
@@ -410,8 +530,11 @@ def _op_watch(child, request, config):
         if key in seen or sum(((v["n"], v["r"]) == (n, r)) == at_n for v in violations) >= (10 if at_n else 5):
             return
         seen.add(key)
+        violations.append(_violation(value, site, kind, nbytes, shape, dtype))
+
+    def _violation(value, site: int, kind: str, nbytes: int, shape: tuple, dtype) -> dict:
         place = watch.sites[site]
-        violations.append(
+        return (
             {
                 "kind": kind,
                 "shape": list(shape),
@@ -429,31 +552,31 @@ def _op_watch(child, request, config):
             }
         )
 
-    built_before_x: dict[int, np.ndarray] = {}
-
-    def from_constructor(value) -> bool:
-        """Whether an array (or a view of one) was made by a Convolution1d(k) that had no n."""
-        while isinstance(value, np.ndarray):
-            if built_before_x.get(id(value)) is value:
-                return True
-            value = value.base
-        return False
+    built = _Built()
+    candidates: list[tuple[tuple[np.ndarray, int], dict]] = []
 
     def inspect(value, site):
         kind = type(value)
         if products is not None and not products.knows_n:
-            # Convolution1d(k) runs before any x exists: what it builds does not depend on n
-            # (a fixed block, an FFT workspace), so only the large-size rule applies to it,
-            # there and wherever the products use it.
+            # Convolution1d(k) runs before any x exists: what it builds has a size fixed before
+            # n is known (a fixed block, an FFT workspace, or a matrix for a size the code reads
+            # elsewhere). Above the large-size rule, a banned shape is a candidate.
             if kind is np.ndarray or isinstance(value, np.ndarray):
-                built_before_x[id(value)] = value
-                if value.ndim >= 2 and value.size >= big:
-                    record(value, site, "array", value.nbytes)
+                built.add(value, site)
+                if value.ndim >= 2:
+                    if value.size >= big:
+                        record(value, site, "array", value.nbytes)
+                    elif value.shape in banned:
+                        record(value, site, "array", value.nbytes, origin=built.origin(value))
             return
         if kind is np.ndarray or isinstance(value, np.ndarray):
-            if built_before_x and from_constructor(value):
-                if value.ndim >= 2 and value.size >= big:
-                    record(value, site, "array", value.nbytes)
+            origin = built.origin(value) if built.arrays else None
+            if origin is not None:
+                if value.ndim >= 2:
+                    if value.size >= big:
+                        record(value, site, "array", value.nbytes)
+                    elif value.shape in banned:
+                        record(value, site, "array", value.nbytes, origin=origin)
                 return
             if value.ndim >= 2:
                 if value.size >= big or value.shape in banned:
@@ -490,7 +613,7 @@ def _op_watch(child, request, config):
                 finished = True
                 for kind in dict.fromkeys((integer, not integer)):
                     products = _Products(loaded.module, at, at_r, seed + 1000 * at_r + at, integer=kind)
-                    built_before_x.clear()
+                    built.arrays.clear()
                     try:
                         with watch.armed(inspect):
                             products()
@@ -507,7 +630,7 @@ def _op_watch(child, request, config):
                 continue  # a smaller size too costly to count: only the shape check at n still runs
             ban(at, r)
             products = _Products(loaded.module, at, r, seed + at if at != n else seed, integer=integer)
-            built_before_x.clear()
+            built.arrays.clear()
             count = WorkCount(watch.sites)
 
             def both(value, site, count=count):
@@ -527,6 +650,21 @@ def _op_watch(child, request, config):
             checked.append([at, r])
             if at == n:
                 answer.update(_outputs(value))
+        # The constructor's arrays of a banned shape: a fixed block the products use at a size
+        # it cannot hold the matrix of is allowed (and named in the clean text); the rest are
+        # the matrix, built for the sizes where it fits.
+        tests: dict[tuple, dict] = {}
+        answer["fixed_blocks"] = []
+        for (array, _site), violation in candidates:
+            group = (violation["r"], array.shape)
+            if group not in tests:
+                tests[group] = _fixed_block_test(watch, loaded.module, violation["r"], array.shape, seed)
+            test = tests[group]
+            if test["used"]:
+                if len(answer["fixed_blocks"]) < 5:
+                    answer["fixed_blocks"].append({**violation, "used_at": test["n"]})
+            else:
+                violations.append({**violation, "unused_at": test["n"], "unused_error": test["error"]})
     answer["sites"] = len(watch.sites)
     answer["checked_sizes"] = [pair for pair in checked if pair != [n, r]]
     return answer
