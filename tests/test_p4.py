@@ -424,3 +424,46 @@ def test_library_functions_a_script_replaces_are_put_back_and_flagged(tmp_path):
     assert result.score == pytest.approx(15), [(i.id, i.feedback) for i in result.items]
     assert any("replaced library functions" in f and "json.dumps" in f for f in result.flags), result.flags
     assert "they were put back" in " ".join(i.feedback for i in result.items)
+
+
+@pytest.mark.parametrize("sample, scores", [
+    # x = x - lr * f(x): three points fit one α now and then. Before: 3 / 15, half the update item.
+    ("steps_by_f", {"p4-update": 0, "p4-starts": 0, "p4-alpha-small": 0, "p4-alpha-mid": 0, "p4-alpha-large": 0}),
+    # Heavy-ball momentum: its converged and diverging tails look like GD with an α of their own.
+    # Before: 5.4 / 15 (update 1.4, starts 2) and a "mis-assembled" TA flag.
+    ("momentum_update", {"p4-update": 0, "p4-starts": 0, "p4-alpha-small": 0, "p4-alpha-mid": 0, "p4-alpha-large": 0}),
+    # Clipped to [-5, 20]: α = 0.01 and 0.3 never reach the ends and are GD; α = 4 is not. Before,
+    # α = 4 was judged on one 3-step piece (3 / 3) and the starts item lost a third for it.
+    ("clipped_step", {"p4-update": 2, "p4-starts": 2, "p4-alpha-small": 3, "p4-alpha-mid": 3, "p4-alpha-large": 0}),
+])
+def test_updates_that_are_not_gd_earn_nothing_from_the_pieces_that_fit_one_alpha(tmp_path, sample, scores):
+    result = _grade_p4_result(tmp_path, sample)
+    items = {i.id: i for i in result.items}
+    assert {i: items[i].score for i in scores} == pytest.approx(scores), [(i.id, i.feedback) for i in result.items]
+    assert not result.flags, result.flags
+    if scores["p4-update"] == 0:
+        assert re.search(r"fit x_\(k\+1\) = x_k − α·fprime\(x_k\) with one constant α only in fragments "
+                         r"\(\d+ with fewer than 10 steps", items["p4-update"].feedback), items["p4-update"].feedback
+    else:
+        large = items["p4-alpha-large"].feedback
+        assert "No run with α = 4 was observed (observed α: 0.01, 0.3)" in large, large
+        assert re.search(r"\b(19|20)\d{3} of fprime's 60000 calls are in no GD run.*clipping", large), large
+
+
+def test_fragments_are_set_aside_unless_other_runs_show_their_alpha():
+    def run(alpha, start, steps, final, vectorized=False):
+        return gd.Run(alpha, start, steps, final, "fprime", vectorized=vectorized)
+
+    runs = [
+        run(0.01, 3.0, 1000, 9.99), run(0.01, 10.0, 1000, 10.0000001),  # x₀ = 10 of a grid: kept
+        run(0.3, 2.0, 4, 9.2),  # short, but another run shows α = 0.3... none does: set aside
+        run(4.0, 3.0, 6, 1e200),  # short, diverged: a run
+        run(0.2158, 10.00001, 900, 10.000002),  # a tail that does not move, α of its own
+        run(-8.06, -5e5, 900, float("nan")),  # deep in a diverging iteration
+        run(3e-5, 9.9, 500, 9.95),  # a 2-cycle seen as two slow chains
+        run(0.05, 10.0, 1000, 10.0, vectorized=True),  # an element of a vectorized run: its α is the array's
+    ]
+    kept, fragments = gd.split_fragments(runs)
+    assert [(r.alpha, r.start) for r in kept] == [(0.01, 3.0), (0.01, 10.0), (4.0, 3.0), (0.05, 10.0)]
+    assert fragments == {"fewer than 10 steps": 1, "a travel under 0.0001 in all its steps": 1,
+                         "|x₀| above 10000": 1, "|α| outside [0.0001, 1000]": 1}

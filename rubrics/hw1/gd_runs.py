@@ -26,9 +26,6 @@ TARGET_ALPHAS = (0.01, 0.3, 4.0)
 
 #: Starts must lie in this interval.
 START_RANGE = (-5.0, 20.0)
-#: Different starts each assignment α needs: one or two hand-picked starts show nothing
-#: about "random starting points" or "most starting points".
-MIN_STARTS = 3
 #: Starts an α needs for full credit: one or two hand-picked starts show nothing about
 #: "random starting points" or "most starting points"; fewer earn that share of the item.
 MIN_STARTS = 3
@@ -79,6 +76,63 @@ def fprime_stable(x):
     x = np.asarray(x, dtype=float)
     s = expit(3 * (x - 3))
     return (1 - s) * 20 * x + s * (x - 10) + 3 * s * (1 - s) * (((x - 10) ** 2 / 2 + 50) - 10 * x**2)
+
+
+#: A run shorter than this counts only if it diverged: three points fit one α by chance
+#: in the calls of an update that is not GD (momentum, a decaying α, x − α·f(x), clipping).
+MIN_RUN_STEPS = 10
+#: Beyond this, x₀ is no start a script draws: it is a point deep in a diverging run.
+MAX_START = 1e4
+#: |α| outside this range is no GD experiment on this f (the assignment's are 0.01 to 4): a
+#: chain that alternates between two points (x ± α of a normalized step) is seen as two
+#: chains that barely move, with |α| of 1e-8 to 1e-5.
+ALPHA_RANGE = (1e-4, 1e3)
+#: A scalar run that moves less than this in all its steps sits at a stationary point, where
+#: steps of a few ulps fit any α (the tail of momentum or of a decaying α, seen as its own
+#: run). An element of a vectorized run has its α from the whole array, and is kept.
+MIN_TRAVEL = 1e-4
+
+
+def fragment_reason(run: "Run") -> str:
+    """Why a run the observer followed is only a fragment of some other iteration, or "" if it is a run."""
+    if abs(run.start) > MAX_START or not math.isfinite(run.start):
+        return f"|x₀| above {MAX_START:g}"
+    if not ALPHA_RANGE[0] <= abs(run.alpha) <= ALPHA_RANGE[1]:
+        return f"|α| outside [{ALPHA_RANGE[0]:g}, {ALPHA_RANGE[1]:g}]"
+    diverged = classify(run.final) == "diverged"
+    if run.steps < MIN_RUN_STEPS and not diverged:
+        return f"fewer than {MIN_RUN_STEPS} steps"
+    if not run.vectorized and not diverged and abs(run.final - run.start) < MIN_TRAVEL:
+        return f"a travel under {MIN_TRAVEL:g} in all its steps"
+    return ""
+
+
+def split_fragments(runs: list["Run"]) -> tuple[list["Run"], dict[str, int]]:
+    """The runs that are GD runs, and how many fragments were set aside, by reason.
+
+    A short run, or one that barely moves, is kept when other runs show its α: a grid of
+    starts that holds x₀ = 10 has a run at the wide minimum, with the α of its neighbours.
+    What an update that is not GD leaves has an α of its own each time.
+    """
+    reasons = [fragment_reason(run) for run in runs]
+    shown = {_alpha_key(run.alpha) for run, why in zip(runs, reasons) if not why}
+    kept, fragments = [], {}
+    for run, why in zip(runs, reasons):
+        if why and not (why.startswith(("fewer", "a travel")) and _alpha_key(run.alpha) in shown):
+            fragments[why] = fragments.get(why, 0) + 1
+        else:
+            kept.append(run)
+    return kept, fragments
+
+
+def _alpha_key(alpha: float) -> float:
+    """α to 6 significant digits, as :func:`group_by_alpha` groups runs."""
+    return float(f"{alpha:.6g}")
+
+
+def fragments_text(fragments: dict[str, int]) -> str:
+    """E.g. "12 with fewer than 10 steps, 3 with |x₀| above 1e+06"."""
+    return ", ".join(f"{count} with {why}" for why, count in sorted(fragments.items(), key=lambda kv: -kv[1]))
 
 
 def classify(x: float) -> str:
@@ -218,17 +272,22 @@ def incoherence(runs: list[Run]) -> str:
     """Signs that the runs were stitched from unrelated calls, or "" (a script that advances more than
     a dozen scalar starts in lock-step splits and mixes its chains; docs/p4.md, Limits).
 
-    A wrong sign makes every run step uphill; some runs uphill among many downhill ones, or
-    starts far outside anything a script draws, are the observer's, not the student's.
+    A wrong sign makes every run step uphill; some runs uphill among many downhill ones are
+    the observer's, not the student's. (Starts far outside anything a script draws are set
+    aside before, by :func:`split_fragments`.)
     """
     uphill = sum(r.alpha <= 0 for r in runs)
-    biggest = max((abs(r.start) for r in runs if math.isfinite(r.start)), default=0.0)
-    signs = []
     if 0 < uphill < len(runs) / 2:
-        signs.append(f"{uphill} of {len(runs)} runs step uphill")
-    if biggest > 1e6:
-        signs.append(f"a run starts at |x₀| = {biggest:.3g}")
-    return ", ".join(signs)
+        return f"{uphill} of {len(runs)} runs step uphill"
+    return ""
+
+
+def calls_in_runs(runs: list[Run]) -> int:
+    """The gradient calls these runs account for: each chain's longest run (a vectorized call steps all its elements)."""
+    longest: dict[int, int] = {}
+    for run in runs:
+        longest[run.chain] = max(longest.get(run.chain, 0), run.steps)
+    return sum(longest.values())
 
 
 def inconsistency(data: dict | None) -> str:
@@ -360,7 +419,7 @@ def group_by_alpha(runs: list[Run]) -> dict[float, list[Run]]:
     """Runs grouped by step size (α equal to 6 significant digits)."""
     groups: dict[float, list[Run]] = {}
     for run in runs:
-        groups.setdefault(float(f"{run.alpha:.6g}"), []).append(run)
+        groups.setdefault(_alpha_key(run.alpha), []).append(run)
     return dict(sorted(groups.items()))
 
 

@@ -32,7 +32,9 @@ class Observed:
     def __init__(self, record: dict, artifacts: Path):
         self.record = record
         self.artifacts = artifacts
-        self.runs, self.how, self.stream = gd.runs_from_record(record)
+        followed, self.how, self.stream = gd.runs_from_record(record)
+        # Only GD runs are judged; pieces of another iteration that fit one α by chance are counted.
+        self.runs, self.fragments = gd.split_fragments(followed)
         self.stopped = any(s["status"] == "stopped" for s in record["scripts"])
         self.errors = [s["message"] for s in record["scripts"] if s["status"] in ("error", "exit")]
         self.replaced = [str(name) for name in record.get("replaced", [])]
@@ -148,6 +150,13 @@ def require_runs(obs: Observed, note, flag) -> None:
         return
     if obs.errors and not obs.any_calls:
         raise StudentError(obs.errors[0])
+    if obs.fragments:
+        raise AssertionError(
+            f"fprime was called {obs.fprime_calls} times, but its calls fit x_(k+1) = x_k − α·fprime(x_k) with "
+            f"one constant α only in fragments ({gd.fragments_text(obs.fragments)}), none of them a GD run. "
+            "A GD run keeps α fixed for all its iterations and steps by exactly α·fprime(x): momentum, an α "
+            "that changes, a normalized or clipped step, or x - alpha * f(x) are not that update."
+        )
     if obs.fprime_calls:
         raise AssertionError(
             f"fprime was called {obs.fprime_calls} times, but no sequence x_(k+1) = x_k − α·fprime(x_k) "
@@ -215,6 +224,10 @@ def test_update_is_gd(student, credit, note, flag):
     note(obs.table)
     if obs.how != "fprime":
         note(f"fprime was never called in the GD loop; the update was observed through {obs.how}.")
+    if sum(obs.fragments.values()) >= len(obs.runs):
+        note(f"Besides these runs, the calls fit one α only in fragments ({gd.fragments_text(obs.fragments)}), "
+             "not counted as runs: where your update is not x - alpha * fprime(x) with a fixed alpha "
+             "(momentum, a changing α, clipping), only the runs above were graded.")
     good = [r for r in obs.runs if r.alpha > 0]
     credit(len(good) / len(obs.runs))
     wrong = [r for r in obs.runs if r.alpha <= 0]
@@ -275,8 +288,13 @@ def _alpha_runs(obs, target, note, flag):
         note(f"Only one learning rate (α = {positive[0]:g}) was observed in your script's run.")
     runs = gd.runs_for(obs.runs, target)
     if not runs:
-        seen = ", ".join(f"{a:g}" for a in groups) or "none"
+        seen = _listed([f"{a:g}" for a in groups], limit=8) or "none"
         why = " Your script was stopped at the time limit before it got there." if obs.stopped else ""
+        outside = obs.fprime_calls - gd.calls_in_runs(obs.runs)
+        if obs.how == "fprime" and outside > obs.fprime_calls / 10:
+            pieces = f"; {gd.fragments_text(obs.fragments)} fitted one α for a while only" if obs.fragments else ""
+            why += (f" {outside} of fprime's {obs.fprime_calls} calls are in no GD run{pieces}: plotting, or steps "
+                    "that move x other than by α·fprime(x) (clipping, momentum, a changing α).")
         raise AssertionError(f"No run with α = {target:g} was observed (observed α: {seen}).{why}")
     note(gd.describe(target, runs) + " (each followed from its start to its last step)")
     return runs
