@@ -467,3 +467,15 @@ def test_fragments_are_set_aside_unless_other_runs_show_their_alpha():
     assert [(r.alpha, r.start) for r in kept] == [(0.01, 3.0), (0.01, 10.0), (4.0, 3.0), (0.05, 10.0)]
     assert fragments == {"fewer than 10 steps": 1, "a travel under 0.0001 in all its steps": 1,
                          "|x₀| above 10000": 1, "|α| outside [0.0001, 1000]": 1}
+
+
+def test_a_grid_of_starts_is_a_grid_even_with_one_start_off_it():
+    grid = np.arange(-5, 20.5, 0.5)
+    assert gd.grid_step(grid) == 0.5
+    # x = -2.5 is one α = 0.01 step from -2 (f'(-2.5) = -50): the two runs share a trajectory,
+    # and the observer may see one of them start a step late, at -1.6. Before: "random", 2 / 2.
+    assert gd.grid_step(np.append(grid, -1.6)) == 0.5
+    assert gd.grid_step(np.linspace(-4.5, 19.5, 40) + 1e-3) == pytest.approx(24 / 39)
+    rng = np.random.default_rng(0)
+    assert all(gd.grid_step(rng.uniform(-5, 20, size)) is None for size in (3, 4, 20, 60, 500))
+    assert gd.grid_step([1.0, 1.0, 2.0]) is None  # two distinct starts are no grid

@@ -282,6 +282,28 @@ def incoherence(runs: list[Run]) -> str:
     return ""
 
 
+def grid_step(starts) -> float | None:
+    """The step of the evenly spaced grid that holds at least 90% of these distinct starts, or None.
+
+    Not all of them: two grid points one GD step apart (x = -2.5 and -2 with α = 0.01, since
+    f'(-2.5) = -50) share a trajectory, and the observer may start one of the two runs a step
+    late, at a point off the grid.
+    """
+    distinct = np.unique(np.asarray(starts, dtype=float))
+    if distinct.size <= 2:
+        return None
+    step = float(np.median(np.diff(distinct)))
+    if not step > 0:
+        return None
+    phase = (distinct - distinct[0]) / step
+    phase = np.round((phase - np.floor(phase)) * 1e6) % 1e6  # position within a grid cell, to 1e-6
+    values, counts = np.unique(phase, return_counts=True)
+    # The cell position most starts share (neighbours too: 999999 and 0 are the same place).
+    best = values[np.argmax(counts)]
+    near = np.minimum(np.abs(phase - best), 1e6 - np.abs(phase - best)) <= 1
+    return step if near.mean() >= 0.9 else None
+
+
 def calls_in_runs(runs: list[Run]) -> int:
     """The gradient calls these runs account for: each chain's longest run (a vectorized call steps all its elements)."""
     longest: dict[int, int] = {}

@@ -244,16 +244,15 @@ def test_random_starts(student, credit, note, flag):
     lo, hi = gd.START_RANGE
     inside = float(np.mean((starts >= lo - 1e-9) & (starts <= hi + 1e-9)))
     distinct = np.unique(starts)
-    gaps = np.diff(distinct)
     by_alpha = gd.group_by_alpha([r for r in obs.runs if r.alpha > 0])
     # A grid lists each point once per α; starts drawn at random with replacement (randint)
     # repeat within an α, and with enough draws their values fill a grid of integers.
     repeats = any(len(runs) > len({r.start for r in runs}) for runs in by_alpha.values())
-    grid = distinct.size > 2 and not repeats and np.allclose(gaps, gaps[0], rtol=1e-6, atol=1e-9)
+    step = None if repeats else gd.grid_step(distinct)
     if distinct.size == 1:
         spread, why = 0.0, f"every run starts at x₀ = {distinct[0]:g}; use random starts, e.g. np.random.uniform(-5, 20)"
-    elif grid:
-        spread, why = 0.5, f"the starts are an evenly spaced grid ({distinct.size} points, step {gaps[0]:.3g}), not random"
+    elif step is not None:
+        spread, why = 0.5, f"the starts are an evenly spaced grid ({distinct.size} points, step {step:.3g}), not random"
     else:
         spread, why = 1.0, ""
     # Each assignment α needs starts of its own: random starts for one α and one
