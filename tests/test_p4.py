@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import json
 import re
 import tomllib
@@ -479,3 +480,11 @@ def test_a_grid_of_starts_is_a_grid_even_with_one_start_off_it():
     rng = np.random.default_rng(0)
     assert all(gd.grid_step(rng.uniform(-5, 20, size)) is None for size in (3, 4, 20, 60, 500))
     assert gd.grid_step([1.0, 1.0, 2.0]) is None  # two distinct starts are no grid
+
+
+def test_a_changed_function_is_shown_where_it_differs_most():
+    suite = load_content_module(ROOT / "rubrics" / "hw1" / "test_p4.py")
+    # (x, student's value, starter's, stable form's): 2e-7 off at -10 is not what to show.
+    points = [(-10.0, -200.00004, -200.0, -200.0), (5.0, 1.0, 3.0, 3.0), (300.0, 1.0, math.nan, math.nan)]
+    assert max(points, key=suite._difference)[0] == 5.0
+    assert max(points + [(7.0, None, 2.0, 2.0)], key=suite._difference)[0] == 7.0

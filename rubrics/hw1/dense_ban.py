@@ -513,7 +513,7 @@ def shape_verdict(watched: dict, n: int, r: int, config: dict) -> Verdict:
             shape = "×".join(str(s) for s in v["shape"]) + ("-entry" if v["kind"] == "flat" else "")
             what = {"sparse": "scipy.sparse matrix", "flat": f"{v['dtype']} array (the matrix's entries, flat)",
                     "rows": f"list of {v['dtype']} arrays (the matrix's rows or columns)"}.get(v["kind"], f"{v['dtype']} array")
-            size = f"{mib(v['bytes'])}" + (", a view: no memory of its own, still the banned matrix" if v["view"] else "")
+            size = f"{mib(v['bytes'])}" + _view_text(v)
             # A flat copy or a list of rows is named by `what`; only other arrays are caught by their size.
             size_rule = v["kind"] in ("array", "sparse") and not v["banned_shape"]
             why = f", at least half as many entries as the {rows}×{at} matrix" if size_rule else ""
@@ -540,6 +540,15 @@ def shape_verdict(watched: dict, n: int, r: int, config: dict) -> Verdict:
         f"at n={n}, r={r} ({watched.get('sites', 0)} expressions watched), nor an (n−r+1)×n or n×(n−r+1) "
         f"one{_sizes_text(watched, r)}.{_fixed_blocks_text(watched)}",
     )
+
+
+def _view_text(v: dict) -> str:
+    """What a view's memory is: its base's (a reshape of a fresh buffer), or none (strides, broadcasting)."""
+    if not v["view"]:
+        return ""
+    if v.get("base_bytes", 0) >= v["bytes"]:
+        return f", a view of a {mib(v['base_bytes'])} array, which holds its entries"
+    return ", a view: no memory of its own, still the banned matrix"
 
 
 def _built_early(v: dict) -> str:

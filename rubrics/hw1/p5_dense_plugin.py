@@ -541,6 +541,7 @@ def _op_watch(child, request, config):
                 "dtype": str(value.dtype if dtype is None else dtype),
                 "bytes": int(nbytes),
                 "view": bool(kind in ("array", "flat") and not value.flags.owndata),
+                "base_bytes": _base_bytes(value) if kind in ("array", "flat") else 0,
                 "banned_shape": shape in banned,
                 "n": size,
                 "r": size_r,
@@ -668,6 +669,16 @@ def _op_watch(child, request, config):
     answer["sites"] = len(watch.sites)
     answer["checked_sizes"] = [pair for pair in checked if pair != [n, r]]
     return answer
+
+
+def _base_bytes(value) -> int:
+    """The bytes of the array that owns a view's memory (0 when it owns its own, or the owner is no array)."""
+    if value.flags.owndata:
+        return 0
+    base = value
+    while isinstance(base.base, np.ndarray):
+        base = base.base
+    return int(base.nbytes) if base is not value and base.flags.owndata else 0
 
 
 def _sparse_bytes(value) -> int:

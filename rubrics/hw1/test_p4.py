@@ -187,6 +187,17 @@ def _agrees(student_value, starter, stable, x: float = 0.0) -> bool:
     return not np.isfinite(starter) and not np.isfinite(student_value)
 
 
+def _difference(point) -> float:
+    """How far a student's value is from the assignment's, relatively: a missing or non-finite one
+    where the assignment's is finite first, points where the assignment's overflows last."""
+    _, value, starter, _ = point
+    if not math.isfinite(starter):
+        return -1.0
+    if value is None or not math.isfinite(value):
+        return math.inf
+    return abs(value - starter) / max(1.0, abs(starter))
+
+
 def test_functions_intact(student, credit, note):
     obs = observed(student)
     points = np.array(PROBE_POINTS)
@@ -204,7 +215,7 @@ def test_functions_intact(student, credit, note):
         if not bad:
             earned += 0.5
             continue
-        x, v, ref, _ = bad[0]
+        x, v, ref, _ = max(bad, key=_difference)  # the clearest point, not the first (2e-7 off at x = -10)
         problems.append(f"{name}({x:g}) = {v!r}, but the assignment's {name}({x:g}) = {ref:.10g} ({len(bad)} of {len(points)} points differ); you changed {name}")
     if not obs.runs:
         # The starter already has f and fprime: they earn points only as part of an experiment.
