@@ -35,6 +35,7 @@ Ops:
 from __future__ import annotations
 
 import operator
+from pathlib import Path
 
 import numpy as np
 
@@ -120,7 +121,7 @@ def _op_case(child, request):
     for kind, vector in request["steps"]:
         try:
             left = A if kind == "forward" else run.transposed(A)
-            steps.append({"value": run.matmul(left, vector)})
+            steps.append({"value": run.matmul(left, vector), "where": _defined(child, left)})
         except loader.StudentCodeError as exc:
             steps.append({"error": _student_error(exc)})
             break
@@ -129,6 +130,19 @@ def _op_case(child, request):
             break
     # The operator's handle too: the suite may go on with products it did not plan (through its proxies).
     return {"A": handle, "steps": steps}
+
+
+def _defined(child, operand) -> str:
+    """Where the student's ``__matmul__`` of ``operand`` is defined (``conv1D.py:23 in Convolution1d.__matmul__``), or ""."""
+    method = getattr(type(operand), "__matmul__", None)
+    code = getattr(method, "__code__", None)
+    if code is None:
+        return ""
+    try:
+        rel = Path(code.co_filename).resolve().relative_to(Path(child.student_root).resolve())
+    except (ValueError, OSError):
+        return ""  # not the student's (inherited from a library class)
+    return f"{rel.as_posix()}:{code.co_firstlineno} in {getattr(method, '__qualname__', '__matmul__')}"
 
 
 # -- the handout's GD loop -----------------------------------------------------

@@ -79,10 +79,17 @@ def _valid(answer, planned: int) -> bool:
     steps = answer.get("steps")
     if not isinstance(answer.get("A"), Remote) or not isinstance(steps, list) or len(steps) > planned:
         return False
-    if not all(isinstance(s, dict) and len(s) == 1 and next(iter(s)) in ("value", "error", "T") for s in steps):
+    if not all(isinstance(s, dict) and _one_step(s) for s in steps):
         return False
     # Steps stop at the first error or plain A.T, and only there.
     return all("value" in s for s in steps[:-1]) and (len(steps) == planned or bool(steps) and "value" not in steps[-1])
+
+
+def _one_step(step: dict) -> bool:
+    """One product's answer: a value (with where the student's __matmul__ is, if known), an error, or a plain A.T."""
+    where = step.get("where", "")
+    kinds = [key for key in step if key != "where"]
+    return isinstance(where, str) and len(kinds) == 1 and kinds[0] in ("value", "error", "T")
 
 
 class Case:
@@ -99,6 +106,8 @@ class Case:
     def __init__(self, student, spec: dict) -> None:
         self._kinds = [kind for kind, _ in spec["steps"]]
         self._steps: list = []
+        #: Where the student's ``__matmul__`` of each product is defined, by kind (when the child said).
+        self.where: dict[str, str] = {}
         self._A = None
         module = student.module(required=["Convolution1d"])
         answer = _request(student, {"op": "p5_case", "module": module, **spec})
@@ -116,6 +125,8 @@ class Case:
         if self._kinds.pop(0) != kind:
             raise RuntimeError("the suite asked for products out of the planned order")
         step = self._steps.pop(0)
+        if step.get("where"):
+            self.where[kind] = step["where"]
         if "error" in step:
             raise _error(step["error"])
         if "T" in step:

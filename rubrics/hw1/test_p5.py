@@ -54,27 +54,29 @@ def vector(kind, size, rng):
     return rng.standard_normal(size)
 
 
-def as_vector(value, what, length):
+def as_vector(value, what, length, where=""):
     """Checks a product's type and length, with a message the student can act on."""
+    by = f" (from {where})" if where else ""
     assert value is not None, (
-        f"{what} returned None: __matmul__ must return the product "
+        f"{what} returned None{by}: __matmul__ must return the product "
         "(the starter's `return None` is still there?)"
     )
     array = np.asarray(value)
-    assert array.dtype.kind in "biuf", f"{what} returned {type(value).__name__} of dtype {array.dtype}, not numbers"
-    assert array.size == length, f"{what} has {array.size} entries; expected {length}"
+    assert array.dtype.kind in "biuf", f"{what} returned {type(value).__name__} of dtype {array.dtype}, not numbers{by}"
+    assert array.size == length, f"{what} has {array.size} entries; expected {length}{by}"
     return array.reshape(-1)
 
 
-def compare(got, expected, what, rule):
+def compare(got, expected, what, rule, where=""):
     error = np.abs(got - expected)
     scale = max(1.0, float(np.max(np.abs(expected))))
     if np.all(error <= 1e-8 * scale):
         return
     i = int(np.argmax(error))
+    computed = f" (computed by {where})" if where else ""
     raise AssertionError(
         f"{what} is wrong at index {i}: got {got[i]:.6g}, expected {expected[i]:.6g} "
-        f"({int(np.sum(error > 1e-8 * scale))} of {len(expected)} entries differ). {rule}"
+        f"({int(np.sum(error > 1e-8 * scale))} of {len(expected)} entries differ){computed}. {rule}"
     )
 
 
@@ -103,9 +105,9 @@ def test_forward_matches_dense(student, n, r, kind):
     spec = FORWARD[index]
     k, x = spec["k"], spec["steps"][0][1]
     A = Case(student, spec)
-    got = as_vector(A.forward(x), f"A @ x (n={n}, r={r}, {kind} x)", n - r + 1)
+    got = as_vector(A.forward(x), f"A @ x (n={n}, r={r}, {kind} x)", n - r + 1, A.where.get("forward", ""))
     compare(got, dense(k, n) @ x, f"A @ x for n={n}, r={r}, {kind} x",
-            "Rule: (Ax)_i = k_1 x_i + … + k_r x_{i+r-1} for i = 1 … n-r+1.")
+            "Rule: (Ax)_i = k_1 x_i + … + k_r x_{i+r-1} for i = 1 … n-r+1.", A.where.get("forward", ""))
 
 
 @pytest.mark.parametrize("kind", INPUTS)
@@ -115,9 +117,10 @@ def test_transpose_matches_dense(student, n, r, kind):
     spec = TRANSPOSE[index]
     k, y = spec["k"], spec["steps"][0][1]
     A = Case(student, spec)
-    got = as_vector(A.transposed(y), f"A.T @ y (n={n}, r={r}, {kind} y)", n)
+    got = as_vector(A.transposed(y), f"A.T @ y (n={n}, r={r}, {kind} y)", n, A.where.get("transposed", ""))
     compare(got, dense(k, n).T @ y, f"A.T @ y for n={n}, r={r}, {kind} y",
-            "Rule: (Aᵀy)_j = Σ_i k_{j-i+1} y_i over the i with 1 ≤ j-i+1 ≤ r; r must come from k, not be fixed.")
+            "Rule: (Aᵀy)_j = Σ_i k_{j-i+1} y_i over the i with 1 ≤ j-i+1 ≤ r; r must come from k, not be fixed.",
+            A.where.get("transposed", ""))
 
 
 SHAPE_SIZES = [(20, 3), (7, 7), (15, 1)]
@@ -140,12 +143,13 @@ def test_output_shapes(student, n, r):
     A = Case(student, SHAPES[index])
     forward = A.forward(x)
     backward = A.transposed(y)
-    for value, what, length in ((forward, "A @ x", n - r + 1), (backward, "A.T @ y", n)):
+    for value, what, length, kind in ((forward, "A @ x", n - r + 1, "forward"), (backward, "A.T @ y", n, "transposed")):
+        by = f" (from {A.where[kind]})" if kind in A.where else ""
         assert isinstance(value, np.ndarray), (
-            f"{what} returned a {type(value).__name__}; return a numpy array (e.g. np.asarray([...]))"
+            f"{what} returned a {type(value).__name__}{by}; return a numpy array (e.g. np.asarray([...]))"
         )
         assert value.shape == (length,), (
-            f"{what} has shape {value.shape} for n={n}, r={r}; expected a 1-D array of shape ({length},)"
+            f"{what} has shape {value.shape} for n={n}, r={r}{by}; expected a 1-D array of shape ({length},)"
         )
 
 
