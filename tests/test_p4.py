@@ -488,3 +488,23 @@ def test_a_changed_function_is_shown_where_it_differs_most():
     points = [(-10.0, -200.00004, -200.0, -200.0), (5.0, 1.0, 3.0, 3.0), (300.0, 1.0, math.nan, math.nan)]
     assert max(points, key=suite._difference)[0] == 5.0
     assert max(points + [(7.0, None, 2.0, 2.0)], key=suite._difference)[0] == 7.0
+
+
+@pytest.mark.parametrize("count", [2, 4, 8, 11, 13])
+def test_a_few_scalar_runs_in_lock_step_each_start_at_their_own_x0(count):
+    # for α: xs = [uniform() for _ in range(count)]; for k: for i: xs[i] -= α·f′(xs[i]). With 2 to
+    # 11 runs, the pairs of each round crowded the first points out of the pairing window, and all
+    # runs but the first started a step late, at x₁ (outside [-5, 20] with α = 4: a false verdict).
+    rng = np.random.default_rng(count)
+    calls, want = [], []
+    with np.errstate(all="ignore"):
+        for alpha in (0.01, 0.3, 4.0):
+            xs = [float(v) for v in rng.uniform(-5, 20, count)]
+            want += [(alpha, x) for x in xs]
+            for _ in range(200):
+                for i in range(count):
+                    calls.append(xs[i])
+                    xs[i] = float(xs[i] - alpha * gd.fprime_starter(np.float64(xs[i])))
+        runs = build_runs(*_stream(calls), "fprime")
+    assert sorted((r.alpha, r.start) for r in runs) == sorted(want)
+    assert {r.steps for r in runs if r.alpha < 4} == {200}

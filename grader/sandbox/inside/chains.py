@@ -31,6 +31,9 @@ WINDOW = 12
 #: many scalar runs in lock-step (``for k …: for i …: xs[i] -= α·fprime(xs[i])``) evaluates a
 #: run's next point only after every other run's, beyond WINDOW.
 WIDE = 1024
+#: Unconfirmed pairs and first points kept at most: a dozen runs in lock-step, each new point
+#: paired with the WINDOW before it, waiting a round for its third point.
+TENTATIVE_MAX = 16 * WINDOW
 
 #: Predicted third points of such wide pairs kept at most (all dropped when full).
 PENDING_MAX = 1 << 17
@@ -478,20 +481,39 @@ class ChainBuilder:
             self._confirm(hit, x, g)
             return
         pairs = []
-        for c in tentative[-WINDOW:]:
-            if c.steps == 1:
-                a = _pair_alpha(c.x, c.g, x, self.rounding)
-                if a is not None:
-                    pair = Chain(c.x, c.g, sampled=False)
-                    pair.alpha = a
-                    pair.extend(x, g)
-                    pair.gap, pair.at = self.calls - c.at, self.calls
-                    pairs.append(pair)
-        tentative.extend(pairs)
+        # The WINDOW most recent unmatched points, not the WINDOW most recent entries: the pairs
+        # of a few runs started in lock-step crowd their own first points out of the window,
+        # and each run but the first would start a step late, at x₁.
+        singles = 0
+        for c in reversed(tentative):
+            if c.steps != 1:
+                continue
+            singles += 1
+            if singles > WINDOW:
+                break
+            a = _pair_alpha(c.x, c.g, x, self.rounding)
+            if a is not None:
+                pair = Chain(c.x, c.g, sampled=False)
+                pair.alpha = a
+                pair.extend(x, g)
+                pair.gap, pair.at = self.calls - c.at, self.calls
+                pairs.append(pair)
+        tentative.extend(reversed(pairs))  # in the order of the points they pair, oldest first
         single = Chain(x, g, sampled=False)
         single.at = self.calls
         tentative.append(single)
-        del tentative[: max(0, len(tentative) - 4 * WINDOW)]
+        # A pair past its pace can no longer be confirmed (see _in_step), and a first point
+        # older than a few rounds of a dozen runs will not be paired: both go. Before, the
+        # oldest entries went at a fixed count, and in a burst of new pairs that was the pair
+        # a run started in lock-step with a few others needed: it started a step late.
+        now = self.calls
+        tentative[:] = [c for c in tentative
+                        if (now - c.at <= 4 * WINDOW if c.steps == 1 else _in_step(c.gap, now - c.at) or now - c.at < c.gap)]
+        if len(tentative) > TENTATIVE_MAX:
+            singles_kept = [c for c in tentative if c.steps == 1][-WINDOW:]
+            pairs_kept = [c for c in tentative if c.steps != 1][len(singles_kept) - TENTATIVE_MAX:]
+            keep = {id(c) for c in pairs_kept} | {id(c) for c in singles_kept}
+            tentative[:] = [c for c in tentative if id(c) in keep]
         if scalar:
             self._pair_wide(x, g)
 
