@@ -153,7 +153,9 @@ def _feedback(item: Item, cases: list[Outcome], status: Status) -> str:
                 if remaining > 0:
                     lines.append(f"(and {remaining} more different failure(s))")
                 break
-        if item.feedback and status is not Status.PASSED:
+        # The item's advice is about its rule; a check stopped at its time limit says why already
+        # (and a dense-matrix rule under "the guards could not run in time" reads like a verdict).
+        if item.feedback and status is not Status.PASSED and any(c.status is not Status.TIMEOUT for c in failing):
             lines.append(item.feedback)
     for case in cases:
         for note in case.notes:

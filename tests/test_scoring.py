@@ -128,3 +128,13 @@ def test_a_reason_for_a_whole_problem_is_said_once():
         "Not run: see i1.", "Missing file: conv1D.py.", "Not run: see i1.", "Not run: see i1.",
     ]
     assert {s.status for s in scored.values()} == {Status.ERROR}
+
+
+def test_the_item_s_rule_is_not_given_as_the_reason_for_a_time_limit():
+    # "The handout forbids a (n-r+1)×n array" under "the guards could not run in time" read like a verdict.
+    timed_out = score_test_item(item(), [case(Status.TIMEOUT, message="stopped after the time limit of 20 s")])
+    assert timed_out.status is Status.TIMEOUT and "the rule" not in timed_out.feedback
+    assert "time limit of 20 s" in timed_out.feedback
+    mixed = score_test_item(item(), [case(Status.TIMEOUT, case="a", message="stopped"),
+                                     case(Status.FAILED, case="b", message="wrong at index 0")])
+    assert "the rule" in mixed.feedback  # a real failure among them: the rule helps with that one
