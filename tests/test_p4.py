@@ -443,7 +443,7 @@ def test_updates_that_are_not_gd_earn_nothing_from_the_pieces_that_fit_one_alpha
     assert {i: items[i].score for i in scores} == pytest.approx(scores), [(i.id, i.feedback) for i in result.items]
     assert not result.flags, result.flags
     if scores["p4-update"] == 0:
-        assert re.search(r"fit x_\(k\+1\) = x_k − α·fprime\(x_k\) with one constant α only in fragments "
+        assert re.search(r"fits? x_\(k\+1\) = x_k − α·f′\(x_k\) with one constant α only in fragments "
                          r"\(\d+ with fewer than 10 steps", items["p4-update"].feedback), items["p4-update"].feedback
     else:
         large = items["p4-alpha-large"].feedback

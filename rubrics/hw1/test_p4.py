@@ -151,11 +151,13 @@ def require_runs(obs: Observed, note, flag) -> None:
     if obs.errors and not obs.any_calls:
         raise StudentError(obs.errors[0])
     if obs.fragments:
+        seen = (f"fprime was called {obs.fprime_calls} times, but its calls fit" if obs.how == "fprime" else
+                f"fprime was not called in the GD loop, and {obs.how} fits")
         raise AssertionError(
-            f"fprime was called {obs.fprime_calls} times, but its calls fit x_(k+1) = x_k − α·fprime(x_k) with "
-            f"one constant α only in fragments ({gd.fragments_text(obs.fragments)}), none of them a GD run. "
-            "A GD run keeps α fixed for all its iterations and steps by exactly α·fprime(x): momentum, an α "
-            "that changes, a normalized or clipped step, or x - alpha * f(x) are not that update."
+            f"{seen} x_(k+1) = x_k − α·f′(x_k) with one constant α only in fragments "
+            f"({gd.fragments_text(obs.fragments)}), none of them a GD run. A GD run keeps α fixed for all its "
+            "iterations and steps by exactly α·fprime(x): momentum, an α that changes, a normalized or clipped "
+            "step, or x - alpha * f(x) (f instead of fprime) are not that update."
         )
     if obs.fprime_calls:
         raise AssertionError(
@@ -262,6 +264,9 @@ def test_random_starts(student, credit, note, flag):
     step = None if repeats else gd.grid_step(distinct)
     if distinct.size == 1:
         spread, why = 0.0, f"every run starts at x₀ = {distinct[0]:g}; use random starts, e.g. np.random.uniform(-5, 20)"
+    elif distinct.size < gd.MIN_STARTS:
+        spread, why = 0.0, (f"only {distinct.size} different starts in all the runs; draw many random starts, "
+                            "e.g. np.random.uniform(-5, 20)")
     elif step is not None:
         spread, why = 0.5, f"the starts are an evenly spaced grid ({distinct.size} points, step {step:.3g}), not random"
     else:
@@ -300,6 +305,8 @@ def _alpha_runs(obs, target, note, flag):
     if not runs:
         seen = _listed([f"{a:g}" for a in groups], limit=8) or "none"
         why = " Your script was stopped at the time limit before it got there." if obs.stopped else ""
+        if obs.errors:
+            why += f" Your script failed ({obs.errors[0].splitlines()[0]}), which may be why."
         outside = obs.fprime_calls - gd.calls_in_runs(obs.runs)
         if obs.how == "fprime" and outside > obs.fprime_calls / 10:
             pieces = f"; {gd.fragments_text(obs.fragments)} fitted one α for a while only" if obs.fragments else ""
