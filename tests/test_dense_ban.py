@@ -47,6 +47,8 @@ NOT_DENSE = {
     "ok_shift_add": "a sum of r shifted slices k_j·x[j:j+m]: 2-D temporaries never appear",
     "ok_fixed_blocks": "overlap-save with a fixed 8×(8+r−1) block built in the constructor: as large as a small matrix",
     "ok_fixed_blocks_sliced": "a fixed 16×(16+r−1) block from the constructor, its last use sliced to the outputs left",
+    "ok_blocks_on_the_fly": "overlap-save with a fixed 8×(8+r−1) block built in each product",
+    "ok_blocks_from_64_outputs": "a fixed block from the constructor, used from 64 outputs on (a loop below)",
     "ok_fft_workspace": "a preallocated (2, 4096) FFT workspace: more entries than the matrix at small n",
     "ok_python_dict_of_nonzeros": "a dict {(i, i+j): k_j} of the nonzeros: over 512 B per entry of x, but linear",
 }
@@ -88,14 +90,20 @@ DENSE = {
     "dense_init_global_n": ({"shape"}, "self.A = np.zeros((n - r + 1, n))"),
     "dense_init_default_n": ({"shape"}, "self.mat = np.array(["),
     "dense_init_template_slice": ({"shape"}, "return self.M[:n - r + 1, :n] @ x"),
+    # The filter kept as a view of the matrix's first row: the spoiled zeros show the matrix unused.
+    "dense_init_filter_is_a_row_view": ({"shape"}, "self.A = np.zeros((m, N))"),
+    # A (1, m, n) array, only for n <= 40: the matrix with a length-1 axis in front.
+    "dense_3d_small": ({"shape"}, "A3 = np.zeros((1, m, n))"),
 }
 
 #: Built by Convolution1d(k) before any x: the verdict says why it is not a fixed block.
-BUILT_EARLY = {"dense_init_global_n", "dense_init_default_n", "dense_init_template_slice"}
+BUILT_EARLY = {"dense_init_global_n", "dense_init_default_n", "dense_init_template_slice",
+               "dense_init_filter_is_a_row_view"}
 
 #: Dense only below the guards' large n: the shape guard must find it at a small one.
 SIZE_GATED = {"dense_small_n_only", "dense_below_1000", "dense_small_filters", "dense_integer_inputs_only",
-              "dense_fullcirc_when_short", "dense_flat1d_small", "dense_rows_list_small", *BUILT_EARLY}
+              "dense_fullcirc_when_short", "dense_flat1d_small", "dense_rows_list_small", "dense_3d_small",
+              *BUILT_EARLY}
 
 
 def case_source(case: str) -> Path:
@@ -185,8 +193,12 @@ def test_dense(case, guards_once):
     assert f"conv1D.py:{line_of(case, marker)}" in first, shape
     if case in BUILT_EARLY:
         first, early = first.split(" Convolution1d(k) made ")
-        assert re.search(r"before any x existed, and at n=\d+, where no matrix fits in it, your products do not use it",
-                         early), early
+        assert re.search(r"before any x existed, and at n=\d+ and n=1000, where no matrix fits in one, your products "
+                         r"do not use it as a matrix", early), early
+    elif case in SIZE_GATED and " At n=" in first:
+        # Made at this size only: the check that tells a fixed-size block from the matrix says so.
+        first, block = first.split(" At n=", 1)
+        assert re.search(r"where no matrix fits in an array of this shape, your products use none as a matrix", block), block
     if DENSE[case][1].startswith(("flat = ", "rows = ")):
         assert "at least half as many entries" not in first, first  # named by what it is, not its size
     if case in SIZE_GATED:
@@ -206,11 +218,12 @@ def test_dense(case, guards_once):
     assert report.ban_feedback().rstrip().endswith(dense_ban.RULE)
 
 
-@pytest.mark.parametrize("case", ["ok_fixed_blocks", "ok_fixed_blocks_sliced"])
+@pytest.mark.parametrize("case", ["ok_fixed_blocks", "ok_fixed_blocks_sliced", "ok_blocks_on_the_fly",
+                                  "ok_blocks_from_64_outputs"])
 def test_a_fixed_block_of_a_banned_shape_is_named_as_allowed(case, guards_once):
     # Its shape is banned at one small n; the clean text must not hide that, and says why it passes.
     shape = guards_once(case).verdicts["shape"].message
-    assert re.search(r"Also, the \d+×\d+ array Convolution1d\(k\) makes at conv1D\.py:\d+ .* banned shape at "
+    assert re.search(r"Also, the \d+×\d+ array (Convolution1d\(k\) makes|your products make) at conv1D\.py:\d+ .* banned shape at "
                      r"n=\d+, r=\d+, and is allowed as a fixed block: your products use it at n=\d+ too", shape), shape
 
 
@@ -246,8 +259,10 @@ def test_the_fixed_block_test_sees_use_and_restores_what_it_spoils(case, used, t
         before = products()
     array, = {id(a): a for a in built.shaped((products.n - r + 1, products.n))}.values()
     kept = array.copy()
-    test = plugin._fixed_block_test(watch, module, r, array.shape, 0)
-    assert test == {"n": 2 * products.n + r, "used": used, "error": None}
+    test = plugin._fixed_block_test(watch, module, r, array.shape, 0, 1000)
+    # The smallest n whose matrix has more than twice the array's entries: 13·17 > 2·8·12, 26·28 > 2·18·20.
+    small = 17 if used else 28
+    assert test == {"n": small, "sizes": [small, 1000], "used": used, "error": None}
     assert np.array_equal(array, kept)
     assert all(np.array_equal(a, b) for a, b in zip(products(), before))
 

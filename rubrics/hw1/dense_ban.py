@@ -552,14 +552,22 @@ def _view_text(v: dict) -> str:
 
 
 def _built_early(v: dict) -> str:
-    """Why an array the constructor made, of a banned shape, is the matrix and not a fixed block."""
+    """Why an array of a banned shape made at a fixed size (by the constructor, or the same in every
+    product) is the matrix and not a fixed block."""
     if "unused_at" not in v:
         return ""
+    sizes = " and ".join(f"n={size}" for size in v.get("unused_sizes", [v["unused_at"]]))
+    if not v.get("early", True):
+        if v.get("unused_error"):
+            return (f" At {sizes}, where no matrix fits in an array of this shape, your products failed "
+                    f"({v['unused_error']}), so it could not be seen working as a fixed-size block.")
+        return (f" At {sizes}, where no matrix fits in an array of this shape, your products use none as a "
+                "matrix (a fixed-size block would be): it is the matrix, built for the sizes where it fits.")
     text = f" Convolution1d(k) made {_made(v)} before any x existed"
     if v.get("unused_error"):
-        return (f"{text}; at n={v['unused_at']}, where no matrix fits in it, your products failed "
+        return (f"{text}; at {sizes}, where no matrix fits in one, your products failed "
                 f"({v['unused_error']}), so it could not be seen working as a fixed block.")
-    return (f"{text}, and at n={v['unused_at']}, where no matrix fits in it, your products do not use it: "
+    return (f"{text}, and at {sizes}, where no matrix fits in one, your products do not use it as a matrix: "
             "it is the matrix, built for the sizes where it fits. A fixed block would be used at every n.")
 
 
@@ -576,7 +584,8 @@ def _fixed_blocks_text(watched: dict) -> str:
     blocks = {}
     for v in watched.get("fixed_blocks", []):
         blocks.setdefault((tuple(v.get("origin_shape", v["shape"])), v.get("origin_where", v["where"])), v)
-    parts = [f"the {'×'.join(map(str, shape))} array Convolution1d(k) makes at {where} is (or has a view of) a "
+    parts = [f"the {'×'.join(map(str, shape))} array {'Convolution1d(k)' if v.get('early', True) else 'your products'} "
+             f"make{'s' if v.get('early', True) else ''} at {where} is (or has a view of) a "
              f"banned shape at n={v['n']}, r={v['r']}, and is allowed as a fixed block: your products use it "
              f"at n={v['used_at']} too, where no matrix fits in it" for (shape, where), v in blocks.items()]
     return f" Also, {'; '.join(parts[:2])}." if parts else ""

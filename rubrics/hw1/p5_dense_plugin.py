@@ -346,6 +346,20 @@ def _predicted(points: list[dict], n: int, key: str) -> float:
     return last[key] * (n / last["n"]) ** slope
 
 
+def _owner(value: np.ndarray) -> np.ndarray:
+    """The array that owns a view's memory (``T`` for ``T.T``), or the array itself."""
+    while isinstance(value.base, np.ndarray):
+        value = value.base
+    return value
+
+
+def _shape(value: np.ndarray) -> tuple:
+    """The shape, without the length-1 axes of a 3-D or larger array: (1, m, n) is the matrix too."""
+    if value.ndim <= 2:
+        return value.shape
+    return tuple(s for s in value.shape if s != 1)
+
+
 def _rows_of_matrix(value, rows_at: tuple[int, int]) -> bool:
     """Whether a list holds the matrix as 1-D arrays: m rows of length n, or n columns of length m."""
     rows, at = rows_at
@@ -376,21 +390,29 @@ class _Built:
 
 
 def _spoil(array: np.ndarray) -> bool:
-    """Overwrites an array's entries (nan, +1, negation) so that any product that reads it changes."""
+    """Overwrites an array's zero entries (all of them if none is zero) with nan, or +1, or their negation.
+
+    A block used as a matrix multiplies its zeros with x too, so any product that
+    uses it changes; reading only its nonzero entries (the filter kept as a view of
+    the matrix's first row) does not.
+    """
     if not array.flags.writeable:
         try:
             array.flags.writeable = True
         except ValueError:
             return False
     kind = array.dtype.kind
-    if kind in "fc":
-        array[...] = np.nan
-    elif kind in "iu":
-        np.add(array, 1, out=array, casting="unsafe")
-    elif kind == "b":
-        np.logical_not(array, out=array)
-    else:
+    if kind not in "fciub":
         return False
+    where = array == 0
+    if not where.any():
+        where = np.ones(array.shape, dtype=bool)
+    if kind in "fc":
+        array[where] = np.nan
+    elif kind in "iu":
+        array[where] = 1
+    else:
+        array[where] = True
     return True
 
 
@@ -403,40 +425,56 @@ def _same(first, second) -> bool:
         return repr(first) == repr(second)
 
 
-def _fixed_block_test(watch, module, r: int, shape: tuple, seed: int) -> dict:
-    """Whether the products use the constructor's arrays of ``shape`` at a size they cannot hold the matrix of.
+def _fixed_block_test(watch, module, r: int, shape: tuple, seed: int, large: int) -> dict:
+    """Whether the products use arrays of ``shape`` at sizes where the matrix cannot fit in one.
 
-    A fixed block (overlap-save, a (B, B+r−1) Toeplitz block) has the banned
-    shape at one small n, and the products use it at every n. The matrix
-    built in the constructor for a size read elsewhere (a global ``n``, a
-    default argument, a template sliced to n) is used only where it fits.
-    The products run twice at ``n = 2·max(shape) + r``, where no (n−r+1)×n
-    matrix fits in the array: once as they are, once with the array's
-    entries spoiled right after the construction (then restored). Different
-    results mean the products read it there. Arrays are matched by shape, not
-    by where they were first seen: a block cached at module level is first
-    seen where the cache returns it once it is warm.
+    A fixed block (overlap-save, a (B, B+r−1) Toeplitz block, built in the
+    constructor or in each product) has the banned shape at one small n, and
+    the products use it at every n. The matrix built for a size read elsewhere
+    (a global ``n``, a default argument, a template sliced to n) is used only
+    where it fits. The products run twice at the smallest n whose matrix has
+    more than twice the array's entries, and at ``large`` (the shape guard's
+    n: blocking may start at some size): once as they are, once with the zero
+    entries of every array of ``shape`` spoiled (see :func:`_spoil`), after
+    the construction for what it made and as soon as the products make one.
+    Spoiled entries are restored afterwards (a module-level cache keeps
+    none). Different results mean the products use it as a matrix there.
+    Arrays are matched by shape, not by where they were first seen: a block
+    cached at module level is first seen where the cache returns it.
 
     Returns:
-        ``{"n": …, "used": True | False | None, "error": message or None}``;
-        ``used`` is None when the plain run failed.
+        ``{"n": …, "used": True | False | None, "error": message or None}``: ``n``
+        the size that showed the use (else the first tried); ``used`` None when
+        the plain products failed at every size.
     """
-    n = 2 * max(shape) + r
+    size = math.prod(shape)
+    small = max(2 * r, max(shape) + 1)
+    while (small - r + 1) * small <= 2 * size:
+        small += 1
 
-    def run(spoil: bool):
+    def run(n: int, spoil: bool):
         products = _Products(module, n, r, seed + 7919)
         built = _Built()
         saved: list[tuple[np.ndarray, np.ndarray, bool]] = []
+        spoiled: set[int] = set()
+
+        def ruin(array: np.ndarray) -> None:
+            if id(array) not in spoiled:
+                spoiled.add(id(array))
+                saved.append((array, array.copy(), array.flags.writeable))
+                _spoil(array)
 
         def look(value, at):
-            if not products.knows_n and isinstance(value, np.ndarray):
-                built.add(value, at)
+            if isinstance(value, np.ndarray):
+                if not products.knows_n:
+                    built.add(value, at)
+                elif spoil and value.shape == shape and value.flags.owndata:
+                    ruin(value)  # made by the products: spoiled as it is made
 
         def after():
             if spoil:
                 for array in built.shaped(shape):
-                    saved.append((array, array.copy(), array.flags.writeable))
-                    _spoil(array)
+                    ruin(array)
 
         products.after_construction = after
         try:
@@ -445,19 +483,25 @@ def _fixed_block_test(watch, module, r: int, shape: tuple, seed: int) -> dict:
         except Exception as exc:  # noqa: BLE001 - student code
             return None, exc
         finally:
-            # A module-level cache must not keep the spoiled entries. Backwards: a view spoiled
-            # before its base is restored after it.
+            # Backwards: a view spoiled before its base is restored after it.
             for array, copy, writeable in reversed(saved):
                 if array.flags.writeable:
                     array[...] = copy
                     array.flags.writeable = writeable
 
-    plain, error = run(False)
+    error = None
+    sizes = list(dict.fromkeys((small, max(small, large))))
+    for n in sizes:
+        plain, error = run(n, False)
+        if error is not None:
+            continue
+        spoiled, spoiled_error = run(n, True)
+        if spoiled_error is not None or not all(_same(a, b) for a, b in zip(plain, spoiled)):
+            return {"n": n, "sizes": sizes, "used": True, "error": None}
+        error = None
     if error is not None:
-        return {"n": n, "used": None, "error": f"{type(error).__name__}: {error}"[:300]}
-    spoiled, spoiled_error = run(True)
-    used = spoiled_error is not None or not all(_same(a, b) for a, b in zip(plain, spoiled))
-    return {"n": n, "used": used, "error": None}
+        return {"n": small, "sizes": sizes, "used": None, "error": f"{type(error).__name__}: {error}"[:300]}
+    return {"n": small, "sizes": sizes, "used": False, "error": None}
 
 
 def _op_watch(child, request, config):
@@ -511,7 +555,7 @@ def _op_watch(child, request, config):
     if forbid_sparse:
         from scipy.sparse import issparse
 
-    def record(value, site: int, kind: str, nbytes: int, shape=None, dtype=None, origin=None) -> None:
+    def record(value, site: int, kind: str, nbytes: int, shape=None, dtype=None, origin=None, early=True) -> None:
         shape = tuple(int(s) for s in (value.shape if shape is None else shape))
         if origin is not None:
             # Made by the constructor, of a banned shape here: the matrix, or a fixed block that
@@ -519,7 +563,8 @@ def _op_watch(child, request, config):
             key = (origin[1], origin[0].shape, size, size_r, site)
             if key not in seen and len(candidates) < 20:
                 seen.add(key)
-                made = {"origin_where": watch.sites[origin[1]].where, "origin_shape": list(origin[0].shape)}
+                made = {"origin_where": watch.sites[origin[1]].where, "origin_shape": list(origin[0].shape),
+                        "early": early}
                 candidates.append((origin, {**_violation(value, site, kind, nbytes, shape, dtype), **made}))
             return
         # At n: each shape each place makes (ten at most). At the other sizes: only the first
@@ -576,12 +621,17 @@ def _op_watch(child, request, config):
                 if value.ndim >= 2:
                     if value.size >= big:
                         record(value, site, "array", value.nbytes)
-                    elif value.shape in banned:
+                    elif _shape(value) in banned:
                         record(value, site, "array", value.nbytes, origin=origin)
                 return
             if value.ndim >= 2:
-                if value.size >= big or value.shape in banned:
+                if value.size >= big:
                     record(value, site, "array", value.nbytes)
+                elif _shape(value) in banned:
+                    # Below the shape guard's n, a block the products make at a fixed size (B, B+r−1)
+                    # is this shape at one n: judged like the constructor's, by its use (by shape).
+                    record(value, site, "array", value.nbytes, origin=(_owner(value), site) if size < n else None,
+                           early=False)
             elif value.size in flat and value.ndim == 1:
                 record(value, site, "flat", value.nbytes)
         elif kind is list or kind is tuple:
@@ -659,13 +709,14 @@ def _op_watch(child, request, config):
         for (array, _site), violation in candidates:
             group = (violation["r"], array.shape)
             if group not in tests:
-                tests[group] = _fixed_block_test(watch, loaded.module, violation["r"], array.shape, seed)
+                tests[group] = _fixed_block_test(watch, loaded.module, violation["r"], array.shape, seed, n)
             test = tests[group]
             if test["used"]:
                 if len(answer["fixed_blocks"]) < 5:
                     answer["fixed_blocks"].append({**violation, "used_at": test["n"]})
             else:
-                violations.append({**violation, "unused_at": test["n"], "unused_error": test["error"]})
+                violations.append({**violation, "unused_at": test["n"], "unused_sizes": test["sizes"],
+                                   "unused_error": test["error"]})
     answer["sites"] = len(watch.sites)
     answer["checked_sizes"] = [pair for pair in checked if pair != [n, r]]
     return answer
