@@ -49,6 +49,7 @@ NOT_DENSE = {
     "ok_fixed_blocks_sliced": "a fixed 16×(16+r−1) block from the constructor, its last use sliced to the outputs left",
     "ok_blocks_on_the_fly": "overlap-save with a fixed 8×(8+r−1) block built in each product",
     "ok_blocks_from_64_outputs": "a fixed block from the constructor, used from 64 outputs on (a loop below)",
+    "ok_big_fixed_workspace": "a 16 MiB zero-padded workspace from the constructor, the same at every n",
     "ok_fft_workspace": "a preallocated (2, 4096) FFT workspace: more entries than the matrix at small n",
     "ok_python_dict_of_nonzeros": "a dict {(i, i+j): k_j} of the nonzeros: over 512 B per entry of x, but linear",
 }
