@@ -480,6 +480,8 @@ def test_a_grid_of_starts_is_a_grid_even_with_one_start_off_it():
     rng = np.random.default_rng(0)
     assert all(gd.grid_step(rng.uniform(-5, 20, size)) is None for size in (3, 4, 20, 60, 500))
     assert gd.grid_step([1.0, 1.0, 2.0]) is None  # two distinct starts are no grid
+    # A basin plot on a fine grid, then random starts: random starts are there.
+    assert gd.grid_step(np.concatenate([np.linspace(-5, 20, 40001), rng.uniform(-5, 20, 20)])) is None
 
 
 def test_a_changed_function_is_shown_where_it_differs_most():

@@ -283,11 +283,12 @@ def incoherence(runs: list[Run]) -> str:
 
 
 def grid_step(starts) -> float | None:
-    """The step of the evenly spaced grid that holds at least 90% of these distinct starts, or None.
+    """The step of the evenly spaced grid that holds all but one or two of these distinct starts, or None.
 
     Not all of them: two grid points one GD step apart (x = -2.5 and -2 with α = 0.01, since
     f'(-2.5) = -50) share a trajectory, and the observer may start one of the two runs a step
-    late, at a point off the grid.
+    late, at a point off the grid. MIN_STARTS or more starts off the grid are random starts
+    beside it (a basin plot on a fine grid, then the random experiment): not a grid.
     """
     distinct = np.unique(np.asarray(starts, dtype=float))
     if distinct.size <= 2:
@@ -301,7 +302,7 @@ def grid_step(starts) -> float | None:
     # The cell position most starts share (neighbours too: 999999 and 0 are the same place).
     best = values[np.argmax(counts)]
     near = np.minimum(np.abs(phase - best), 1e6 - np.abs(phase - best)) <= 1
-    return step if near.mean() >= 0.9 else None
+    return step if near.mean() >= 0.9 and int((~near).sum()) < MIN_STARTS else None
 
 
 def calls_in_runs(runs: list[Run]) -> int:
