@@ -510,3 +510,25 @@ def test_a_few_scalar_runs_in_lock_step_each_start_at_their_own_x0(count):
         runs = build_runs(*_stream(calls), "fprime")
     assert sorted((r.alpha, r.start) for r in runs) == sorted(want)
     assert {r.steps for r in runs if r.alpha < 4} == {200}
+
+
+def test_an_array_call_that_crosses_the_bound_on_runs_reports_its_first_elements():
+    # X = uniform(-5, 20, (3, 34000)); X = X - alphas[:, None] * fprime(X): one call of 102 000
+    # elements crossed max_runs, and the whole array (every run of the script) was dropped: 0 / 15.
+    alphas = np.array([0.01, 0.3, 4.0])[:, None]
+    X = np.random.default_rng(5).uniform(-5, 20, (3, 40))
+    builder = ChainBuilder(max_runs=100)
+    starts = X.copy()
+    with np.errstate(all="ignore"):
+        for _ in range(6):
+            g = gd.fprime_starter(X)
+            builder.feed(X.copy(), np.asarray(g))
+            X = X - alphas * g
+    data = builder.runs_data()
+    assert data["full"] and len(data["start"]) == 100
+    assert np.array_equal(data["start"], starts.ravel()[:100])
+    assert np.allclose(data["alpha"], np.repeat([0.01, 0.3, 4.0], 40)[:100])
+    # Each run's trajectory is its own element's, in the same order as its start.
+    offsets = data["trajectory_offsets"]
+    firsts = [data["trajectory_values"][offsets[i]] for i in range(100)]
+    assert np.array_equal(firsts, starts.ravel()[:100])

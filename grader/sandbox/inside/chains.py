@@ -70,7 +70,7 @@ class Chain:
     """One chain's summary (a float chain, or an array chain with one run per element)."""
 
     __slots__ = ("start", "x", "g", "alpha", "steps", "index", "dense", "spread", "stride", "sampled", "scalar", "_ahead",
-                 "successor", "at", "gap")
+                 "successor", "at", "gap", "reported")
 
     def __init__(self, x, g, sampled: bool) -> None:
         self.start = x
@@ -93,6 +93,9 @@ class Chain:
         # two points (a third point must follow its second about as far: see _in_step).
         self.at = 0
         self.gap = 0
+        # Array chains only: how many of its elements are reported (the first ones), when the
+        # bound on runs falls inside one call's array; None for all.
+        self.reported = None
 
     def extend(self, x, g) -> None:
         """Appends the evaluation at the next iterate."""
@@ -590,15 +593,23 @@ class ChainBuilder:
     def _confirm(self, pair: Chain, x, g) -> None:
         """A pair (x₀, x₁ with α) whose prediction ``x`` just came true becomes a followed chain."""
         size = 1 if isinstance(x, float) else int(x.size)
+        reported = None
         if self.runs + size > self.max_runs:
             self.full = True
-            return
+            if size == 1 or self.runs >= self.max_runs:
+                return
+            # One call's array crosses the bound: it is followed (its elements step together, at
+            # no cost per element) and its first elements up to the bound are reported. Dropping
+            # it lost every run of a script that steps 3 × 34 000 starts as one array.
+            reported = self.max_runs - self.runs
+            size = reported
         self.runs += size
         floats = size * (DENSE + SPREAD + 2)
         sampled = floats <= self.samples_left
         if sampled:
             self.samples_left -= floats
         chain = Chain(pair.start, pair.g, sampled)
+        chain.reported = reported
         chain.alpha = pair.alpha
         chain.extend(pair.x, pair.g)
         chain.index = len(self.chains)
@@ -630,13 +641,14 @@ class ChainBuilder:
                 scalars["trajectory_values"].extend(v for _, v in points)
                 continue
             scalars = None
-            n = chain.size
+            n = chain.size if chain.reported is None else chain.reported
             with np.errstate(all="ignore"):
-                values = np.array([np.atleast_1d(np.asarray(v, dtype=float)) for _, v in points])  # (points, n)
+                values = np.array([np.atleast_1d(np.asarray(v, dtype=float)).ravel()[:n] for _, v in points])
+                alpha = np.asarray(chain.alpha, dtype=float)
                 parts.append({
-                    "alpha": np.broadcast_to(np.asarray(chain.alpha, dtype=float), (n,)),
-                    "start": np.atleast_1d(np.asarray(chain.start, dtype=float)),
-                    "last": np.atleast_1d(np.asarray(chain.predicted(), dtype=float)),
+                    "alpha": (np.broadcast_to(alpha, (chain.size,)) if alpha.ndim == 0 else alpha.ravel())[:n],
+                    "start": np.atleast_1d(np.asarray(chain.start, dtype=float)).ravel()[:n],
+                    "last": np.atleast_1d(np.asarray(chain.predicted(), dtype=float)).ravel()[:n],
                     "steps": np.full(n, chain.steps, dtype=np.int64),
                     "chain": np.full(n, chain.index, dtype=np.int64),
                     "points": np.full(n, len(points), dtype=np.int64),
