@@ -532,3 +532,12 @@ def test_an_array_call_that_crosses_the_bound_on_runs_reports_its_first_elements
     offsets = data["trajectory_offsets"]
     firsts = [data["trajectory_values"][offsets[i]] for i in range(100)]
     assert np.array_equal(firsts, starts.ravel()[:100])
+
+
+def test_gd_in_worker_processes_is_said_and_flagged(tmp_path):
+    # A multiprocessing pool runs fprime where the observer cannot see it: before, the feedback
+    # said "fprime was never called", which the student knows to be false.
+    result = _grade_p4_result(tmp_path, "multiprocessing_pool")
+    update = next(i for i in result.items if i.id == "p4-update")
+    assert update.score == 0 and "it started 2 other process(es) (a multiprocessing pool?)" in update.feedback
+    assert any("forked 2 process(es)" in flag for flag in result.flags), result.flags

@@ -79,6 +79,7 @@ def _observe(child, request):
         "scripts": [vars(run) for run in observation.scripts],
         "stdout": observation.stdout[:4000],
         "replaced": list(observation.replaced),
+        "forks": int(observation.forks),
         "figures": list(saver.saved),
         "inputs": list(headless.INPUT_PROMPTS),
         "probes": probes,

@@ -164,6 +164,14 @@ def require_runs(obs: Observed, note, flag) -> None:
             f"fprime was called {obs.fprime_calls} times, but no sequence x_(k+1) = x_k − α·fprime(x_k) "
             "with a constant α was found among the calls"
         )
+    forks = int(obs.record.get("forks", 0))
+    if forks:
+        flag(f"the script forked {forks} process(es): GD in worker processes cannot be observed")
+        raise AssertionError(
+            f"No gradient-descent run could be observed in your script's own process, and it started {forks} "
+            "other process(es) (a multiprocessing pool?): calls of fprime made there cannot be watched. Run "
+            "the experiment in the script itself (a plain loop, or one array of starts). A TA will look at your code."
+        )
     flag("the GD update could not be observed (fprime never called, no `x = x - …` update in a loop)")
     raise AssertionError(
         "No gradient-descent run could be observed: fprime was never called and no loop update "

@@ -28,6 +28,7 @@ from __future__ import annotations
 import ast
 import copy
 import functools
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -328,6 +329,9 @@ class Observation:
     replaced: list[str] = field(default_factory=list)
     """Library attributes the scripts replaced (``numpy.asarray``), put back once they ended."""
 
+    forks: int = 0
+    """Processes the scripts forked (a ``multiprocessing`` pool): calls made there are not observed."""
+
 
 def observe(
     student_root: Path,
@@ -359,6 +363,11 @@ def observe(
     saved_streams = sys.stdout, sys.stderr
     sys.stdout = sys.stderr = out
     libraries = ModuleSnapshot()
+    # Counted, not prevented: a pool's workers run fprime where this recorder cannot see it,
+    # and the feedback should say so rather than "fprime was never called". (This child
+    # serves one student's one problem, so the hook never outlives what it counts for.)
+    forked = [0]
+    os.register_at_fork(before=lambda: forked.__setitem__(0, forked[0] + 1))
     try:
         for script in scripts:
             left = deadline - time.monotonic()
@@ -374,6 +383,7 @@ def observe(
         sys.meta_path.remove(hook)
         # Before anything of the grader's runs again here (figures, probes of f and fprime, the answer).
         observation.replaced = libraries.restore()
+        observation.forks = forked[0]
     saver.collect_files()
     text = out.getvalue()
     if out.dropped:
