@@ -541,3 +541,22 @@ def test_gd_in_worker_processes_is_said_and_flagged(tmp_path):
     update = next(i for i in result.items if i.id == "p4-update")
     assert update.score == 0 and "it started 2 other process(es) (a multiprocessing pool?)" in update.feedback
     assert any("forked 2 process(es)" in flag for flag in result.flags), result.flags
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_thirty_scalar_runs_in_lock_step_are_followed_for_any_starts(seed):
+    # A run starting near a minimum has a small f′, and (x₀ − x₁)/f′ misses α = 0.01 in its 12th
+    # digit: that α predicted x₂ an ulp off, and the run started a step late (seeds 9 and 10 here).
+    rng = np.random.default_rng(seed)
+    calls, want = [], []
+    with np.errstate(all="ignore"):
+        for alpha in (0.01, 0.3, 4.0):
+            xs = [float(v) for v in rng.uniform(-5, 20, 30)]
+            want += [(alpha, x) for x in xs]
+            for _ in range(120):
+                for i in range(30):
+                    calls.append(xs[i])
+                    xs[i] = float(xs[i] - alpha * gd.fprime_starter(np.float64(xs[i])))
+        runs = build_runs(*_stream(calls), "fprime")
+    assert sorted((r.alpha, r.start) for r in runs) == sorted(want)
+    assert {r.steps for r in runs if r.alpha < 4} == {120}

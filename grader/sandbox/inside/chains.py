@@ -541,10 +541,19 @@ class ChainBuilder:
                 # all converged to one minimum) would pair with any α and confirm by accident.
                 keep = (np.isfinite(a) & (np.abs(a) >= 1e-8) & (np.abs(a) <= 1e4)
                         & (np.abs(px - x) > 1e-12 * max(1.0, abs(x))))
-                # α to 12 significant digits (as _snap does), where that gives x exactly.
-                scale = 10.0 ** (11 - np.floor(np.log10(np.abs(a))))
-                r = np.where(keep, np.round(a * scale) / scale, a)
-                keep &= px - r * pg == x
+                # α as the shortest of 3, 6 or 12 significant digits that gives x exactly (a literal
+                # such as 0.01 first): from a point near a minimum f′ is small, (p − x)/g misses the
+                # script's α in the 12th digit, and that α predicts the next point an ulp off.
+                magnitude = np.floor(np.log10(np.abs(np.where(keep, a, 1.0))))
+                r = a
+                found = np.zeros_like(keep)
+                for digits in (2, 5, 11):
+                    scale = 10.0 ** (digits - magnitude)
+                    snapped = np.round(a * scale) / scale
+                    exact = keep & ~found & (px - snapped * pg == x)
+                    r = np.where(exact, snapped, r)
+                    found |= exact
+                keep = found
                 idx = np.flatnonzero(keep)
                 if idx.size:
                     pending = self._pending

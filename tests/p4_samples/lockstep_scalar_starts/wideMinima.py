@@ -13,6 +13,7 @@ np.seterr(all="ignore")
 grid = np.linspace(-5, 20, 2000)
 plt.plot(grid, [fprime(t) for t in grid])
 plt.show()
+np.random.seed(4)  # the verdict of one hand-in must not depend on the draw (tests/test_p4.py varies it)
 for alpha in (0.01, 0.3, 4):
     xs = np.random.uniform(-5, 20, 30)
     for it in range(1000):
