@@ -492,22 +492,25 @@ def test_a_changed_function_is_shown_where_it_differs_most():
     assert max(points + [(7.0, None, 2.0, 2.0)], key=suite._difference)[0] == 7.0
 
 
-@pytest.mark.parametrize("count", [2, 4, 8, 11, 13])
-def test_a_few_scalar_runs_in_lock_step_each_start_at_their_own_x0(count):
-    # for α: xs = [uniform() for _ in range(count)]; for k: for i: xs[i] -= α·f′(xs[i]). With 2 to
-    # 11 runs, the pairs of each round crowded the first points out of the pairing window, and all
-    # runs but the first started a step late, at x₁ (outside [-5, 20] with α = 4: a false verdict).
-    rng = np.random.default_rng(count)
+def _lock_step(rng, count: int, rounds: int):
+    """The calls of ``for α: xs = uniform(-5, 20, count); for k: for i: xs[i] -= α·f′(xs[i])``, and the (α, x₀) of its runs."""
     calls, want = [], []
     with np.errstate(all="ignore"):
         for alpha in (0.01, 0.3, 4.0):
             xs = [float(v) for v in rng.uniform(-5, 20, count)]
             want += [(alpha, x) for x in xs]
-            for _ in range(200):
+            for _ in range(rounds):
                 for i in range(count):
                     calls.append(xs[i])
                     xs[i] = float(xs[i] - alpha * gd.fprime_starter(np.float64(xs[i])))
-        runs = build_runs(*_stream(calls), "fprime")
+        return build_runs(*_stream(calls), "fprime"), want
+
+
+@pytest.mark.parametrize("count", [2, 4, 8, 11, 13])
+def test_a_few_scalar_runs_in_lock_step_each_start_at_their_own_x0(count):
+    # With 2 to 11 runs, the pairs of each round crowded the first points out of the pairing
+    # window, and all runs but the first started a step late, at x₁ (outside [-5, 20] with α = 4).
+    runs, want = _lock_step(np.random.default_rng(count), count, 200)
     assert sorted((r.alpha, r.start) for r in runs) == sorted(want)
     assert {r.steps for r in runs if r.alpha < 4} == {200}
 
@@ -547,16 +550,6 @@ def test_gd_in_worker_processes_is_said_and_flagged(tmp_path):
 def test_thirty_scalar_runs_in_lock_step_are_followed_for_any_starts(seed):
     # A run starting near a minimum has a small f′, and (x₀ − x₁)/f′ misses α = 0.01 in its 12th
     # digit: that α predicted x₂ an ulp off, and the run started a step late (seeds 9 and 10 here).
-    rng = np.random.default_rng(seed)
-    calls, want = [], []
-    with np.errstate(all="ignore"):
-        for alpha in (0.01, 0.3, 4.0):
-            xs = [float(v) for v in rng.uniform(-5, 20, 30)]
-            want += [(alpha, x) for x in xs]
-            for _ in range(120):
-                for i in range(30):
-                    calls.append(xs[i])
-                    xs[i] = float(xs[i] - alpha * gd.fprime_starter(np.float64(xs[i])))
-        runs = build_runs(*_stream(calls), "fprime")
+    runs, want = _lock_step(np.random.default_rng(seed), 30, 120)
     assert sorted((r.alpha, r.start) for r in runs) == sorted(want)
     assert {r.steps for r in runs if r.alpha < 4} == {120}
