@@ -386,11 +386,12 @@ class _Built:
         return None
 
     def shaped(self, shape: tuple) -> list[np.ndarray]:
+        """The arrays of this shape (views included)."""
         return [a for a, _ in self.arrays.values() if a.shape == shape]
 
 
 def _spoil(array: np.ndarray) -> bool:
-    """Overwrites an array's zero entries (all of them if none is zero) with nan, or +1, or their negation.
+    """Sets an array's zero entries (all of them if none is zero) to nan, 1 or True, by its dtype.
 
     A block used as a matrix multiplies its zeros with x too, so any product that
     uses it changes; reading only its nonzero entries (the filter kept as a view of
@@ -443,9 +444,9 @@ def _fixed_block_test(watch, module, r: int, shape: tuple, seed: int, large: int
     cached at module level is first seen where the cache returns it.
 
     Returns:
-        ``{"n": …, "used": True | False | None, "error": message or None}``: ``n``
-        the size that showed the use (else the first tried); ``used`` None when
-        the plain products failed at every size.
+        ``{"n": …, "sizes": [...], "used": True | False | None, "error": message or None}``:
+        ``n`` the size that showed the use (else the first tried), ``sizes`` those
+        tried; ``used`` None when the plain products failed where they were tried.
     """
     size = math.prod(shape)
     small = max(2 * r, max(shape) + 1)
