@@ -314,7 +314,7 @@ def _status(failed: _Failed) -> str:
 
 
 def _failed(guard: str, failed: _Failed) -> Verdict:
-    flags = [f"p5: the {guard} guard failed inside the grader: {failed}"] if failed.status == "grader" else []
+    flags = [f"the {guard} guard failed inside the grader: {failed}"] if failed.status == "grader" else []
     return Verdict(guard, _status(failed), f"{guard.capitalize()} guard: {failed}", flags)
 
 
@@ -398,7 +398,7 @@ def memory_verdict(measured: dict, n: int, r: int, bound: int, config: dict) -> 
             "memory", "error",
             "Memory guard: your code stopped tracemalloc, so this guard could not measure "
             "(the process guard measured from outside).",
-            ["p5: the student's code stops tracemalloc (the memory guard could not measure)"],
+            ["the student's code stops tracemalloc (the memory guard could not measure)"],
         )
     error = measured.get("error")
     site = measured.get("site")
