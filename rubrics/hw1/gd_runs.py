@@ -93,6 +93,11 @@ ALPHA_RANGE = (1e-4, 1e3)
 MIN_TRAVEL = 1e-4
 
 
+#: The reasons of :func:`fragment_reason` that other runs of the same α excuse (see split_fragments).
+_SHORT = f"fewer than {MIN_RUN_STEPS} steps"
+_STILL = f"a travel under {MIN_TRAVEL:g} in all its steps"
+
+
 def fragment_reason(run: "Run") -> str:
     """Why a run the observer followed is only a fragment of some other iteration, or "" if it is a run."""
     if abs(run.start) > MAX_START or not math.isfinite(run.start):
@@ -101,9 +106,9 @@ def fragment_reason(run: "Run") -> str:
         return f"|α| outside [{ALPHA_RANGE[0]:g}, {ALPHA_RANGE[1]:g}]"
     diverged = classify(run.final) == "diverged"
     if run.steps < MIN_RUN_STEPS and not diverged:
-        return f"fewer than {MIN_RUN_STEPS} steps"
+        return _SHORT
     if not run.vectorized and not diverged and abs(run.final - run.start) < MIN_TRAVEL:
-        return f"a travel under {MIN_TRAVEL:g} in all its steps"
+        return _STILL
     return ""
 
 
@@ -118,7 +123,7 @@ def split_fragments(runs: list["Run"]) -> tuple[list["Run"], dict[str, int]]:
     shown = {_alpha_key(run.alpha) for run, why in zip(runs, reasons) if not why}
     kept, fragments = [], {}
     for run, why in zip(runs, reasons):
-        if why and not (why.startswith(("fewer", "a travel")) and _alpha_key(run.alpha) in shown):
+        if why and not (why in (_SHORT, _STILL) and _alpha_key(run.alpha) in shown):
             fragments[why] = fragments.get(why, 0) + 1
         else:
             kept.append(run)
@@ -131,7 +136,7 @@ def _alpha_key(alpha: float) -> float:
 
 
 def fragments_text(fragments: dict[str, int]) -> str:
-    """E.g. "12 with fewer than 10 steps, 3 with |x₀| above 1e+06"."""
+    """E.g. "12 with fewer than 10 steps, 3 with |x₀| above 10000"."""
     return ", ".join(f"{count} with {why}" for why, count in sorted(fragments.items(), key=lambda kv: -kv[1]))
 
 
