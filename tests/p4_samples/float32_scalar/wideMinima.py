@@ -9,6 +9,7 @@ def fprime(x):
     return (1 - s) * 20 * x + s * (x - 10) + 3 * s * (1 - s) * (((x - 10) ** 2 / 2 + 50) - 10 * x**2)
 
 np.seterr(all="ignore")
+np.random.seed(0)  # one draw, so the test grades the same hand-in every time (docs/p4.md, Limits: step counts)
 for alpha in [0.01, 0.3, 4]:
     wide = 0
     for i in range(20):
