@@ -492,6 +492,35 @@ def test_a_changed_function_is_shown_where_it_differs_most():
     assert max(points + [(7.0, None, 2.0, 2.0)], key=suite._difference)[0] == 7.0
 
 
+def test_a_function_that_raises_where_exp_overflows_is_the_same_function():
+    suite = load_content_module(ROOT / "rubrics" / "hw1" / "test_p4.py")
+    # math.exp raises OverflowError (np.seterr(all="raise"): FloatingPointError) where np.exp gives inf.
+    for x in (-1000.0, -300.0, 240.0, 1000.0):
+        assert suite._agrees("OverflowError", gd.fprime_starter(x), gd.fprime_stable(x), x)
+        assert suite._agrees("FloatingPointError", gd.f_starter(x), gd.f_stable(x), x)
+    # Where every form is finite, raising is a changed function, and so is any other exception.
+    for x in (5.0, 50.0, 100.0):
+        assert not suite._agrees("OverflowError", gd.fprime_starter(x), gd.fprime_stable(x), x)
+    assert not suite._agrees("ZeroDivisionError", gd.f_starter(1000.0), gd.f_stable(1000.0), 1000.0)
+    assert not suite._agrees(None, 1.0, 1.0, 1.0) and not suite._agrees(True, 1.0, 1.0, 1.0)
+
+
+@pytest.mark.parametrize("sample, count, steps", [
+    # math.exp in f and fprime; an OverflowError ends each α = 4 run, which the script catches.
+    ("math_overflow", 15, "3–7"),
+    # np.seterr(all="raise"): α = 4 runs end in FloatingPointError (overflow or underflow), some
+    # after one step. Before, the call that raised was not seen: 9 of the 20 runs were lost and one
+    # read "not converged", as it ended at the point before.
+    ("seterr_raise", 20, "3–6"),
+])
+def test_gd_whose_gradient_raises_when_it_blows_up_is_followed_to_the_point_that_raised(tmp_path, sample, count, steps):
+    result = _grade_p4_result(tmp_path, sample)
+    items = {i.id: i for i in result.items}
+    assert result.score == pytest.approx(15), [(i.id, i.feedback) for i in result.items]
+    assert f"| 4 | {count} | {steps} | 0 | 0 | {count} | 0 |" in items["p4-update"].feedback, items["p4-update"].feedback
+    assert not result.flags, result.flags
+
+
 def _lock_step(rng, count: int, rounds: int):
     """The calls of ``for α: xs = uniform(-5, 20, count); for k: for i: xs[i] -= α·f′(xs[i])``, and the (α, x₀) of its runs."""
     calls, want = [], []

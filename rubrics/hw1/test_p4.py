@@ -184,8 +184,24 @@ def require_runs(obs: Observed, note, flag) -> None:
 _SQUARED_EXP_OVERFLOWS = 3 + math.log(math.sqrt(sys.float_info.max)) / 3
 
 
+#: Beyond this distance from 3, some exp(±c·(x − 3)) with c ≤ 6 overflows (the starter's c = 3,
+#: a squared form's 6): where the value is computed with ``math.exp`` (or under
+#: ``np.seterr(all="raise")``) the same function raises there instead of returning inf or nan.
+_SOME_EXP_OVERFLOWS = math.log(sys.float_info.max) / 6
+
+#: What raising means where an exp overflows: a float result out of range.
+_OVERFLOW_ERRORS = frozenset({"OverflowError", "FloatingPointError", "ArithmeticError"})
+
+
+def _raised(value) -> bool:
+    """Whether a probe value is the name of the exception the student's function raised there."""
+    return isinstance(value, str)
+
+
 def _agrees(student_value, starter, stable, x: float = 0.0) -> bool:
-    if student_value is None:
+    if _raised(student_value):
+        return student_value in _OVERFLOW_ERRORS and abs(x - 3) > _SOME_EXP_OVERFLOWS
+    if not isinstance(student_value, (int, float)) or isinstance(student_value, bool):
         return False
     if x > _SQUARED_EXP_OVERFLOWS and not math.isfinite(student_value):
         return True
@@ -203,7 +219,7 @@ def _difference(point) -> float:
     _, value, starter, _ = point
     if not math.isfinite(starter):
         return -1.0
-    if value is None or not math.isfinite(value):
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
         return math.inf
     return abs(value - starter) / max(1.0, abs(starter))
 
@@ -226,7 +242,8 @@ def test_functions_intact(student, credit, note):
             earned += 0.5
             continue
         x, v, ref, _ = max(bad, key=_difference)  # the clearest point, not the first (2e-7 off at x = -10)
-        problems.append(f"{name}({x:g}) = {v!r}, but the assignment's {name}({x:g}) = {ref:.10g} ({len(bad)} of {len(points)} points differ); you changed {name}")
+        got = f"{name}({x:g}) raised {v}" if _raised(v) else f"{name}({x:g}) = {v!r}"
+        problems.append(f"{got}, but the assignment's {name}({x:g}) = {ref:.10g} ({len(bad)} of {len(points)} points differ); you changed {name}")
     if not obs.runs:
         # The starter already has f and fprime: they earn points only as part of an experiment.
         credit(0.0)

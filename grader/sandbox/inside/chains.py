@@ -379,7 +379,13 @@ class ChainBuilder:
                 # case they are those of the chain's predicted next iterate, which then
                 # stands for the argument (what feed() does when the last chain matches).
                 before = x.tobytes()
-                result = func(x)
+                try:
+                    result = func(x)
+                except ArithmeticError:
+                    # f′ overflowed here (np.seterr(all="raise"), math.exp): the run reached this
+                    # point and cannot go on, so it ends diverged, not at the point before.
+                    feed(frombuffer(before, dtype=f8).copy(), np.full(len(before) >> 3, np.nan))
+                    raise
                 if type(result) is not ndarray or result.dtype != f8 or result.shape != (len(before) >> 3,):
                     general(frombuffer(before, dtype=f8).copy(), result)
                     return result
@@ -403,7 +409,11 @@ class ChainBuilder:
                 return result
             if kind is not float and kind is not f64:
                 return other(x, rest, kwargs)
-            result = func(x)
+            try:
+                result = func(x)
+            except ArithmeticError:
+                feed_scalar(float(x), math.nan)  # as above: the run ends here, diverged
+                raise
             rkind = type(result)
             g = result if rkind is float else float(result) if rkind is f64 else _as_float(result)
             if kind is not float:

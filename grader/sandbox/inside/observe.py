@@ -394,7 +394,7 @@ def observe(
 
 
 def probe(func, points: list[float], seconds: float = 5.0) -> list:
-    """Calls ``func`` at each point (scalars); each result is a float, or None if it raised."""
+    """Calls ``func`` at each point (scalars); each result is a float, or the name of the exception it raised."""
     values: list = []
     clock = Clock(in_student=True)
     with np.errstate(all="ignore"), time_limit(seconds, clock):
@@ -402,8 +402,8 @@ def probe(func, points: list[float], seconds: float = 5.0) -> list:
             for x in points:
                 try:
                     values.append(float(func(x)))
-                except Exception:  # noqa: BLE001 - a failing point is an answer
-                    values.append(None)
+                except Exception as exc:  # noqa: BLE001 - a failing point is an answer
+                    values.append(type(exc).__name__)
         except ScriptStopped:
             pass
     clock.in_student = False
