@@ -521,6 +521,29 @@ def test_gd_whose_gradient_raises_when_it_blows_up_is_followed_to_the_point_that
     assert not result.flags, result.flags
 
 
+def test_f_and_fprime_under_other_names_are_found_by_what_they_compute(tmp_path):
+    # def loss(theta), def grad(theta): the starter's functions renamed. Before: "f is not
+    # defined; fprime is not defined", 0 / 2.
+    items = _grade_p4(tmp_path / "same", "renamed_functions")
+    functions = items["p4-functions"]
+    assert functions.score == pytest.approx(2), functions.feedback
+    assert "Your f is `loss`" in functions.feedback and "Your fprime is `grad`" in functions.feedback
+    assert sum(i.score for i in items.values()) == pytest.approx(15)
+    # A renamed f′ that was changed computes no assignment function: half the item, and the
+    # runs (observed through the loop's update with the assignment's f′) no longer fit GD.
+    changed = tmp_path / "changed"
+    changed.mkdir()
+    text = (ROOT / "tests/p4_samples/renamed_functions/wideMinima.py").read_text()
+    (changed / "wideMinima.py").write_text(text.replace("(1 - s) * 20 * theta", "(1 - s) * 21 * theta"))
+    rubric = load_rubric(ROOT / "rubrics" / "hw1.toml")
+    problem = next(p for p in rubric.problems if p.id == "p4")
+    ctx = Context(stdout=io.StringIO(), stderr=io.StringIO())
+    result = grade_problem(Submission("changed", changed), problem, rubric, tmp_path / "w", tmp_path / "r", ctx)
+    functions = next(i for i in result.items if i.id == "p4-functions")
+    assert functions.score == pytest.approx(1), functions.feedback
+    assert "fprime is not defined in wideMinima.py, and none of its one-argument functions computes it" in functions.feedback
+
+
 def _lock_step(rng, count: int, rounds: int):
     """The calls of ``for α: xs = uniform(-5, 20, count); for k: for i: xs[i] -= α·f′(xs[i])``, and the (α, x₀) of its runs."""
     calls, want = [], []

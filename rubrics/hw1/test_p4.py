@@ -228,13 +228,17 @@ def test_functions_intact(student, credit, note):
     obs = observed(student)
     points = np.array(PROBE_POINTS)
     problems, earned = [], 0.0
+    renamed = obs.record.get("renamed")
+    renamed = {k: v for k, v in renamed.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(renamed, dict) else {}
     for name, starter, stable in (("f", gd.f_starter, gd.f_stable), ("fprime", gd.fprime_starter, gd.fprime_stable)):
         values = obs.record["probes"].get(name)
         if values is None and obs.errors:
             raise StudentError(obs.errors[0])
         if values is None:
-            problems.append(f"{name} is not defined in {student.files[0]}")
+            problems.append(f"{name} is not defined in {student.files[0]}, and none of its one-argument functions computes it")
             continue
+        if name in renamed:
+            note(f"Your {name} is `{renamed[name][:60]}` (no function is named {name}): it was compared with the assignment's {name}.")
         # Element-wise the same floats as point by point, in two numpy calls.
         refs, stables = np.asarray(starter(points), dtype=float).tolist(), np.asarray(stable(points), dtype=float).tolist()
         bad = [(x, v, ref, st) for x, v, ref, st in zip(points, values, refs, stables) if not _agrees(v, ref, st, x)]

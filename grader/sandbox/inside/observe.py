@@ -332,6 +332,9 @@ class Observation:
     forks: int = 0
     """Processes the scripts forked (a ``multiprocessing`` pool): calls made there are not observed."""
 
+    namespaces: list[dict] = field(default_factory=list)
+    """Each script's globals once it ended, in the order run (student objects: never sent as they are)."""
+
 
 def observe(
     student_root: Path,
@@ -375,7 +378,8 @@ def observe(
                 observation.scripts.append(ScriptRun(script, "stopped", "not started: no time left"))
                 continue
             with time_limit(left, clock):
-                observation.scripts.append(run_main(student_root / script, student_root, transformers, {HOOK: recorder}, clock))
+                observation.scripts.append(run_main(student_root / script, student_root, transformers, {HOOK: recorder},
+                                                    clock, observation.namespaces))
             saver.on_show()  # figures drawn but never shown
     finally:
         sys.stdout, sys.stderr = saved_streams

@@ -155,11 +155,13 @@ class ScriptRun:
     """Wall-clock time the script ran."""
 
 
-def run_main(path: Path, student_root: Path, transformers, namespace: dict, clock: Clock) -> ScriptRun:
+def run_main(path: Path, student_root: Path, transformers, namespace: dict, clock: Clock,
+             globals_out: list | None = None) -> ScriptRun:
     """Runs one student file as ``__main__`` (as ``python file.py`` would) and reports how it ended.
 
     Args:
         namespace: names put into the script's globals first (e.g. an observer's recorder).
+        globals_out: if a list, the script's globals are appended to it (once it ran, or failed).
     """
     rel = path.relative_to(student_root).as_posix()
     start = time.monotonic()
@@ -170,6 +172,8 @@ def run_main(path: Path, student_root: Path, transformers, namespace: dict, cloc
     module = types.ModuleType("__main__")
     module.__file__ = str(path)
     module.__dict__.update(namespace)
+    if globals_out is not None:
+        globals_out.append(module.__dict__)
     saved_main, saved_argv = sys.modules.get("__main__"), sys.argv
     sys.modules["__main__"], sys.argv = module, [str(path)]
     status, message = "finished", ""
