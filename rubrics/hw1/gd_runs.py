@@ -192,13 +192,6 @@ def reference_finals(starts: np.ndarray, alpha, steps: int, cap: int = 100_000) 
     return x
 
 
-#: Reference finals already computed, by (start, α, steps): a verdict tries several groups
-#: of the same runs (see candidate_groups), and each element's arithmetic is the same in
-#: any batch, so a run's reference is computed once. Bounded; cleared when full.
-_FINALS: dict[tuple[float, float, int], float] = {}
-_FINALS_MAX = 1_000_000
-
-
 @dataclass(frozen=True)
 class Run:
     """One observed GD run."""
@@ -468,8 +461,16 @@ def describe(alpha: float, runs: list[Run]) -> str:
     return f"α = {alpha:g}: {len(runs)} {plural} of {span} steps, {parts}"
 
 
-def agreement(runs: list[Run]) -> list[bool]:
-    """For each run: does its outcome match the reference GD from the same start, α and step count?"""
+def agreement(runs: list[Run], finals: dict | None = None) -> list[bool]:
+    """For each run: does its outcome match the reference GD from the same start, α and step count?
+
+    Args:
+        finals: the caller's reference finals already computed, by (start, α, steps), filled in
+            here. A verdict tries several groups of the same runs (see candidate_groups), and
+            each element's arithmetic is the same in any batch, so with one dict for a
+            student's runs each run's reference is computed once.
+    """
+    finals = {} if finals is None else finals
     verdicts = [False] * len(runs)
     # One vectorized reference run per step count, each element with its own α (inferred
     # α differ in their last bits run to run; element-wise, the arithmetic is the same).
@@ -477,14 +478,12 @@ def agreement(runs: list[Run]) -> list[bool]:
     for i, r in enumerate(runs):
         by_steps.setdefault(r.steps, []).append(i)
     for steps, idx in by_steps.items():
-        todo = list(dict.fromkeys((runs[i].start, runs[i].alpha) for i in idx if (runs[i].start, runs[i].alpha, steps) not in _FINALS))
+        todo = list(dict.fromkeys((runs[i].start, runs[i].alpha) for i in idx if (runs[i].start, runs[i].alpha, steps) not in finals))
         if todo:
-            if len(_FINALS) + len(todo) > _FINALS_MAX:
-                _FINALS.clear()
-            finals = reference_finals(np.array([x for x, _ in todo]), np.array([a for _, a in todo]), steps)
-            _FINALS.update(((x, a, steps), final) for (x, a), final in zip(todo, finals.tolist()))
+            ends = reference_finals(np.array([x for x, _ in todo]), np.array([a for _, a in todo]), steps)
+            finals.update(((x, a, steps), end) for (x, a), end in zip(todo, ends.tolist()))
         for i in idx:
-            verdicts[i] = classify(_FINALS[runs[i].start, runs[i].alpha, steps]) == runs[i].outcome
+            verdicts[i] = classify(finals[runs[i].start, runs[i].alpha, steps]) == runs[i].outcome
     return verdicts
 
 

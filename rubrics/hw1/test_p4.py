@@ -43,6 +43,7 @@ class Observed:
             int(d.get("calls", 0)) for name, d in record.get("streams", {}).items() if name.startswith("=")
         )
         self.context_given = False
+        self.finals: dict = {}  # the reference GD's finals, by (start, α, steps): see gd.agreement
         self.judged: dict[float, set[int]] = {}  # per target α, the runs (indices) its verdict used
         self._written: tuple[Path, object] | None = None  # (folder, gd.RunsFile) of the first write
         self._table: str | None = None
@@ -371,7 +372,7 @@ def test_alpha_small(student, credit, note, flag):
     runs = _alpha_runs(obs, 0.01, note, flag)
 
     def judge(group):
-        agree = gd.agreement(group)
+        agree = gd.agreement(group, obs.finals)
         converged = [r for r, ok in zip(group, agree) if ok and r.outcome in ("sharp", "wide")]
         reached = {r.outcome for r in converged}
         long_enough = len(converged) / len(group)
