@@ -189,6 +189,38 @@ class Convolution1d:
 ''' + TRANSPOSED
 
 
+# A correct answer with a 64 MiB workspace per operator (np.zeros: address space, no pages yet).
+# One operator is what a real run has; the ~40 cases' operators kept alive to the end were
+# 2.5 GiB under the problem's 2 GiB limit, and the last cases failed with a MemoryError.
+WORKSPACE_PER_OPERATOR = '''
+import numpy as np
+
+
+class Convolution1d:
+    def __init__(self, k):
+        self.k = np.asarray(k, dtype=float)
+        self.work = np.zeros(1 << 23)
+        self.T = Transposed(self)
+
+    def __matmul__(self, x):
+        x = np.asarray(x, dtype=float)
+        m = len(x) - len(self.k) + 1
+        out = self.work[:m]
+        out[:] = 0.0
+        for j, kj in enumerate(self.k):
+            out += kj * x[j:j + m]
+        return out.copy()
+
+
+class Transposed:
+    def __init__(self, A):
+        self.A = A  # a reference cycle: A.T.A is A
+
+    def __matmul__(self, y):
+        return np.convolve(np.asarray(y, dtype=float), self.A.k, "full")
+'''
+
+
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory):
     with JudgePool(1, sys.executable, tmp_path_factory.mktemp("workers")) as judges:
@@ -269,6 +301,11 @@ def test_a_product_the_test_never_asks_for_is_never_computed(pool, tmp_path):
     statuses = {(t, c): s for t, c, s, _, _ in outcomes}
     assert statuses[("test_adjoint_identity", "")] == "failed"
     assert statuses[("test_transpose_matches_dense", "n=20,r=3-float")] == "error"
+
+
+def test_each_case_lets_go_of_its_operator_once_its_products_answered(pool, tmp_path):
+    outcomes = _grade(pool, tmp_path, WORKSPACE_PER_OPERATOR, True, 30.0)
+    assert {s for _, _, s, _, _ in outcomes} == {"passed"}, [o for o in outcomes if o[2] != "passed"]
 
 
 @pytest.mark.slow

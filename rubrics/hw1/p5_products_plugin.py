@@ -14,14 +14,16 @@ reference; nothing here decides anything.
 
 Ops:
 
-* ``p5_case`` {module, k, n, steps} → one case: ``Convolution1d(k)`` (or
+* ``p5_case`` {module, k, n, steps, keep} → one case: ``Convolution1d(k)`` (or
   ``(k, n)``, as the suite retries), then each step of ``steps``, a list of
   ``["forward", x]`` (``A @ x``) and ``["transposed", y]`` (``A.T @ y``).
   The answer is ``{"error": e}`` (the construction failed), ``{"operator":
   A}`` (``A`` is plain data: the suite computes with it itself), or
   ``{"steps": [...]}`` with one ``{"value": v}`` or ``{"error": e}`` per step,
   none after an error, or a last ``{"T": T}`` when ``A.T`` is plain data (the
-  suite multiplies it itself).
+  suite multiplies it itself), and ``"A"``: the operator's handle, for
+  products beyond the planned ones, or None (the child let go of it) when
+  every step answered and ``keep`` is false.
 * ``p5_gd`` {module, k, n, b, lam, alpha, steps} → the handout's GD loop on
   the student's operator, with the inputs and outputs of every product
   (``xs``, ``forward``, ``grads``, ``transposed``, ``final``), so the judge
@@ -34,6 +36,7 @@ Ops:
 
 from __future__ import annotations
 
+import gc
 import operator
 from pathlib import Path
 
@@ -111,6 +114,7 @@ class _Requests:
 
 def _op_case(child, request):
     run = _Requests(child, child.unwrap(request["module"]))
+    before = set(child.objects)
     try:
         handle, A = run.construct(request["k"], int(request["n"]))
     except loader.StudentCodeError as exc:
@@ -128,6 +132,17 @@ def _op_case(child, request):
         except _Plain as plain:
             steps.append({"T": plain.value})
             break
+    if not request.get("keep") and len(steps) == len(request["steps"]) and all("value" in step for step in steps):
+        # Every planned product answered: nothing asks for this operator again, so the child lets
+        # go of it (and of its A.T). Kept, each case's operator stayed alive to the end, and a
+        # correct answer with a 32 MiB workspace per operator ran out of memory by the 40th case,
+        # where a real run, with one operator, never does. A product's own handle stays.
+        answered = {step["value"].id for step in steps if isinstance(step["value"], protocol.RemoteRef)}
+        for key in set(child.objects) - before - answered:
+            del child.objects[key]
+        A = left = None
+        gc.collect(1)  # an operator in a reference cycle (A.T.T is A) is freed now, not at a full collection
+        return {"A": None, "steps": steps}
     # The operator's handle too: the suite may go on with products it did not plan (through its proxies).
     return {"A": handle, "steps": steps}
 

@@ -176,7 +176,7 @@ def test_adjoint_identity(student):
         n, k = spec["n"], spec["k"]
         r = len(k)
         ((_, x),), y = spec["steps"], spec["y"]
-        A = Case(student, {key: spec[key] for key in ("k", "n", "steps")})
+        A = Case(student, {key: spec[key] for key in ("k", "n", "steps")}, more=True)
         Ax = as_vector(A.forward(x), "A @ x", n - r + 1)
         ATy = as_vector(A.transposed(y), "A.T @ y", n)
         lhs, rhs = float(Ax @ y), float(x @ ATy)
