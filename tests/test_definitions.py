@@ -73,6 +73,31 @@ def test_aliases_of_student_functions_count_as_student_code():
     assert "X0 =" not in out and "A0 =" not in out and "lr = lambda" not in out, out
 
 
+def test_methods_a_notebook_assigns_to_the_class_later_are_part_of_it():
+    # Starter stubs first, the answer in a later cell. Before: the stubs were graded, 0 / 20.
+    source = ("import numpy as np\nclass Convolution1d:\n    def __matmul__(self, x):\n        return None\n"
+              "def _matmul(self, x):\n    return np.correlate(x, self.k, 'valid')\n"
+              "Convolution1d.__matmul__ = _matmul\nConvolution1d.T = property(lambda self: Transposed(self.k))\n"
+              "def build_cache():\n    return {}\nA = Convolution1d()\nA.k = np.ones(3)\nConvolution1d.cache = build_cache()\n")
+    out = kept(source, "Convolution1d")
+    assert "Convolution1d.__matmul__ = _matmul" in out and "Convolution1d.T = property" in out, out
+    # An instance's attribute is an experiment; a value that calls the student's code is not kept this way.
+    assert "A.k = " not in out and "A = Convolution1d" not in out and "Convolution1d.cache" not in out, out
+
+
+def test_a_value_the_wanted_class_reads_is_computed_even_through_the_students_code():
+    source = ("import numpy as np\ndef _pick():\n    return np.correlate\ncorrelate = _pick()\n"
+              "def gd(A, x):\n    return x\nclass Convolution1d:\n    def __init__(self, k):\n        self.k = k\n"
+              "    def __matmul__(self, x):\n        return correlate(x, self.k, 'valid')\n"
+              "def report():\n    return history\nA = Convolution1d(np.ones(3))\nhistory = gd(A, np.zeros(5))\n")
+    out = kept(source, "Convolution1d")
+    assert "correlate = _pick()" in out, out
+    # history is read by report(), which the wanted class never reaches: an experiment still.
+    assert "history =" not in out and "A = " not in out, out
+    # With no wanted names (a script's own definitions), nothing that calls student code is kept.
+    assert "correlate = _pick()" not in kept(source), kept(source)
+
+
 def test_the_child_loads_module_level_aliases_and_falls_back_when_they_fail(tmp_path):
     work = tmp_path / "work"
     work.mkdir()

@@ -21,8 +21,8 @@ from typing import Iterable
 
 #: Builtins a kept right-hand side may call: they compute a value and touch nothing else.
 _PURE_BUILTINS = frozenset(
-    "abs bool complex dict divmod enumerate float frozenset int len list map max min pow range "
-    "reversed round set slice sorted str sum tuple zip".split()
+    "abs bool classmethod complex dict divmod enumerate float frozenset int len list map max min pow property "
+    "range reversed round set slice sorted staticmethod str sum tuple zip".split()
 )
 
 #: The name the loader binds lazy imports with (``plt = __grader_lazy_module__("matplotlib.pyplot")``).
@@ -89,16 +89,68 @@ def _keep_read_globals(body: list[ast.stmt], kept: list[bool], wanted: set[str])
             ):
                 student |= targets
                 grew = True
+    classes = {node.name for node in body if isinstance(node, ast.ClassDef)}
     read = wanted.union(*(_names_read(node) for node, keep in zip(body, kept) if keep))
     changed = True
     while changed:
         changed = False
+        for i, node in enumerate(body):
+            # `Convolution1d.__matmul__ = matmul` (a notebook that fills the starter's class in a
+            # later cell): part of the class, however the rest of the file is script.
+            if not kept[i] and _class_attribute(node) in classes and _computes_only(node.value, student):
+                kept[i] = True
+                read |= _names_read(node)
+                changed = True
         for i, targets in list(candidates.items()):
             if targets & read and _computes_only(body[i].value, student):
                 kept[i] = True
                 read |= _names_read(body[i])
                 del candidates[i]
                 changed = True
+        if not changed and wanted:
+            # A value the wanted names themselves need (`correlate = _pick_backend()`, read by
+            # Convolution1d.__matmul__) is computed even though it calls the student's code; an
+            # experiment (`A = Convolution1d(k)`, `history = gd(…)`) is read by nothing they reach.
+            needed = _reached(body, kept, wanted)
+            for i, targets in list(candidates.items()):
+                # Still no builtin with effects (input(), open(), exec(), type() making the class).
+                if targets & needed and _computes_only(body[i].value, set()):
+                    kept[i] = True
+                    read |= _names_read(body[i])
+                    del candidates[i]
+                    changed = True
+
+
+def _class_attribute(node: ast.stmt) -> str | None:
+    """``C`` for a top-level ``C.name = value`` (one target), else None."""
+    if isinstance(node, ast.Assign) and len(node.targets) == 1:
+        target = node.targets[0]
+        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+            return target.value.id
+    return None
+
+
+def _reached(body: list[ast.stmt], kept: list[bool], wanted: set[str]) -> set[str]:
+    """The names the wanted ones read, through the kept statements that bind them, transitively."""
+    reached = set(wanted)
+    done: set[int] = set()
+    grew = True
+    while grew:
+        grew = False
+        for i, node in enumerate(body):
+            if i in done or not kept[i] or not (_bound_here(node) & reached or _class_attribute(node) in reached):
+                continue
+            done.add(i)
+            reached |= _names_read(node)
+            grew = True
+    return reached
+
+
+def _bound_here(node: ast.stmt) -> set[str]:
+    """The names a top-level statement binds."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    return _stored([node])
 
 
 def _target_names(node: ast.Assign | ast.AnnAssign) -> set[str]:
