@@ -41,6 +41,7 @@ LONG_FIRST = (
     "tests/test_sample_exports.py",
     "tests/test_integrations.py",
     "tests/test_p4.py::test_script_past_the_time_limit",
+    "tests/test_p4.py::test_a_script_that_swallows_the_stop",
     "tests/test_similarity.py",
     "tests/test_dense_ban.py",  # one group of ~12 s of CPU (its module fixture)
     "tests/test_reference_sympy.py",  # one group of ~5 s (its module fixture)

@@ -133,8 +133,8 @@ def test_p4_sample_student_items(student, sample_class_graded):
         assert len([n for n in saved if n.startswith("saved-final points")]) == 3
 
 
-@pytest.mark.slow
-def test_script_past_the_time_limit_is_graded_on_what_it_showed(tmp_path):
+def _grade_p4_in_8_seconds(tmp_path, sample):
+    """Problem 4's result for ``tests/p4_samples/<sample>`` with the HW1 rubric, its time limit cut to 8 s."""
     text = (ROOT / "rubrics/hw1.toml").read_text(encoding="utf-8")
     text = text.replace('"hw1/', f'"{ROOT}/rubrics/hw1/').replace('"../reference', f'"{ROOT}/reference')
     text = re.sub(r'(id = "p4"[\s\S]*?)timeout = "2m"', r'\1timeout = "8s"', text, count=1)
@@ -144,8 +144,22 @@ def test_script_past_the_time_limit_is_graded_on_what_it_showed(tmp_path):
     problem = next(p for p in rubric.problems if p.id == "p4")
     assert problem.timeout == 8
     ctx = Context(stdout=io.StringIO(), stderr=io.StringIO())
-    folder = ROOT / "tests/p4_samples/slow_script"
-    result = grade_problem(Submission("slow_script", folder), problem, rubric, tmp_path / "w", tmp_path / "r", ctx)
+    folder = ROOT / "tests/p4_samples" / sample
+    return grade_problem(Submission(sample, folder), problem, rubric, tmp_path / "w", tmp_path / "r", ctx)
+
+
+@pytest.mark.slow
+def test_a_script_that_swallows_the_stop_is_still_stopped_and_graded(tmp_path):
+    # A correct experiment, then `while True: try: plt.pause(0.5) except: pass` to keep the
+    # window open: the bare except caught every stop, and all 15 points went to the time limit.
+    result = _grade_p4_in_8_seconds(tmp_path, "bare_except_pause")
+    assert result.score == pytest.approx(15), [(i.id, i.feedback) for i in result.items]
+    assert "stopped at the time limit" in next(i.feedback for i in result.items if i.id == "p4-update")
+
+
+@pytest.mark.slow
+def test_script_past_the_time_limit_is_graded_on_what_it_showed(tmp_path):
+    result = _grade_p4_in_8_seconds(tmp_path, "slow_script")
     statuses = {i.id: i.status.value for i in result.items}
     assert statuses == {
         "p4-functions": "passed", "p4-update": "passed", "p4-starts": "passed",

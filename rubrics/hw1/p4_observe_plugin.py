@@ -90,7 +90,7 @@ def renamed(namespaces: list[dict], root: Path, missing: list[str]) -> dict[str,
         left = deadline - time.monotonic()
         if left <= 0 or len(found) == len(missing):
             break
-        values = observe.probe(func, list(SCREEN_POINTS), seconds=left)
+        values = observe.probe(func, list(SCREEN_POINTS), seconds=left, root=root)
         for target in missing:
             if target not in found and all(_close(v, wanted[target](x)) for v, x in zip(values, SCREEN_POINTS)):
                 found[target] = (name, func)
@@ -134,7 +134,7 @@ def _observe(child, request):
     functions = {name: recorder.originals[name] for name in WATCHED if name in recorder.originals}
     others = renamed(observation.namespaces, root, [name for name in WATCHED if name not in functions])
     functions.update({target: func for target, (_, func) in others.items()})
-    probes = {name: observe.probe(functions[name], points) if name in functions else None for name in WATCHED}
+    probes = {name: observe.probe(functions[name], points, root=root) if name in functions else None for name in WATCHED}
     return {
         **snapshot,
         "renamed": {target: name for target, (name, _) in others.items()},

@@ -377,7 +377,7 @@ def observe(
             if left <= 0:
                 observation.scripts.append(ScriptRun(script, "stopped", "not started: no time left"))
                 continue
-            with time_limit(left, clock):
+            with time_limit(left, clock, student_root):
                 observation.scripts.append(run_main(student_root / script, student_root, transformers, {HOOK: recorder},
                                                     clock, observation.namespaces))
             saver.on_show()  # figures drawn but never shown
@@ -397,11 +397,14 @@ def observe(
     return observation, recorder, saver
 
 
-def probe(func, points: list[float], seconds: float = 5.0) -> list:
-    """Calls ``func`` at each point (scalars); each result is a float, or the name of the exception it raised."""
+def probe(func, points: list[float], seconds: float = 5.0, root: Path | None = None) -> list:
+    """Calls ``func`` at each point (scalars); each result is a float, or the name of the exception it raised.
+
+    ``root``: the student's folder, so that a function that swallows the stop is still stopped (see time_limit).
+    """
     values: list = []
     clock = Clock(in_student=True)
-    with np.errstate(all="ignore"), time_limit(seconds, clock):
+    with np.errstate(all="ignore"), time_limit(seconds, clock, root):
         try:
             for x in points:
                 try:

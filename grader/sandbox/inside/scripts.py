@@ -1,7 +1,8 @@
 """Running a student's script as ``__main__``, unattended, within a time limit.
 
 The pieces an observer needs around the script: a stop signal that
-``except Exception`` cannot swallow, bounded capture of what it prints, and
+``except Exception`` cannot swallow (and that a bare ``except:`` only delays
+by one line), bounded capture of what it prints, and
 saving the figures it shows or writes (whatever their file names).
 """
 
@@ -69,13 +70,22 @@ class Clock:
 
 
 @contextlib.contextmanager
-def time_limit(seconds: float, clock: Clock):
-    """Raises :class:`ScriptStopped` in student code once ``seconds`` have passed (and again every 0.5 s if swallowed)."""
+def time_limit(seconds: float, clock: Clock, root: Path | None = None):
+    """Raises :class:`ScriptStopped` in student code once ``seconds`` have passed (and again every 0.5 s if swallowed).
+
+    ``root``: the student's folder. Code that swallowed the stop (a bare ``except:``
+    around ``plt.pause`` in ``while True``) is then stopped at its next line in a file
+    under ``root``, and at every line after, whatever it catches.
+    """
+    swallowed = [0]
 
     def on_alarm(signum, frame):
         clock.expired = True
         if clock.in_student:
             signal.setitimer(signal.ITIMER_REAL, 0.5)
+            if swallowed[0] and root is not None:
+                _stop_at_every_line(frame, str(root).rstrip("/") + "/")
+            swallowed[0] += 1
             raise ScriptStopped()
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
@@ -85,6 +95,32 @@ def time_limit(seconds: float, clock: Clock):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if swallowed[0] > 1 and root is not None:
+            sys.settrace(None)
+
+
+def _stop_at_every_line(frame, prefix: str) -> None:
+    """From now on each line of student code (a file under ``prefix``) raises :class:`ScriptStopped`.
+
+    The way a debugger stops a program (``bdb.set_trace``): a global trace function for
+    new frames, and the local one set on the frames already running. An exception a
+    trace function raises comes out of that line, so an ``except:`` clause that swallowed
+    it raises again at its own next line, and the script unwinds.
+    """
+
+    def local(current, event, arg):
+        if event == "line":
+            raise ScriptStopped()
+        return local
+
+    def on_call(current, event, arg):
+        return local if current.f_code.co_filename.startswith(prefix) else None
+
+    sys.settrace(on_call)
+    while frame is not None:
+        if frame.f_code.co_filename.startswith(prefix):
+            frame.f_trace = local
+        frame = frame.f_back
 
 
 class FigureSaver:
