@@ -603,6 +603,25 @@ def test_an_array_call_that_crosses_the_bound_on_runs_reports_its_first_elements
     assert np.array_equal(firsts, starts.ravel()[:100])
 
 
+def test_past_the_bound_each_new_array_call_still_reports_its_first_elements():
+    # rng.uniform(-5, 20, 100_000) stepped as one array per α: the first α took every run the
+    # bound allows, and α = 0.3 and 4 were "not observed" (9 / 15, and a "one α only" TA flag).
+    builder = ChainBuilder(max_runs=100, array_quota=20, extra_runs=50)
+    starts = np.random.default_rng(8).uniform(-5, 20, 150)
+    with np.errstate(all="ignore"):
+        for alpha in (0.01, 0.3, 4.0):
+            x = starts.copy()
+            for _ in range(12):
+                g = gd.fprime_starter(x)
+                builder.feed(x.copy(), np.asarray(g))
+                x = x - alpha * g
+    data = builder.runs_data()
+    assert data["full"]
+    alphas, counts = np.unique(np.round(data["alpha"], 6), return_counts=True)
+    assert alphas.tolist() == [0.01, 0.3, 4.0] and counts.tolist() == [100, 20, 20]
+    assert np.array_equal(data["start"][100:120], starts[:20]) and set(data["steps"].tolist()) == {12}
+
+
 def test_gd_in_worker_processes_is_said_and_flagged(tmp_path):
     # A multiprocessing pool runs fprime where the observer cannot see it: before, the feedback
     # said "fprime was never called", which the student knows to be false.

@@ -79,7 +79,8 @@ class Observed:
         if self.bounded:
             lines.append(
                 f"Your script ran more than {self.stream['max_runs']} GD runs: the first {self.stream['max_runs']} were "
-                "followed, each from its start to its last step; runs that started later were not followed."
+                "followed, each from its start to its last step, and then the first elements of each later array "
+                "call (up to 1000 each); runs that started later were not followed."
             )
         return lines
 
@@ -328,7 +329,7 @@ def _alpha_runs(obs, target, note, flag):
     require_runs(obs, note, flag)
     groups = gd.group_by_alpha(obs.runs)
     positive = [a for a in groups if a > 0]
-    if len(positive) == 1:
+    if len(positive) == 1 and not obs.bounded:  # bounded: later α were not followed, not absent
         flag(f"only α = {positive[0]:g} was observed (α may have been edited by hand between runs)")
         note(f"Only one learning rate (α = {positive[0]:g}) was observed in your script's run.")
     runs = gd.runs_for(obs.runs, target)
@@ -338,7 +339,11 @@ def _alpha_runs(obs, target, note, flag):
         if obs.errors:
             why += f" Your script failed ({obs.errors[0].splitlines()[0]}), which may be why."
         outside = obs.fprime_calls - gd.calls_in_runs(obs.runs)
-        if obs.how == "fprime" and outside > obs.fprime_calls / 10:
+        if obs.bounded:
+            why += (f" The grader follows at most {obs.stream['max_runs']} runs (and then the first elements of "
+                    "each new array call); your script ran more, so these runs may have come after that bound: "
+                    "fewer starts show the same.")
+        elif obs.how == "fprime" and outside > obs.fprime_calls / 10:
             pieces = f"; {gd.fragments_text(obs.fragments)} fitted one α for a while only" if obs.fragments else ""
             why += (f" {outside} of fprime's {obs.fprime_calls} calls are in no GD run{pieces}: plotting, or steps "
                     "that move x other than by α·fprime(x) (clipping, momentum, a changing α).")

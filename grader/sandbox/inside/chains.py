@@ -280,12 +280,21 @@ class ChainBuilder:
     """Follows the chains of one stream of evaluations.
 
     Args:
-        max_runs: runs (array elements) followed at most; then :attr:`full` is set and later chains are not followed.
+        max_runs: runs (array elements) followed at most; then :attr:`full` is set and later chains are not
+            followed, but for the first elements of new array chains (``array_quota`` each, ``extra_runs``
+            in all; by default a hundredth and a tenth of ``max_runs``).
         max_samples: floats kept in trajectory samples at most; later chains keep only start and end.
     """
 
-    def __init__(self, max_runs: int = 100_000, max_samples: int = 500_000) -> None:
+    def __init__(self, max_runs: int = 100_000, max_samples: int = 500_000,
+                 array_quota: int | None = None, extra_runs: int | None = None) -> None:
         self.max_runs = max_runs
+        # Once max_runs are followed, a new array chain is still followed (its elements step
+        # together, at no cost per element) with up to array_quota of its elements reported,
+        # extra_runs more in all: a script that steps 100 000 starts as one array per α has
+        # each α seen, not only the first (1000 each, 10 000 in all, for the default bound).
+        self.array_quota = max_runs // 100 if array_quota is None else array_quota
+        self.extra_runs = max_runs // 10 if extra_runs is None else extra_runs
         self.samples_left = max_samples
         self.chains: list[Chain] = []  # confirmed, in order of confirmation
         self.runs = 0
@@ -615,12 +624,16 @@ class ChainBuilder:
         reported = None
         if self.runs + size > self.max_runs:
             self.full = True
-            if size == 1 or self.runs >= self.max_runs:
+            if size == 1:
                 return
             # One call's array crosses the bound: it is followed (its elements step together, at
-            # no cost per element) and its first elements up to the bound are reported. Dropping
-            # it lost every run of a script that steps 3 × 34 000 starts as one array.
-            reported = self.max_runs - self.runs
+            # no cost per element) and its first elements up to the bound are reported (at least
+            # array_quota, within extra_runs past the bound). Dropping it lost every run of a
+            # script that steps 3 × 34 000 starts as one array.
+            room = self.max_runs - self.runs
+            reported = min(size, max(room, min(self.array_quota, self.max_runs + self.extra_runs - self.runs)))
+            if reported <= 0:
+                return
             size = reported
         self.runs += size
         floats = size * (DENSE + SPREAD + 2)
