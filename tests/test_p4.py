@@ -558,6 +558,28 @@ def test_f_and_fprime_under_other_names_are_found_by_what_they_compute(tmp_path)
     assert "fprime is not defined in wideMinima.py, and none of its one-argument functions computes it" in functions.feedback
 
 
+def test_the_fprime_checked_is_the_definition_the_experiment_called(tmp_path):
+    # The starter's fprime, then the student's own (2·s(1 − s) for 3·s(1 − s)), which the runs use.
+    # Before: the first definition was probed, 2 / 2.
+    functions = _grade_p4(tmp_path / "a", "fprime_redefined")["p4-functions"]
+    assert functions.score == pytest.approx(1), functions.feedback
+    assert "you changed fprime (defined at wideMinima.py:15)" in functions.feedback, functions.feedback
+    # The other order (a wrong draft, then the starter's, which the runs use): nothing changed.
+    text = (ROOT / "tests/p4_samples/fprime_redefined/wideMinima.py").read_text()
+    first, second = text.index("def fprime"), text.index("# --- my own")
+    draft, rest = text[first:second], text[second:]
+    swapped = text[:first] + rest[:rest.index("np.seterr")].replace("# --- my own derivative (simplified), used below ---\n", "") + draft + rest[rest.index("np.seterr"):]
+    folder = tmp_path / "swapped"
+    folder.mkdir()
+    (folder / "wideMinima.py").write_text(swapped)
+    assert swapped.count("def fprime") == 2 and swapped.index("2 * s") < swapped.index("3 * s * (1 - s)")
+    rubric = load_rubric(ROOT / "rubrics" / "hw1.toml")
+    problem = next(p for p in rubric.problems if p.id == "p4")
+    ctx = Context(stdout=io.StringIO(), stderr=io.StringIO())
+    result = grade_problem(Submission("swapped", folder), problem, rubric, tmp_path / "w", tmp_path / "r", ctx)
+    assert result.score == pytest.approx(15), [(i.id, i.feedback) for i in result.items]
+
+
 def _lock_step(rng, count: int, rounds: int):
     """The calls of ``for α: xs = uniform(-5, 20, count); for k: for i: xs[i] -= α·f′(xs[i])``, and the (α, x₀) of its runs."""
     calls, want = [], []

@@ -98,6 +98,15 @@ def renamed(namespaces: list[dict], root: Path, missing: list[str]) -> dict[str,
     return found
 
 
+def _where(func, root: Path) -> str:
+    """``wideMinima.py:12``: where a student's function is defined, or "" if not in their folder."""
+    code = getattr(func, "__code__", None)
+    try:
+        return f"{Path(code.co_filename).relative_to(root).as_posix()}:{code.co_firstlineno}"
+    except (AttributeError, TypeError, ValueError):
+        return ""
+
+
 def _importers(root: Path, module: str) -> list[str]:
     """Other top-level files of the folder that import ``module``."""
     pattern = re.compile(rf"^\s*(from\s+{re.escape(module)}\s+import|import\s+{re.escape(module)}\b)", re.M)
@@ -131,13 +140,14 @@ def _observe(child, request):
     # Before any probe: a function of the student's that is tried below may call fprime.
     snapshot = recorder.snapshot()
     points = [float(x) for x in request.get("probe", [])]
-    functions = {name: recorder.originals[name] for name in WATCHED if name in recorder.originals}
+    functions = {name: recorder.original(name) for name in WATCHED if recorder.original(name) is not None}
     others = renamed(observation.namespaces, root, [name for name in WATCHED if name not in functions])
     functions.update({target: func for target, (_, func) in others.items()})
     probes = {name: observe.probe(functions[name], points, root=root) if name in functions else None for name in WATCHED}
     return {
         **snapshot,
         "renamed": {target: name for target, (name, _) in others.items()},
+        "defined": {name: _where(func, root) for name, func in functions.items()},
         "scripts": [vars(run) for run in observation.scripts],
         "stdout": observation.stdout[:4000],
         "replaced": list(observation.replaced),

@@ -232,6 +232,8 @@ def test_functions_intact(student, credit, note):
     problems, earned = [], 0.0
     renamed = obs.record.get("renamed")
     renamed = {k: v for k, v in renamed.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(renamed, dict) else {}
+    defined = obs.record.get("defined")
+    defined = {k: v for k, v in defined.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(defined, dict) else {}
     for name, starter, stable in (("f", gd.f_starter, gd.f_stable), ("fprime", gd.fprime_starter, gd.fprime_stable)):
         values = obs.record["probes"].get(name)
         if values is None and obs.errors:
@@ -249,7 +251,10 @@ def test_functions_intact(student, credit, note):
             continue
         x, v, ref, _ = max(bad, key=_difference)  # the clearest point, not the first (2e-7 off at x = -10)
         got = f"{name}({x:g}) raised {v}" if _raised(v) else f"{name}({x:g}) = {v!r}"
-        problems.append(f"{got}, but the assignment's {name}({x:g}) = {ref:.10g} ({len(bad)} of {len(points)} points differ); you changed {name}")
+        where = defined.get(name, "")
+        at = f" (defined at {where[:120]})" if where else ""
+        problems.append(f"{got}, but the assignment's {name}({x:g}) = {ref:.10g} ({len(bad)} of {len(points)} points differ); "
+                        f"you changed {name}{at}")
     if not obs.runs:
         # The starter already has f and fprime: they earn points only as part of an experiment.
         credit(0.0)

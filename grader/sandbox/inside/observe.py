@@ -85,7 +85,8 @@ class Recorder:
         self.max_runs = max_runs
         self.builders: dict[str, ChainBuilder] = {}
         self.counts: dict[str, list[int]] = {}
-        self.originals: dict[str, object] = {}
+        # name -> each definition the scripts bound to it, with the name's call count at that moment
+        self.definitions: dict[str, list[tuple[object, int]]] = {}
         self._gradient_builders: list[ChainBuilder] = []
         self.following = True  # whether loop updates are still followed (read by the instrumented loops)
 
@@ -95,11 +96,34 @@ class Recorder:
             builder = self.builders[name] = ChainBuilder(self.max_runs)
         return builder
 
+    def _calls(self, name: str) -> int:
+        """Calls of the watched ``name`` so far (all its definitions)."""
+        if name in self.gradients:
+            builder = self.builders.get(name)
+            return builder.calls if builder is not None else 0
+        return self.counts.get(name, [0])[0]
+
+    def original(self, name: str):
+        """The definition of ``name`` the scripts called most, unwrapped (the last on a tie); None if never defined.
+
+        A definition's calls are those made while it was the latest one bound: a script that
+        defines a wrong ``fprime``, then the right one its experiment uses, is judged on the second.
+        """
+        definitions = self.definitions.get(name)
+        if not definitions:
+            return None
+        ends = [at for _, at in definitions[1:]] + [self._calls(name)]
+        best, most = None, -1
+        for (func, at), end in zip(definitions, ends):
+            if end - at >= most:
+                best, most = func, end - at
+        return best
+
     def wrap(self, name: str, func):
         """Returns ``func`` wrapped so each call is observed under ``name``."""
         if not callable(func) or getattr(func, "__grader_observed__", False):
             return func
-        self.originals.setdefault(name, func)
+        self.definitions.setdefault(name, []).append((func, self._calls(name)))
         if name not in self.gradients:
             count = self.counts.setdefault(name, [0])
 
