@@ -496,6 +496,10 @@ def test_a_grid_of_starts_is_a_grid_even_with_one_start_off_it():
     assert gd.grid_step([1.0, 1.0, 2.0]) is None  # two distinct starts are no grid
     # A basin plot on a fine grid, then random starts: random starts are there.
     assert gd.grid_step(np.concatenate([np.linspace(-5, 20, 40001), rng.uniform(-5, 20, 20)])) is None
+    # random.randint(-5, 20), five per α and no repeat within one: 12 of the 26 integers, with
+    # gaps. Before: "an evenly spaced grid (12 points, step 1)", half the starts item.
+    assert gd.grid_step([-5, -4, -1, 0, 1, 2, 6, 11, 16, 17, 18, 20]) is None
+    assert gd.grid_step(np.arange(-5, 21)) == 1.0 and gd.grid_step(np.delete(np.arange(-5, 21), [3, 9, 17])) == 1.0
 
 
 def test_a_changed_function_is_shown_where_it_differs_most():

@@ -300,7 +300,12 @@ def grid_step(starts) -> float | None:
     # The cell position most starts share (neighbours too: 999999 and 0 are the same place).
     best = values[np.argmax(counts)]
     near = np.minimum(np.abs(phase - best), 1e6 - np.abs(phase - best)) <= 1
-    return step if near.mean() >= 0.9 and int((~near).sum()) < MIN_STARTS else None
+    # A grid fills its cells from end to end (linspace, arange); a dozen integers drawn at
+    # random from [-5, 20] sit on the integer lattice too, with half its points missing.
+    on_grid = distinct[near]
+    cells = int(round((on_grid[-1] - on_grid[0]) / step)) + 1 if on_grid.size else 0
+    filled = on_grid.size >= 0.7 * cells
+    return step if near.mean() >= 0.9 and int((~near).sum()) < MIN_STARTS and filled else None
 
 
 def calls_in_runs(runs: list[Run]) -> int:
