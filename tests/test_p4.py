@@ -584,6 +584,18 @@ def test_the_fprime_checked_is_the_definition_the_experiment_called(tmp_path):
     assert result.score == pytest.approx(15), [(i.id, i.feedback) for i in result.items]
 
 
+def test_one_alpha_written_uphill_is_the_students_bug_not_a_mis_assembly():
+    def run(alpha, start):
+        return gd.Run(alpha, start, 1000, 10.0, "fprime")
+
+    good = [run(a, s) for a in (0.01, 0.3) for s in np.linspace(-4, 19, 15)]
+    # x + 4*fprime(x) in the α = 4 function only: every α = 4 run steps uphill, by the same α.
+    assert gd.incoherence(good + [run(-4.0, s) for s in np.linspace(-4, 19, 15)]) == ""
+    # Uphill pieces with α of their own among downhill runs: the observer's, flagged for a TA.
+    assert gd.incoherence(good + [run(-a, 3.0 + a) for a in (0.013, 0.2, 0.71)]) == "3 of 33 runs step uphill"
+    assert gd.incoherence(good + [run(-4.0, 3.0), run(-4.0, 5.0)]) == "2 of 32 runs step uphill"
+
+
 def _lock_step(rng, count: int, rounds: int):
     """The calls of ``for α: xs = uniform(-5, 20, count); for k: for i: xs[i] -= α·f′(xs[i])``, and the (α, x₀) of its runs."""
     calls, want = [], []

@@ -274,9 +274,12 @@ def incoherence(runs: list[Run]) -> str:
     the observer's, not the student's. (Starts far outside anything a script draws are set
     aside before, by :func:`split_fragments`.)
     """
-    uphill = sum(r.alpha <= 0 for r in runs)
-    if 0 < uphill < len(runs) / 2:
-        return f"{uphill} of {len(runs)} runs step uphill"
+    uphill = [r for r in runs if r.alpha <= 0]
+    # One α written with the wrong sign (`x + 4*fprime(x)` in the α = 4 run only) steps all of
+    # its runs uphill by the same α: the student's bug, which p4-update already reports.
+    one_alpha = len({_alpha_key(r.alpha) for r in uphill}) == 1 and len({r.start for r in uphill}) >= MIN_STARTS
+    if 0 < len(uphill) < len(runs) / 2 and not one_alpha:
+        return f"{len(uphill)} of {len(runs)} runs step uphill"
     return ""
 
 
