@@ -97,6 +97,13 @@ DENSE = {
     "dense_3d_small": ({"shape"}, "A3 = np.zeros((1, m, n))"),
 }
 
+#: Switch off the shape guard's hook (and build the matrix below n = 1000, where only it looks):
+#: no guard may call them clean.
+TAMPERED = {
+    "tamper_disarms_the_watch": "builtins.__grader_expr_watch__ was replaced",
+    "tamper_shadows_the_watch": "defines its own __grader_expr_watch__",
+}
+
 #: Built by Convolution1d(k) before any x: the verdict says why it is not a fixed block.
 BUILT_EARLY = {"dense_init_global_n", "dense_init_default_n", "dense_init_template_slice",
                "dense_init_filter_is_a_row_view"}
@@ -159,8 +166,17 @@ def test_every_case_file_is_judged():
     cases = {p.stem for p in CASES.glob("*.py")} | {
         p.name for p in SUBMISSIONS.iterdir() if p.name.startswith("dense_") or p.name == "whole_row_walk_n2"
     }
-    assert sorted(cases) == sorted([*NOT_DENSE, *DENSE])
-    assert all(case_source(case).exists() for case in [*NOT_DENSE, *DENSE])
+    assert sorted(cases) == sorted([*NOT_DENSE, *DENSE, *TAMPERED])
+    assert all(case_source(case).exists() for case in [*NOT_DENSE, *DENSE, *TAMPERED])
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERED))
+def test_code_that_switches_off_the_watch_gets_an_error_and_a_flag_never_clean(case, guards_once):
+    # Before: all three guards clean, and "no array of 996×1000 … appeared (69 expressions watched)".
+    report = guards_once(case)
+    assert {v.status for v in report.verdicts.values()} == {"error"}, report.verdicts
+    assert report.products_status == "tampered" and TAMPERED[case] in report.products, report.products
+    assert any("disarmed the shape guard" in f for f in report.flags), report.flags
 
 
 @pytest.mark.parametrize("case", sorted(NOT_DENSE))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import sys
 import contextlib
 import linecache
 from dataclasses import dataclass
@@ -93,6 +94,18 @@ class ExpressionWatch:
     def install(self) -> None:
         """Makes the hook reachable from every module (it lives in builtins)."""
         builtins.__dict__[HOOK] = self._hook
+
+    def tampered(self) -> str:
+        """How the student's code got around the hook (replaced it in builtins, or shadowed it in
+        one of its modules' globals), or "" if it is intact. Puts the hook back in builtins."""
+        if builtins.__dict__.get(HOOK) is not self._hook:
+            builtins.__dict__[HOOK] = self._hook
+            return f"builtins.{HOOK} was replaced"
+        root = str(self.root.resolve()).rstrip("/") + "/"
+        for name, module in list(sys.modules.items()):
+            if str(getattr(module, "__file__", "") or "").startswith(root) and HOOK in getattr(module, "__dict__", {}):
+                return f"the module {name} defines its own {HOOK}"
+        return ""
 
     @contextlib.contextmanager
     def armed(self, inspect: Inspector) -> Iterator[None]:

@@ -130,7 +130,7 @@ class DenseReport:
     """``ok`` when both products ran and returned numeric arrays; else why not."""
 
     products_status: str = "ok"
-    """``ok``, ``failed`` (None or not numbers) or ``error`` (raised)."""
+    """``ok``, ``failed`` (None or not numbers), ``error`` (raised) or ``tampered`` (the watch was switched off)."""
 
     notes: list[str] = field(default_factory=list)
     """Extra lines (e.g. the products differ from the dense ones at the guard size)."""
@@ -260,6 +260,15 @@ def run_guards(
                                   "shape_cases": [[int(a), int(b)] for a, b in shape_cases]})
     except _Failed as failed:
         return _all_failed(config, _status(failed), str(failed))
+    tampered = watched.get("tampered")
+    if tampered:
+        # What the shape guard and the work count saw is what the student let them see.
+        report = _all_failed(config, "error", f"Your code switched off the grader's watch of its expressions "
+                             f"({str(tampered)[:200]}), so whether it builds the matrix could not be checked; "
+                             "the ban's points go to code that lets it watch. A TA will look at your code.",
+                             products="tampered")
+        report.verdicts["shape"].flags.append(f"the student's code disarmed the shape guard: {str(tampered)[:200]}")
+        return report
     work = [(int(p["n"]), int(p["calls"]), int(p["elements"])) for p in watched["work"]]
     error = watched.get("work_error")
     if error is not None and not work:

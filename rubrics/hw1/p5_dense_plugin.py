@@ -646,7 +646,7 @@ def _op_watch(child, request, config):
 
     work: list[dict] = []
     checked: list[list[int]] = []  # the [n, r] whose products ran to the end under the shape check
-    answer: dict = {"error": None, "violations": violations, "work": work, "work_error": None}
+    answer: dict = {"error": None, "violations": violations, "work": work, "work_error": None, "tampered": ""}
     with imports.installed():
         try:
             loaded = loader.load(path, path.stem, request.get("required", []), root, [watch.transform], "auto")
@@ -671,6 +671,7 @@ def _op_watch(child, request, config):
                             products()
                     except Exception:  # noqa: BLE001 - student code: the arrays seen before it still count
                         finished = False
+                    answer["tampered"] = answer["tampered"] or watch.tampered()
                 if finished:
                     checked.append([at, at_r])
                 continue
@@ -697,7 +698,11 @@ def _op_watch(child, request, config):
                 answer["work_error"] = error
                 if at <= n:  # the shape check at n did not run (or did not finish)
                     answer["error"] = error
+                answer["tampered"] = answer["tampered"] or watch.tampered()
                 break
+            # Checked after every run: code that disarms the hook for the small sizes only
+            # (where it builds the matrix) and puts it back would otherwise pass unseen.
+            answer["tampered"] = answer["tampered"] or watch.tampered()
             work.append({"n": at, "calls": count.calls, "elements": count.elements})
             checked.append([at, r])
             if at == n:

@@ -232,6 +232,8 @@ def test_no_dense_matrix(student, note, flag):
     for reason in report.flags:
         flag(reason)
     assert not report.dense, report.ban_feedback()
+    if report.products_status == "tampered":
+        _raise_unmeasured("error", report.products)
     if report.products_status == "error":
         # Not a dense-matrix verdict: say so, or the rule printed after it reads like one.
         _raise_unmeasured("error", f"{report.products} No dense matrix was seen; but the ban's points go to an "
