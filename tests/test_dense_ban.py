@@ -95,6 +95,9 @@ DENSE = {
     "dense_init_filter_is_a_row_view": ({"shape"}, "self.A = np.zeros((m, N))"),
     # A (1, m, n) array, only for n <= 40: the matrix with a length-1 axis in front.
     "dense_3d_small": ({"shape"}, "A3 = np.zeros((1, m, n))"),
+    # Matrix-free for an operator's first two products, then the matrix, cached (as for a GD loop).
+    # The guards at large n make one product per operator; the shape check at small n makes six.
+    "dense_from_the_third_product": ({"shape"}, "self.M = np.zeros((n - r + 1, n))"),
 }
 
 #: Switch off the shape guard's hook (and build the matrix below n = 1000, where only it looks):
@@ -111,7 +114,7 @@ BUILT_EARLY = {"dense_init_global_n", "dense_init_default_n", "dense_init_templa
 #: Dense only below the guards' large n: the shape guard must find it at a small one.
 SIZE_GATED = {"dense_small_n_only", "dense_below_1000", "dense_small_filters", "dense_integer_inputs_only",
               "dense_fullcirc_when_short", "dense_flat1d_small", "dense_rows_list_small", "dense_3d_small",
-              *BUILT_EARLY}
+              "dense_from_the_third_product", *BUILT_EARLY}
 
 
 def case_source(case: str) -> Path:

@@ -139,9 +139,14 @@ def _quiet(handler):
 
 # -- running the student's operator ------------------------------------------
 class _Products:
-    """One construction of A and one A @ x and one A.T @ y, remembering the step."""
+    """One construction of A, then ``rounds`` times one A @ x and one A.T @ y, remembering the step.
 
-    def __init__(self, module, n: int, r: int, seed: int, integer: bool = False) -> None:
+    ``rounds`` > 1 for the shape check alone: an operator that builds the matrix only from its
+    third product on (a cache filled lazily, as the handout's GD loop would) is seen doing it.
+    """
+
+    def __init__(self, module, n: int, r: int, seed: int, integer: bool = False, rounds: int = 1) -> None:
+        self.rounds = rounds
         rng = np.random.default_rng(seed)
         self.module = module
         self.n, self.r = n, r
@@ -172,11 +177,17 @@ class _Products:
         self.knows_n = True  # the products see x: from here on everything is judged at this n
         if self.after_construction is not None:
             self.after_construction()
-        self.step = _STEPS[1]
-        forward = A @ self.x
-        self.step = _STEPS[2]
-        transposed = A.T @ self.y
+        for _ in range(self.rounds):
+            self.step = _STEPS[1]
+            forward = A @ self.x
+            self.step = _STEPS[2]
+            transposed = A.T @ self.y
         return forward, transposed
+
+
+#: Rounds of products per operator in the shape check's runs at the checked-only sizes (small n,
+#: where the matrix is cheap to build): 6 products on one object, as a GD loop's first steps.
+CHECK_ROUNDS = 3
 
 
 def _module(child, request):
@@ -664,7 +675,8 @@ def _op_watch(child, request, config):
                 ban(at, at_r)
                 finished = True
                 for kind in dict.fromkeys((integer, not integer)):
-                    products = _Products(loaded.module, at, at_r, seed + 1000 * at_r + at, integer=kind)
+                    products = _Products(loaded.module, at, at_r, seed + 1000 * at_r + at, integer=kind,
+                                         rounds=CHECK_ROUNDS)
                     built.arrays.clear()
                     try:
                         with watch.armed(inspect):
