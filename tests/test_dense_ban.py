@@ -98,6 +98,9 @@ DENSE = {
     # Matrix-free for an operator's first two products, then the matrix, cached (as for a GD loop).
     # The guards at large n make one product per operator; the shape check at small n makes six.
     "dense_from_the_third_product": ({"shape"}, "self.M = np.zeros((n - r + 1, n))"),
+    # The matrix's rows in a dict by index (n <= 500), or in a 1-D object array, as a list would be.
+    "dense_dict_rows_small": ({"shape"}, "R = self.rows(n)"),
+    "dense_object_array_rows": ({"shape", "memory", "process"}, "return np.array([row @ x for row in self.rows(x.size)])"),
 }
 
 #: Switch off the shape guard's hook (and build the matrix below n = 1000, where only it looks):
@@ -114,7 +117,7 @@ BUILT_EARLY = {"dense_init_global_n", "dense_init_default_n", "dense_init_templa
 #: Dense only below the guards' large n: the shape guard must find it at a small one.
 SIZE_GATED = {"dense_small_n_only", "dense_below_1000", "dense_small_filters", "dense_integer_inputs_only",
               "dense_fullcirc_when_short", "dense_flat1d_small", "dense_rows_list_small", "dense_3d_small",
-              "dense_from_the_third_product", *BUILT_EARLY}
+              "dense_from_the_third_product", "dense_dict_rows_small", *BUILT_EARLY}
 
 
 def case_source(case: str) -> Path:
@@ -231,7 +234,7 @@ def test_dense(case, guards_once):
         assert "At n=1000 your code builds no such array" in shape, shape
         assert {name for name, status in statuses.items() if status == "dense"} == {"shape"}, statuses
     else:
-        assert re.search(r"(996×1000|1000×996|1000×1000) (float64|float32|bool|int64) array", first), first
+        assert re.search(r"(996×1000|1000×996|1000×1000) (float64|float32|bool|int64|object) array", first), first
     computed = "while the grader computed " + ("" if case in BUILT_EARLY else "A")
     assert re.search(r" in \w+(\.\w+)*: `", first) and computed in first, first
     # The item's feedback ends with the rule.

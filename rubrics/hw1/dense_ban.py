@@ -518,6 +518,12 @@ def process_guard(session: ChildSession, stem: str, n: int, r: int, config: dict
     )
 
 
+def _container(violation: dict) -> str:
+    """``list``, ``tuple``, ``dict`` or ``object array``: what holds a matrix kept as its rows."""
+    kind = str(violation.get("container", "list"))
+    return {"ndarray": "object array", "dict": "dict"}.get(kind, kind if kind in ("list", "tuple") else "list")
+
+
 def shape_verdict(watched: dict, n: int, r: int, config: dict) -> Verdict:
     """Judges the arrays the watched code produced."""
     m = n - r + 1
@@ -542,7 +548,7 @@ def shape_verdict(watched: dict, n: int, r: int, config: dict) -> Verdict:
             rows = at - at_r + 1
             shape = "×".join(str(s) for s in v["shape"]) + ("-entry" if v["kind"] == "flat" else "")
             what = {"sparse": "scipy.sparse matrix", "flat": f"{v['dtype']} array (the matrix's entries, flat)",
-                    "rows": f"list of {v['dtype']} arrays (the matrix's rows or columns)"}.get(v["kind"], f"{v['dtype']} array")
+                    "rows": f"{_container(v)} of {v['dtype']} arrays (the matrix's rows or columns)"}.get(v["kind"], f"{v['dtype']} array")
             size = f"{mib(v['bytes'])}" + _view_text(v)
             # A flat copy or a list of rows is named by `what`; only other arrays are caught by their size.
             size_rule = v["kind"] in ("array", "sparse") and not v["banned_shape"]

@@ -607,6 +607,8 @@ def _op_watch(child, request, config):
                 "site": place.describe(),
                 "step": products.step if products is not None else "loading",
                 "integer": bool(products is not None and products.integer),
+                # What holds the rows, for kind "rows": a list, tuple, dict or (object) ndarray.
+                "container": type(value).__name__,
             }
         )
 
@@ -646,10 +648,15 @@ def _op_watch(child, request, config):
                            early=False)
             elif value.size in flat and value.ndim == 1:
                 record(value, site, "flat", value.nbytes)
-        elif kind is list or kind is tuple:
-            if len(value) in rows_at and value and _rows_of_matrix(value, rows_at):
-                first = value[0]
-                record(value, site, "rows", sum(v.nbytes for v in value), (len(value), first.size), first.dtype)
+            elif value.dtype == object and value.ndim == 1 and len(value) in rows_at and value.size:
+                rows = list(value)  # an object array of the rows: a list by another name
+                if _rows_of_matrix(rows, rows_at):
+                    record(value, site, "rows", sum(v.nbytes for v in rows), (len(rows), rows[0].size), rows[0].dtype)
+        elif kind is list or kind is tuple or kind is dict:
+            rows = list(value.values()) if kind is dict else value  # {i: row i}: the rows by index
+            if len(rows) in rows_at and rows and _rows_of_matrix(rows, rows_at):
+                first = rows[0]
+                record(value, site, "rows", sum(v.nbytes for v in rows), (len(rows), first.size), first.dtype)
         elif issparse is not None and issparse(value):
             shape = value.shape
             if len(shape) >= 2 and (tuple(shape) in banned or math.prod(shape) >= big):
