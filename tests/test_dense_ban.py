@@ -423,7 +423,8 @@ def test_work_count_counts_what_expressions_compute_not_what_they_read():
     for site, value in enumerate(values):
         count(value, site)
     count(x + 1, 99)  # a site registered after the count started counts as a computation: 100
-    assert (count.calls, count.elements) == (9, 100 + 1 + 100 + 7 + 1 + 1 + 1 + 3 + 100)
+    count(np.asmatrix(np.ones((6, 5))) * 2, 98)  # an ndarray subclass (np.matrix, from .todense()): 30
+    assert (count.calls, count.elements) == (10, 100 + 1 + 100 + 7 + 1 + 1 + 1 + 3 + 100 + 30)
 
 
 @pytest.mark.parametrize("case", ["ok_listcomp", "whole_row_walk_n2", "dense_transpose_only"])

@@ -335,7 +335,9 @@ class WorkCount:
             self.elements += 1
             return
         vtype = type(value)
-        if vtype is np.ndarray:
+        # Subclasses too: sparse.diags(...).todense() is an np.matrix, and counted as one element
+        # its n² work read as "grows like n·r".
+        if vtype is np.ndarray or isinstance(value, np.ndarray):
             if value.flags.owndata or (value.ndim >= 2 and kind != "Subscript"):
                 self.elements += max(1, value.size)
             else:
