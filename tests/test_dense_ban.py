@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -423,7 +424,10 @@ def test_work_count_counts_what_expressions_compute_not_what_they_read():
     for site, value in enumerate(values):
         count(value, site)
     count(x + 1, 99)  # a site registered after the count started counts as a computation: 100
-    count(np.asmatrix(np.ones((6, 5))) * 2, 98)  # an ndarray subclass (np.matrix, from .todense()): 30
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)  # np.matrix's own
+        matrix = np.asmatrix(np.ones((6, 5))) * 2
+    count(matrix, 98)  # an ndarray subclass (np.matrix, from .todense()): 30
     assert (count.calls, count.elements) == (10, 100 + 1 + 100 + 7 + 1 + 1 + 1 + 3 + 100 + 30)
 
 
