@@ -111,6 +111,12 @@ TAMPERED = {
     "tamper_shadows_the_watch": "defines its own __grader_expr_watch__",
 }
 
+#: Dense where it runs, and raising at every size the work is counted at: the matrix seen at the
+#: checked sizes is the verdict, with the line that builds it.
+DENSE_THEN_RAISES = {
+    "dense_only_n20_raises_elsewhere": "[self.__r - 1:, :]",
+}
+
 #: Built by Convolution1d(k) before any x: the verdict says why it is not a fixed block.
 BUILT_EARLY = {"dense_init_global_n", "dense_init_default_n", "dense_init_template_slice",
                "dense_init_filter_is_a_row_view"}
@@ -173,8 +179,18 @@ def test_every_case_file_is_judged():
     cases = {p.stem for p in CASES.glob("*.py")} | {
         p.name for p in SUBMISSIONS.iterdir() if p.name.startswith("dense_") or p.name == "whole_row_walk_n2"
     }
-    assert sorted(cases) == sorted([*NOT_DENSE, *DENSE, *TAMPERED])
-    assert all(case_source(case).exists() for case in [*NOT_DENSE, *DENSE, *TAMPERED])
+    assert sorted(cases) == sorted([*NOT_DENSE, *DENSE, *TAMPERED, *DENSE_THEN_RAISES])
+    assert all(case_source(case).exists() for case in [*NOT_DENSE, *DENSE, *TAMPERED, *DENSE_THEN_RAISES])
+
+
+@pytest.mark.parametrize("case", sorted(DENSE_THEN_RAISES))
+def test_a_matrix_seen_before_the_operator_raised_is_the_verdict(case, guards_once):
+    # The handout's circulant(...)[r-1:, :] for n = 20, in the constructor; every other n raises.
+    # Before: "No dense matrix was seen", and the shape check's finding at (20, 3) was dropped.
+    report = guards_once(case)
+    assert report.dense and report.verdicts["shape"].status == "dense", report.ban_feedback()
+    assert f"conv1D.py:{line_of(case, DENSE_THEN_RAISES[case])}" in report.verdicts["shape"].message
+    assert report.products_status == "error", report.products
 
 
 @pytest.mark.parametrize("case", sorted(TAMPERED))

@@ -272,7 +272,13 @@ def run_guards(
     work = [(int(p["n"]), int(p["calls"]), int(p["elements"])) for p in watched["work"]]
     error = watched.get("work_error")
     if error is not None and not work:
-        return _all_failed(config, "error", f"Your operator raised an error: {error['message']}")
+        report = _all_failed(config, "error", f"Your operator raised an error: {error['message']}")
+        # The sizes checked before the error still count: a matrix built at n = 20 that then
+        # raises at n = 125 was seen built, and "no dense matrix was seen" would be false.
+        shape = shape_verdict(watched, shape_n, r, config)
+        if shape.status == "dense":
+            report.verdicts["shape"] = shape
+        return report
     if error is not None:
         growth_note = f"Stopped at n={error['n']}: {error['message']}"
     verdicts["shape"] = shape_verdict(watched, shape_n, r, config)
