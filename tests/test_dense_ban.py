@@ -53,7 +53,11 @@ NOT_DENSE = {
     "ok_big_fixed_workspace": "a 16 MiB zero-padded workspace from the constructor, the same at every n",
     "ok_fft_workspace": "a preallocated (2, 4096) FFT workspace: more entries than the matrix at small n",
     "ok_python_dict_of_nonzeros": "a dict {(i, i+j): k_j} of the nonzeros: over 512 B per entry of x, but linear",
+    "ok_big_lazy_class_workspace": "a 128 MiB buffer on the class, made on first use: beyond the process guard's cap at every n",
 }
+
+#: Not dense, with a workspace larger than the process guard's cap, the same at every n.
+BEYOND_THE_CAP = {"ok_big_lazy_class_workspace"}
 
 #: Must be judged dense: the guards that must say so, and a marker on the line that builds it.
 DENSE = {
@@ -206,14 +210,20 @@ def test_code_that_switches_off_the_watch_gets_an_error_and_a_flag_never_clean(c
 def test_not_dense(case, guards_once):
     report = guards_once(case)
     statuses = {name: v.status for name, v in report.verdicts.items()}
-    assert statuses == {"shape": "clean", "memory": "clean", "process": "clean"}, report.ban_feedback()
+    # A fixed workspace beyond the process guard's cap cannot be measured under it: an error for
+    # that guard (no points hang on it), never "dense". Before: "Dense matrix found", 0 / 8.
+    process = "error" if case in BEYOND_THE_CAP else "clean"
+    assert statuses == {"shape": "clean", "memory": "clean", "process": process}, report.ban_feedback()
     assert not report.dense
     assert report.products_status == "ok", report.products
     assert report.notes == [], report.notes  # and the products are right at the guard sizes
     # A pass states what was measured.
     feedback = report.ban_feedback()
     assert re.search(r"Memory guard: peak \d+ KiB|Memory guard: .* grows ×[12]\.\d+ when n doubles", feedback), feedback
-    assert "Process guard: resident memory grew by" in feedback
+    if case in BEYOND_THE_CAP:
+        assert "on the same allocation, an array of shape (16777216,): its size does not depend on n" in feedback
+    else:
+        assert "Process guard: resident memory grew by" in feedback
 
 
 @pytest.mark.parametrize("case", sorted(DENSE))

@@ -33,6 +33,7 @@ measure) or ``timeout``. The ban is broken when any guard says ``dense``.
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -478,6 +479,9 @@ def process_guard(session: ChildSession, stem: str, n: int, r: int, config: dict
         if failed.status == "timeout":
             raise
         if failed.status == "memory":
+            fixed = _fixed_allocation(session, stem, n, r, str(failed), what, cap_text)
+            if fixed is not None:
+                return fixed
             return Verdict(
                 "process", "dense",
                 f"Process guard: {what} hit the address-space cap ({cap_text}): {failed}",
@@ -494,6 +498,9 @@ def process_guard(session: ChildSession, stem: str, n: int, r: int, config: dict
     grew = after.peak_rss - (before.rss if reset else before.peak_rss)
     error = ran.get("error")
     if error is not None and error["memory_error"]:
+        fixed = _fixed_allocation(session, stem, n, r, str(error["message"]), what, cap_text)
+        if fixed is not None:
+            return fixed
         return Verdict(
             "process", "dense",
             f"Process guard: {what} hit the address-space cap ({cap_text}): {error['message']}",
@@ -528,6 +535,42 @@ def _container(violation: dict) -> str:
     """``list``, ``tuple``, ``dict`` or ``object array``: what holds a matrix kept as its rows."""
     kind = str(violation.get("container", "list"))
     return {"ndarray": "object array", "dict": "dict"}.get(kind, kind if kind in ("list", "tuple") else "list")
+
+
+#: numpy's MemoryError names the array it could not make: "Unable to allocate 128. MiB for an array
+#: with shape (16777216,) and data type float64".
+_ALLOCATION = re.compile(r"Unable to allocate \S+ \S+ for an array with shape (\([0-9, ]*\))")
+
+
+def _fixed_allocation(session: ChildSession, stem: str, n: int, r: int, message: str, what: str,
+                      cap_text: str) -> Verdict | None:
+    """After a MemoryError under the cap at ``n``: an ``error`` verdict if the products at n/2 fail on
+    the very same allocation (a workspace whose size does not depend on n), else None (the matrix).
+
+    The (n−r+1)×n matrix at n/2 needs a quarter of the memory; a fixed 128 MiB scratch buffer,
+    allocated on first use, needs the same at every n, and is no matrix.
+    """
+    first = _ALLOCATION.search(message)
+    if first is None:
+        return None
+    half = max(2 * r, n // 2)
+    try:
+        again = _call(session, {"op": "p5_dense_run", "module": stem, "n": half, "r": r, "seed": 2})
+        text = str((again.get("error") or {}).get("message", "")) if (again.get("error") or {}).get("memory_error") else ""
+    except _Failed as failed:
+        if failed.status == "timeout":
+            raise
+        text = str(failed) if failed.status == "memory" else ""
+    second = _ALLOCATION.search(text)
+    if second is None or second.group(1) != first.group(1):
+        return None
+    return Verdict(
+        "process", "error",
+        f"Process guard: could not measure: {what}, and again at n={half}, ran out of the address-space cap "
+        f"({cap_text}) on the same allocation, an array of shape {first.group(1)}: its size does not depend on n, "
+        f"so it is not the (n−r+1)×n matrix (that needs a quarter as much at n={half}); the shape and memory guards "
+        f"judge this code. {message}",
+    )
 
 
 def shape_verdict(watched: dict, n: int, r: int, config: dict) -> Verdict:
