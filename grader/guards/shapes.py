@@ -98,9 +98,10 @@ class ExpressionWatch:
     def tampered(self) -> str:
         """How the student's code got around the hook (replaced it in builtins, or shadowed it in
         one of its modules' globals), or "" if it is intact. Puts the hook back in builtins."""
-        if builtins.__dict__.get(HOOK) is not self._hook:
+        found = builtins.__dict__.get(HOOK)
+        if found is not self._hook:
             builtins.__dict__[HOOK] = self._hook
-            return f"builtins.{HOOK} was replaced"
+            return f"builtins.{HOOK} was {'removed' if found is None else 'replaced'}"
         root = str(self.root.resolve()).rstrip("/") + "/"
         for name, module in list(sys.modules.items()):
             if str(getattr(module, "__file__", "") or "").startswith(root) and HOOK in getattr(module, "__dict__", {}):
