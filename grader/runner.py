@@ -179,7 +179,7 @@ def _run_judge(
     notes = list(result.get("load_notes", []))
     output = result.get("output", "").strip()
     if output:
-        notes.append("Your code printed (while the grader called it):\n" + output[:2000])
+        notes.append("Your code printed (while the grader loaded and called it):\n" + output[:2000])
     return outcomes, notes, ()
 
 
