@@ -596,6 +596,22 @@ def test_one_alpha_written_uphill_is_the_students_bug_not_a_mis_assembly():
     assert gd.incoherence(good + [run(-4.0, 3.0), run(-4.0, 5.0)]) == "2 of 32 runs step uphill"
 
 
+@pytest.mark.parametrize("sample, starts, rows", [
+    # x[active] = x[active] - alpha * fprime(x[active]), active dropping converged elements: each
+    # shrink started new runs mid-trajectory ("409 different starts", "70 of 406 runs did not converge").
+    ("masked_vectorized", 40, ["| 0.01 | 40 | 1595 | 14 | 26 | 0 | 0 |", "| 0.3 | 40 |", "| 4 | 40 |"]),
+    # x = x[np.abs(x) < 1e6] after each step: the α = 4 runs dropped were "not converged".
+    ("shrinking_array", 150, ["| 0.01 | 50 | 1000 |", "| 0.3 | 50 | 1000 |", "| 4 | 50 | 8 | 0 | 0 | 50 | 0 |"]),
+])
+def test_vectorized_runs_that_stop_some_elements_stay_one_run_per_start(tmp_path, sample, starts, rows):
+    result = _grade_p4_result(tmp_path, sample)
+    items = {i.id: i for i in result.items}
+    assert result.score == pytest.approx(15), [(i.id, i.feedback) for i in result.items]
+    for row in rows:
+        assert row in items["p4-update"].feedback, items["p4-update"].feedback
+    assert items["p4-starts"].feedback.startswith(f"{starts} different starts"), items["p4-starts"].feedback
+
+
 def _lock_step(rng, count: int, rounds: int):
     """The calls of ``for α: xs = uniform(-5, 20, count); for k: for i: xs[i] -= α·f′(xs[i])``, and the (α, x₀) of its runs."""
     calls, want = [], []

@@ -181,6 +181,39 @@ class Chain:
         return points
 
 
+#: Elements of an array chain matched one by one at most, when some of its values repeat.
+_SUBSET_LOOP_MAX = 5000
+
+
+def _subset_step(chain: Chain, x: np.ndarray, g: np.ndarray):
+    """(x, g) over the whole array chain when ``x`` is its next iterate with elements left out, else None.
+
+    Vectorized GD that stops its converged or diverged elements (``x[active] -= α·f′(x[active])``,
+    ``x = x[np.abs(x) < 1e6]``) evaluates an ordered subset of the predicted iterate. The elements
+    left out keep their value from then on (a zero step), so each is still one run from its start;
+    before, each shrink started new runs in mid-trajectory.
+    """
+    with np.errstate(all="ignore"):
+        pred = chain.x - chain.alpha * chain.g
+    keep = np.isin(pred, x)
+    if int(keep.sum()) != x.size or not np.array_equal(pred[keep], x):
+        if pred.size > _SUBSET_LOOP_MAX:
+            return None
+        # Values that repeat (elements converged to the same float): match in order, one by one.
+        keep = np.zeros(pred.size, dtype=bool)
+        i = 0
+        values = x.tolist()
+        for j, value in enumerate(pred.tolist()):
+            if i < len(values) and value == values[i]:
+                keep[j] = True
+                i += 1
+        if i != len(values):
+            return None
+    whole_g = np.zeros_like(pred)
+    whole_g[keep] = g
+    return pred, whole_g
+
+
 def _tolerance(p, step, rounding: float = 0.0):
     """How far a student's iterate may be from ``p − step`` (floats or arrays) and still be that GD step.
 
@@ -475,6 +508,13 @@ class ChainBuilder:
         if hit is not None:
             self._extend(hit, x, g)
             return
+        if not scalar:
+            for c in self._recent:
+                if not c.scalar and c.x.ndim == 1 and 1 < x.size < c.x.size:
+                    whole = _subset_step(c, x, g)
+                    if whole is not None:
+                        self._extend(c, *whole)
+                        return
         # A converged chain's step can repeat x exactly, so the chains are tried
         # before an exact repeat counts as an extra call.
         if (self._previous is not None and _same(self._previous, x)) or any(_same(c.x, x) for c in self._recent):
