@@ -450,6 +450,9 @@ def test_library_functions_a_script_replaces_are_put_back_and_flagged(tmp_path):
     # Clipped to [-5, 20]: α = 0.01 and 0.3 never reach the ends and are GD; α = 4 is not. Before,
     # α = 4 was judged on one 3-step piece (3 / 3) and the starts item lost a third for it.
     ("clipped_step", {"p4-update": 2, "p4-starts": 2, "p4-alpha-small": 3, "p4-alpha-mid": 3, "p4-alpha-large": 0}),
+    # The same clipping (of fprime's value) in a scalar loop: α = 4's pieces of 3 to 6 steps read as
+    # diverged by the unclipped step their last call predicts, never taken. Before: 3 / 3.
+    ("clipped_step_scalar", {"p4-update": 2, "p4-starts": 2, "p4-alpha-small": 3, "p4-alpha-mid": 3, "p4-alpha-large": 0}),
 ])
 def test_updates_that_are_not_gd_earn_nothing_from_the_pieces_that_fit_one_alpha(tmp_path, sample, scores):
     result = _grade_p4_result(tmp_path, sample)

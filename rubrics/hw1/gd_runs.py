@@ -130,6 +130,34 @@ def split_fragments(runs: list["Run"]) -> tuple[list["Run"], dict[str, int]]:
     return kept, fragments
 
 
+#: Why short runs that diverged are set aside when most calls fit no GD run (see set_aside_unconfirmed).
+_UNCONFIRMED = f"fewer than {MIN_RUN_STEPS} steps amid calls that fit no GD run"
+
+
+def set_aside_unconfirmed(runs: list["Run"], fragments: dict[str, int], outside: int, calls: int
+                          ) -> tuple[list["Run"], dict[str, int]]:
+    """The runs without an α's short "diverged" pieces, when many gradient calls fit no GD run.
+
+    A short run counts as diverged by the step its last call predicts (a script that stops at
+    |x| > 10³ never evaluates it). Where a tenth of the calls, and at least 100, fit no run, an
+    α whose every run is that short is the start of another iteration (a clipped step: the
+    predicted jump never happened), as the vectorized form of the same script shows.
+    """
+    if outside <= max(100, calls / 10):
+        return runs, fragments
+    longest: dict[float, int] = {}
+    for run in runs:
+        key = _alpha_key(run.alpha)
+        longest[key] = max(longest.get(key, 0), run.steps)
+    short = {key for key, steps in longest.items() if steps < MIN_RUN_STEPS}
+    if not short:
+        return runs, fragments
+    kept = [run for run in runs if _alpha_key(run.alpha) not in short]
+    fragments = dict(fragments)
+    fragments[_UNCONFIRMED] = fragments.get(_UNCONFIRMED, 0) + len(runs) - len(kept)
+    return kept, fragments
+
+
 def _alpha_key(alpha: float) -> float:
     """α to 6 significant digits, as :func:`group_by_alpha` groups runs."""
     return float(f"{alpha:.6g}")

@@ -39,6 +39,9 @@ class Observed:
         self.errors = [s["message"] for s in record["scripts"] if s["status"] in ("error", "exit")]
         self.replaced = [str(name) for name in record.get("replaced", [])]
         self.fprime_calls = int(record.get("calls", {}).get("fprime", 0))
+        if self.how == "fprime":
+            outside = self.fprime_calls - gd.calls_in_runs(self.runs)
+            self.runs, self.fragments = gd.set_aside_unconfirmed(self.runs, self.fragments, outside, self.fprime_calls)
         self.any_calls = sum(int(v) for v in record.get("calls", {}).values()) + sum(
             int(d.get("calls", 0)) for name, d in record.get("streams", {}).items() if name.startswith("=")
         )

@@ -205,6 +205,8 @@ def _feed_general(feed, arg, result) -> None:
     if isinstance(arg, float):
         feed(arg, _as_float(result))
         return
+    if arg.size == 0:
+        return  # fprime of an empty array (every element of a shrinking one dropped): no point, no call
     try:
         res = np.asarray(result, dtype=float).ravel()
     except (TypeError, ValueError):
