@@ -468,6 +468,18 @@ def test_updates_that_are_not_gd_earn_nothing_from_the_pieces_that_fit_one_alpha
         assert re.search(r"\b(19|20)\d{3} of fprime's 60000 calls are in no GD run.*clipping", large), large
 
 
+def test_short_diverged_pieces_are_set_aside_only_amid_many_calls_in_no_run():
+    runs = [gd.Run(a, float(s), 1000, 10.0, "fprime") for a in (0.01, 0.3) for s in range(15)]
+    runs += [gd.Run(4.0, float(s), 4, 1e4, "fprime") for s in range(15)]  # stopped at |x| > 10³
+    in_runs = gd.calls_in_runs(runs)
+    # A script that also evaluates fprime point by point on a plotting grid: its α = 4 stays.
+    kept, fragments = gd.set_aside_unconfirmed(runs, {}, 3000, in_runs + 3000)
+    assert kept == runs and fragments == {}
+    # A clipped update: a third of the calls fit no run, and α = 4 exists only in short pieces.
+    kept, fragments = gd.set_aside_unconfirmed(runs, {}, 20000, in_runs + 20000)
+    assert {r.alpha for r in kept} == {0.01, 0.3} and fragments == {"fewer than 10 steps amid calls that fit no GD run": 15}
+
+
 def test_fragments_are_set_aside_unless_other_runs_show_their_alpha():
     def run(alpha, start, steps, final, vectorized=False):
         return gd.Run(alpha, start, steps, final, "fprime", vectorized=vectorized)

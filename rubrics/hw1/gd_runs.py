@@ -139,11 +139,12 @@ def set_aside_unconfirmed(runs: list["Run"], fragments: dict[str, int], outside:
     """The runs without an α's short "diverged" pieces, when many gradient calls fit no GD run.
 
     A short run counts as diverged by the step its last call predicts (a script that stops at
-    |x| > 10³ never evaluates it). Where a tenth of the calls, and at least 100, fit no run, an
+    |x| > 10³ never evaluates it). Where a fifth of the calls, and at least 100, fit no run, an
     α whose every run is that short is the start of another iteration (a clipped step: the
-    predicted jump never happened), as the vectorized form of the same script shows.
+    predicted jump never happened), as the vectorized form of the same script shows. A fifth, not
+    a tenth: a script that also plots fprime point by point on a grid keeps its early-stopped α = 4.
     """
-    if outside <= max(100, calls / 10):
+    if outside <= max(100, calls / 5):
         return runs, fragments
     longest: dict[float, int] = {}
     for run in runs:
