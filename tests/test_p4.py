@@ -469,8 +469,8 @@ def test_updates_that_are_not_gd_earn_nothing_from_the_pieces_that_fit_one_alpha
 
 
 def test_short_diverged_pieces_are_set_aside_only_amid_many_calls_in_no_run():
-    runs = [gd.Run(a, float(s), 1000, 10.0, "fprime") for a in (0.01, 0.3) for s in range(15)]
-    runs += [gd.Run(4.0, float(s), 4, 1e4, "fprime") for s in range(15)]  # stopped at |x| > 10³
+    runs = [gd.Run(a, float(s), 1000, 10.0, "fprime", chain=i) for i, (a, s) in enumerate((a, s) for a in (0.01, 0.3) for s in range(15))]
+    runs += [gd.Run(4.0, float(s), 4, 1e4, "fprime", chain=30 + s) for s in range(15)]  # stopped at |x| > 10³
     in_runs = gd.calls_in_runs(runs)
     # A script that also evaluates fprime point by point on a plotting grid: its α = 4 stays.
     kept, fragments = gd.set_aside_unconfirmed(runs, {}, 3000, in_runs + 3000)
