@@ -52,6 +52,22 @@ def test_colab_magics_are_skipped(tmp_path):
         assert any("magic" in n for n in info["notes"])
 
 
+def test_magics_exported_by_nbconvert_are_skipped_when_the_whole_file_runs(tmp_path):
+    # `jupyter nbconvert --to script` and Colab's "Download .py" turn !pip and %matplotlib into
+    # get_ipython() calls: outside IPython the file stopped at the first, NameError (P4: 0 / 15).
+    src = ("get_ipython().system('pip install numpy')\nget_ipython().run_line_magic('matplotlib', 'inline')\n"
+           "VALUE = 41\nVALUE += 1\ndef f():\n    return VALUE\n")
+    with session(tmp_path, src) as s:
+        info = s.load("mod.py", ["f"], mode="full")
+        assert wrap(s, info["module"]).f() == 42
+        assert any("exported as get_ipython() calls" in n for n in info["notes"]), info["notes"]
+    # Any other use of get_ipython is the student's code, as under python.
+    (tmp_path / "other").mkdir()
+    with session(tmp_path / "other", "ip = get_ipython()\ndef f():\n    return 1\n") as s:
+        with pytest.raises(StudentError, match="get_ipython"):
+            s.load("mod.py", ["f"], mode="full")
+
+
 def test_exception_in_student_code_reports_file_line_and_code(tmp_path):
     src = "def f(v):\n    return v.size + undefined_name\n"
     with session(tmp_path, src) as s:

@@ -81,7 +81,7 @@ def parse_student(source: str, filename: str) -> tuple[ast.Module, list[str]]:
     """
     notes: list[str] = []
     try:
-        return ast.parse(source, filename), notes
+        tree = ast.parse(source, filename)
     except SyntaxError as first:
         stripped, changed = strip_magics(source)
         if changed:
@@ -91,13 +91,48 @@ def parse_student(source: str, filename: str) -> tuple[ast.Module, list[str]]:
                 pass
             else:
                 notes.append(f"{changed} notebook magic line(s) such as '!pip install' were skipped")
-                return tree, notes
+                return _without_exported_magics(tree, notes, source), notes
         where = f"{Path(filename).name}:{first.lineno}"
         text = (first.text or "").strip()
         detail = f": `{text}`" if text else ""
         raise StudentCodeError(
             f"SyntaxError at {where}: {first.msg}{detail}", kind="syntax", where=where
         ) from None
+    return _without_exported_magics(tree, notes, source), notes
+
+
+#: What ``jupyter nbconvert --to script`` (and Colab's "Download .py") writes for a magic line:
+#: ``get_ipython().system('pip install …')``, ``get_ipython().run_line_magic('matplotlib', 'inline')``.
+_EXPORTED_MAGICS = frozenset({"system", "run_line_magic", "run_cell_magic", "magic", "getoutput"})
+
+
+class _ExportedMagics(ast.NodeTransformer):
+    """Replaces each statement that is only an exported magic call by ``pass`` (its lines stay)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def visit_Expr(self, node: ast.Expr):
+        call = node.value
+        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr in _EXPORTED_MAGICS
+                and isinstance(call.func.value, ast.Call) and isinstance(call.func.value.func, ast.Name)
+                and call.func.value.func.id == "get_ipython" and not call.func.value.args):
+            self.count += 1
+            return ast.copy_location(ast.Pass(), node)
+        return node
+
+
+def _without_exported_magics(tree: ast.Module, notes: list[str], source: str) -> ast.Module:
+    """The tree with its exported magics skipped, as the magic lines themselves are (outside IPython
+    ``get_ipython`` does not exist: the script would stop at the first one)."""
+    if "get_ipython" not in source:
+        return tree
+    visitor = _ExportedMagics()
+    tree = visitor.visit(tree)
+    if visitor.count:
+        notes.append(f"{visitor.count} notebook magic(s) exported as get_ipython() calls "
+                     "(such as get_ipython().system('pip install …')) were skipped")
+    return tree
 
 
 class MissingModule:
