@@ -9,9 +9,10 @@ experiment and the convolution class). Which cells a problem takes:
    by an earlier cell that belongs to that problem (the experiment cell that
    builds ``A = Convolution1d(k)`` and the loop that uses ``A``).
 2. A problem takes, in order, every cell except those that belong *only* to
-   other problems. Cells that belong to no problem (imports, helpers, set-up)
-   and cells shared by several problems are always kept; a cell that does not
-   parse is kept (the loader reports the syntax error with its line).
+   other problems, of which it keeps the top-level imports. Cells that belong
+   to no problem (imports, helpers, set-up) and cells shared by several
+   problems are always kept; a cell that does not parse is kept (the loader
+   reports the syntax error with its line).
 3. Skipped cells become a ``# In[N]: skipped …`` comment, so the script a
    problem runs still shows where each cell was.
 
@@ -94,7 +95,9 @@ def notebook_for_problem(
         belongs = owners.get(number, set())
         if belongs and "" not in belongs:
             problems = ", ".join(sorted(belongs))
-            parts.append(f"# In[{number}]: skipped by the grader (this cell belongs to {problems})\n")
+            imports = _imports(source)
+            kept = " (its imports kept)" if imports else ""
+            parts.append(f"# In[{number}]: skipped by the grader (this cell belongs to {problems}){kept}\n{imports}")
             skipped.setdefault(problems, []).append(number)
             continue
         parts.append(f"# In[{number}]:\n{source}\n")
@@ -103,6 +106,25 @@ def notebook_for_problem(
         for problems, numbers in skipped.items()
     )
     return "\n".join(parts), (f"these were skipped: {said}." if said else "")
+
+
+def _imports(source: str) -> str:
+    """A cell's top-level import statements, as lines of their own ("" if none, or it does not parse).
+
+    A skipped cell's imports stay: ``import numpy as np`` often sits in the first cell of one
+    problem, and the other problem's cells use it. Dropping it gave every later cell a NameError.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return ""
+    lines = source.splitlines()
+    kept = [
+        "\n".join(lines[node.lineno - 1:node.end_lineno]).strip() + "\n"
+        for node in tree.body
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and node.col_offset == 0
+    ]
+    return "".join(kept)
 
 
 def _owners(cells: list[tuple[int, str]], problems: dict[str, tuple[str, ...]]) -> dict[int, set[str]]:

@@ -84,6 +84,41 @@ def test_one_notebook_serves_both_problems_in_prepare(tmp_path):
         assert any("serves several problems" in n for n in prepared.notes)
 
 
+def test_a_skipped_cell_keeps_its_imports_for_the_other_problem():
+    # `import numpy as np` in P4's f/fprime cell, the P5 class later without an import of its own:
+    # all of P5 failed with NameError: name 'np' is not defined (and the mirror case for P4).
+    nb = _notebook(("code", "import numpy as np\nfrom math import exp\ndef f(x):\n    return x**2\n\ndef fprime(x):\n    return 2*x"),
+                   ("code", "class Convolution1d:\n    def __matmul__(self, x):\n        return np.asarray(x)"))
+    script, said = notebook_for_problem(nb, P5.defines, {"p4": P4.defines})
+    assert "# In[1]: skipped by the grader (this cell belongs to p4) (its imports kept)\nimport numpy as np\nfrom math import exp\n" in script
+    assert "def fprime" not in script and said == "these were skipped: cell 1 (belonging to p4)."
+    compile(script, "conv1D.py", "exec")
+
+
+def test_notebook_only_syntax_is_skipped_and_timed_statements_run():
+    source = ("%time finals = [1, 2]\n    %timeit -n 3 -r 2 total = sum(finals)\nnp.convolve?\n??np.dot\n"
+              "y = 3 if finals else 4\n%%time\n")
+    stripped, changed = loader.strip_magics(source)
+    assert stripped.splitlines()[:5] == ["finals = [1, 2]", "    total = sum(finals)",
+                                         "pass  # grader: skipped notebook magic 'np.convolve?'",
+                                         "pass  # grader: skipped notebook magic '??np.dot'", "y = 3 if finals else 4"]
+    assert changed == 5
+
+
+def test_notebook_widgets_and_display_work_without_a_notebook(tmp_path):
+    # from tqdm.notebook import tqdm raised "IProgress not found" without ipywidgets (0 / 15), and a
+    # bare display(fig), which Jupyter provides, raised NameError (9 / 15).
+    from grader.sandbox.outside.remote import wrap
+    from grader.sandbox.outside.session import ChildSession, Limits
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "wideMinima.py").write_text("from tqdm.notebook import tqdm, trange\ndef run():\n    display('table')\n"
+                                        "    return sum(tqdm([1, 2, 3])) + len(list(trange(2)))\n")
+    with ChildSession(work, Limits(wall_seconds=20, memory_bytes=2 << 30), tmp_path / "scratch") as s:
+        assert wrap(s, s.load("wideMinima.py", ["run"])["module"]).run() == 8
+
+
 @pytest.mark.parametrize("text,error", [
     ("{not json", r"Your notebook conv1D.ipynb could not be read: not a readable notebook: not valid JSON \(line 1, column 2"),
     (json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": [], "metadata": {}}), "nbformat 3, but the grader reads nbformat 4"),

@@ -3,7 +3,9 @@
 * matplotlib draws with the non-interactive Agg backend;
 * ``plt.show()`` returns at once (after calling the registered show hooks,
   which a plugin uses to save each shown figure);
-* ``input()`` returns ``""`` at once and the prompt is recorded.
+* ``input()`` returns ``""`` at once and the prompt is recorded;
+* ``display(...)``, which Jupyter gives every notebook without an import, exists
+  (a figure passed to it counts as shown).
 
 pyplot is patched when the student first imports it, so a student who never
 plots pays nothing for matplotlib.
@@ -59,10 +61,20 @@ class _PyplotPatcher(importlib.abc.MetaPathFinder):
         return spec
 
 
+def _display(*objects, **kwargs) -> None:
+    """Jupyter's built-in ``display``: a figure counts as shown (the show hooks save it); the rest is output only."""
+    if any(hasattr(obj, "savefig") for obj in objects):
+        _fake_show()
+
+
 def install() -> None:
     """Installs the headless patches in this process (the child only)."""
     os.environ["MPLBACKEND"] = "Agg"
     builtins.input = _fake_input
+    # Jupyter and Colab give every notebook a display() without an import; a notebook's cells
+    # that call it stopped with a NameError here.
+    if not hasattr(builtins, "display"):
+        builtins.display = _display
     if "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].show = _fake_show
     else:

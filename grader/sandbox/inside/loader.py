@@ -23,6 +23,10 @@ from grader.sandbox.inside.definitions import LAZY_IMPORT, definitions_only
 Transformer = Callable[[ast.Module, str], ast.Module]
 
 _MAGIC_LINE = re.compile(r"^(\s*)([!%].*)$")
+#: IPython's help syntax, ``np.convolve?`` or ``??np.convolve``: shows a docstring, runs nothing.
+_HELP_LINE = re.compile(r"^(\s*)(\?{0,2}[A-Za-z_][\w.]*\?{1,2}|\?{1,2}[A-Za-z_][\w.]*)\s*$")
+#: ``%time stmt`` and ``%timeit [-n N -r R …] stmt`` line magics: IPython runs the statement.
+_TIMED_LINE = re.compile(r"^(\s*)%time(?:it)?(?:\s+-\w+\s*\d*)*\s+(\S.*?)\s*$")
 
 
 class StudentCodeError(Exception):
@@ -64,8 +68,13 @@ def strip_magics(source: str) -> tuple[str, int]:
     """
     out, changed = [], 0
     for line in source.splitlines(keepends=True):
-        match = _MAGIC_LINE.match(line)
-        if match:
+        match = _MAGIC_LINE.match(line) or _HELP_LINE.match(line)
+        timed = _TIMED_LINE.match(line)
+        if timed:
+            # `%time x = gd(...)` runs the statement (and times it): the statement stays.
+            out.append(f"{timed.group(1)}{timed.group(2)}\n")
+            changed += 1
+        elif match:
             out.append(f"{match.group(1)}pass  # grader: skipped notebook magic {match.group(2)!r}\n")
             changed += 1
         else:
@@ -203,6 +212,9 @@ _DISPLAY_MODULES = frozenset({"IPython", "google", "colab_pdf", "ipywidgets"})
 #: Progress bars: a call gives back what it wraps.
 _PROGRESS_MODULES = frozenset({"tqdm"})
 
+#: Notebook widget versions of console tools, imported as the console ones (see _GuardedImports).
+_NOTEBOOK_WIDGETS = {"tqdm.notebook": "tqdm", "tqdm.autonotebook": "tqdm"}
+
 
 def stand_in(error: ImportError, names: list[tuple[str, str]]) -> dict[str, MissingModule]:
     """The stand-ins a failed import binds: ``{bound name: MissingModule}``."""
@@ -247,6 +259,10 @@ class _GuardedImports(ast.NodeTransformer):
     def _guard(self, stmt: ast.Import | ast.ImportFrom) -> ast.stmt:
         if isinstance(stmt, ast.ImportFrom) and (stmt.module == "__future__" or stmt.level):
             return stmt  # __future__ must stay first; relative imports are the student's own files
+        if isinstance(stmt, ast.ImportFrom) and stmt.module in _NOTEBOOK_WIDGETS:
+            # tqdm.notebook draws with ipywidgets: without them (no notebook here) its bar raises
+            # "IProgress not found" at the first loop. The console bar, same names, same loop.
+            stmt.module = _NOTEBOOK_WIDGETS[stmt.module]
         if any(a.name == "*" for a in stmt.names):
             return stmt
         if isinstance(stmt, ast.Import):
