@@ -3,9 +3,9 @@
 Students do not follow naming rules: ``conv1D (1).py``, ``Conv1d.py``,
 ``conv1D.ipynb`` exported from Colab, a file in Latin-1. Each problem's file
 is looked up by exact name, then case-insensitively, then as a notebook, then
-by a loose name match, then (when nothing matches by name) by the names it
-must define; whichever is used is written into the working copy under the
-handout's name, as UTF-8 Python.
+by a loose name match, then (when nothing matches by name, or only the
+unchanged starter file does) by the names it must define; whichever is used
+is written into the working copy under the handout's name, as UTF-8 Python.
 
 Candidates that cannot be graded (empty, a PDF or other binary named ``.py``,
 over the size cap) are passed over with a note; when none is left the
@@ -168,10 +168,7 @@ def candidates(folder: Path, wanted: str, defines: tuple[str, ...] = ()) -> list
 
     A file found by what it defines is listed only when no file matches by name.
     """
-    files = sorted(
-        (p for p in folder.rglob("*") if p.is_file() and not p.is_symlink() and not _ignored(p, folder)),
-        key=lambda p: (len(p.relative_to(folder).parts), p.name),
-    )
+    files = _files(folder)
     stem, key = Path(wanted).stem, _loose(Path(wanted).stem)
     found: list[FileMatch] = []
     for path in files:
@@ -187,12 +184,25 @@ def candidates(folder: Path, wanted: str, defines: tuple[str, ...] = ()) -> list
             continue
         found.append(FileMatch(wanted, path, how))
     if not found and defines:
-        found = [
-            FileMatch(wanted, path, f"defines {', '.join(defines)}")
-            for path in files
-            if path.suffix.lower() in _CODE_SUFFIXES and _defines_any(path, defines)
-        ]
+        found = _by_definitions(files, wanted, defines)
     return sorted(found, key=lambda m: _TIERS.index(m.how.split(" ")[0] if m.how.startswith("defines") else m.how))
+
+
+def _files(folder: Path) -> list[Path]:
+    """The student's files (not links, not ignored ones), shallowest first."""
+    return sorted(
+        (p for p in folder.rglob("*") if p.is_file() and not p.is_symlink() and not _ignored(p, folder)),
+        key=lambda p: (len(p.relative_to(folder).parts), p.name),
+    )
+
+
+def _by_definitions(files: list[Path], wanted: str, defines: tuple[str, ...]) -> list[FileMatch]:
+    """The code files that define one of ``defines``, as candidates for ``wanted``."""
+    return [
+        FileMatch(wanted, path, f"defines {', '.join(defines)}")
+        for path in files
+        if path.suffix.lower() in _CODE_SUFFIXES and _defines_any(path, defines)
+    ]
 
 
 def locate(folder: Path, wanted: str, defines: tuple[str, ...] = ()) -> FileMatch | None:
@@ -265,6 +275,16 @@ def choose(folder: Path, wanted: str, defines: tuple[str, ...], prefer: str | No
         )
     if rejected:
         notes.append(f"Passed over for {wanted}: {'; '.join(rejected)}.")
+    if starter is not None and prefer is None and defines and all(_same_text(m.found, starter) for m in usable):
+        # conv1D.py left as the starter beside HW1_P5.py, which holds the classes: no other name
+        # matches, so the file is found by what it defines, as when conv1D.py is absent.
+        named = {m.found for m in usable}
+        others = [m for m in _by_definitions(_files(folder), wanted, defines)
+                  if m.found not in named and unusable_reason(m.found) is None and not _same_text(m.found, starter)]
+        if others:
+            notes.append(f"Passed over for {wanted}: {', '.join(_rel(m.found, folder) for m in usable)} "
+                         f"(the unchanged starter file); {_rel(others[0].found, folder)} defines {', '.join(defines)}.")
+            usable = others
     if starter is not None and len(usable) > 1 and prefer is None:
         # conv1D.py left as the starter beside conv1D_final.py: the work is in the other one.
         untouched = [m for m in usable if _same_text(m.found, starter)]

@@ -328,3 +328,20 @@ def test_the_unchanged_starter_is_passed_over_for_another_candidate(tmp_path):
     prepared = prepare(Submission("s", student), P5, tmp_path / "work", RUBRIC)
     assert [m.found.name for m in prepared.matches] == ["conv1D_final.py"]
     assert any("conv1D.py (the unchanged starter file)" in n for n in prepared.notes), prepared.notes
+
+
+def test_the_unchanged_starter_is_passed_over_for_a_file_that_defines_the_classes(tmp_path):
+    # conv1D.py left as handed out, the answer in HW1_P5.py: no other name matches, and before
+    # the starter's stubs were graded (0 / 20) with no word about HW1_P5.py.
+    student = tmp_path / "s"
+    student.mkdir()
+    starter = ROOT / "reference" / "hw1" / "starter" / "conv1D.py"
+    (student / "conv1D.py").write_text(starter.read_text(encoding="utf-8"), encoding="utf-8")
+    (student / "HW1_P5.py").write_text("import numpy as np\nclass Convolution1d:\n    pass\n", encoding="utf-8")
+    prepared = prepare(Submission("s", student), P5, tmp_path / "work", RUBRIC)
+    assert [m.found.name for m in prepared.matches] == ["HW1_P5.py"]
+    assert any("conv1D.py (the unchanged starter file); HW1_P5.py defines Convolution1d" in n for n in prepared.notes), prepared.notes
+    # The starter alone is still what is graded (its stubs fail with their own feedback).
+    (student / "HW1_P5.py").unlink()
+    alone = prepare(Submission("s", student), P5, tmp_path / "work2", RUBRIC)
+    assert [m.found.name for m in alone.matches] == ["conv1D.py"]
