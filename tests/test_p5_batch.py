@@ -221,6 +221,36 @@ class Transposed:
 '''
 
 
+# Right values, but A @ x reverses the caller's x in place: the handout's loop then goes on with the
+# reversed x. A.T @ y scribbles on its argument too, a temporary the loop never reads again.
+MUTATES_ITS_ARGUMENT = '''
+import numpy as np
+
+
+class Convolution1d:
+    def __init__(self, k):
+        self.k = np.asarray(k, dtype=float)
+        self.T = Transposed(self.k)
+
+    def __matmul__(self, x):
+        x[:] = x[::-1]
+        return np.convolve(x, self.k, "valid")[::-1]
+
+
+class Transposed:
+    def __init__(self, k):
+        self.k = k
+
+    def __matmul__(self, y):
+        out = np.convolve(y, self.k, "full")
+        y[:] = 0.0
+        return out
+'''
+
+SCRIBBLES_ON_THE_TEMPORARY = MUTATES_ITS_ARGUMENT.replace("        x[:] = x[::-1]\n        return np.convolve(x, self.k, \"valid\")[::-1]",
+                                                         "        return np.correlate(x, self.k, \"valid\")")
+
+
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory):
     with JudgePool(1, sys.executable, tmp_path_factory.mktemp("workers")) as judges:
@@ -301,6 +331,18 @@ def test_a_product_the_test_never_asks_for_is_never_computed(pool, tmp_path):
     statuses = {(t, c): s for t, c, s, _, _ in outcomes}
     assert statuses[("test_adjoint_identity", "")] == "failed"
     assert statuses[("test_transpose_matches_dense", "n=20,r=3-float")] == "error"
+
+
+def test_a_product_that_changes_its_argument_x_fails_the_handout_loop(pool, tmp_path):
+    # Before: p5-gd 2 / 2 (each product got a copy of x), though the handout's loop, run as written
+    # with this A, ends at objective 16.1 where the reference ends at 0.459.
+    outcomes = {t: (st, m) for t, _, st, _, m in _grade(pool, tmp_path / "x", MUTATES_ITS_ARGUMENT, True, 30.0)}
+    status, message = outcomes["test_handout_gd_objective"]
+    assert status == "failed" and "A @ x changes its argument x in place (conv1D.py:10 in Convolution1d.__matmul__)" in message
+    assert outcomes["test_forward_matches_dense"][0] == "passed"  # its values are right
+    assert SCRIBBLES_ON_THE_TEMPORARY != MUTATES_ITS_ARGUMENT
+    outcomes = {t: st for t, _, st, _, _ in _grade(pool, tmp_path / "y", SCRIBBLES_ON_THE_TEMPORARY, True, 30.0)}
+    assert outcomes["test_handout_gd_objective"] == "passed"
 
 
 def test_each_case_lets_go_of_its_operator_once_its_products_answered(pool, tmp_path):

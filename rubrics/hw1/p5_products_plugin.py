@@ -189,8 +189,14 @@ def _gd(child, module, request) -> dict:
         T = run.transposed(A)
         xs.append(x)
         # Copies, as each request decoded its own: the student's code may change its argument in place.
-        ax = _as_received(run.matmul(A, x.copy()), m)
+        # Then the handout's loop, which goes on with the same x (`lam * x`, `x - …`), would read the
+        # changed one: said, as the loop's answer cannot be the reference's.
+        arg = x.copy()
+        ax = _as_received(run.matmul(A, arg), m)
+        if not np.array_equal(arg, x, equal_nan=True):
+            return {"mutated": {"product": "A @ x", "where": _defined(child, A)}}
         g = huber_grad(ax - b)
+        # A.T's argument is a temporary the loop never reads again: changing it changes nothing.
         aty = _as_received(run.matmul(T, g.copy()), n)
         forward.append(ax)
         grads.append(g)

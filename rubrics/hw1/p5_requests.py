@@ -208,4 +208,11 @@ def gd_in_child(student, k, b, n, lam, alpha):
         return None
     if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
         raise _error(answer["error"])
+    if isinstance(answer, dict) and isinstance(answer.get("mutated"), dict):
+        where = str(answer["mutated"].get("where", ""))[:200]
+        raise AssertionError(
+            f"A @ x changes its argument x in place{f' ({where})' if where else ''}: the handout's loop "
+            "`x = x - alpha*(A.T@(huber_grad(A@x-b))+lam*x)` then goes on with the changed x, so it cannot "
+            "reach the reference. Compute into a new array and leave the argument as it was."
+        )
     return replay_gd(answer, b, n, lam, alpha)
