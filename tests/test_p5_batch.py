@@ -345,6 +345,14 @@ def test_a_product_that_changes_its_argument_x_fails_the_handout_loop(pool, tmp_
     assert outcomes["test_handout_gd_objective"] == "passed"
 
 
+def test_a_missing_self_T_names_the_constructor(pool, tmp_path):
+    # `T = Transposed(...)` without `self.`: the AttributeError comes from no line of the student's.
+    source = MUTATES_ITS_ARGUMENT.replace("        self.T = Transposed(self.k)\n", "        T = Transposed(self.k)\n")
+    outcomes = {(t, c): m for t, c, _, _, m in _grade(pool, tmp_path, source, True, 30.0)}
+    message = outcomes[("test_transpose_matches_dense", "n=20,r=3-float")]
+    assert "Your constructor (conv1D.py:6 in Convolution1d.__init__) sets no self.T" in message, message
+
+
 def test_each_case_lets_go_of_its_operator_once_its_products_answered(pool, tmp_path):
     outcomes = _grade(pool, tmp_path, WORKSPACE_PER_OPERATOR, True, 30.0)
     assert {s for _, _, s, _, _ in outcomes} == {"passed"}, [o for o in outcomes if o[2] != "passed"]

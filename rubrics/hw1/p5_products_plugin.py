@@ -109,7 +109,19 @@ class _Requests:
 
     def transposed(self, A):
         """``A.T`` as the ``getattr`` request reads it (the object behind the handle)."""
-        return self._object(self.child.student_call(getattr, A, "T", doing="reading attribute .T"))
+        try:
+            return self._object(self.child.student_call(getattr, A, "T", doing="reading attribute .T"))
+        except loader.StudentCodeError as exc:
+            init = _method_where(self.child, type(A), "__init__")
+            if "has no attribute 'T'" not in str(exc) or not init:
+                raise
+            # No student frame raised it, so the error names no line: name the constructor that
+            # should have set it (`T = Transposed…(k)` without `self.` is the usual slip).
+            raise loader.StudentCodeError(
+                f"{exc} Your constructor ({init}) sets no self.T: the handout's loop reads A.T, "
+                "so set self.T = TransposedConvolution1d(...) there (or define T as a property).",
+                kind=exc.kind, where=init.split(" in ")[0],
+            ) from None
 
 
 def _op_case(child, request):
@@ -149,7 +161,12 @@ def _op_case(child, request):
 
 def _defined(child, operand) -> str:
     """Where the student's ``__matmul__`` of ``operand`` is defined (``conv1D.py:23 in Convolution1d.__matmul__``), or ""."""
-    method = getattr(type(operand), "__matmul__", None)
+    return _method_where(child, type(operand), "__matmul__")
+
+
+def _method_where(child, cls, name: str) -> str:
+    """Where the student's method ``name`` of ``cls`` is defined (``conv1D.py:23 in Convolution1d.__matmul__``), or ""."""
+    method = getattr(cls, name, None)
     code = getattr(method, "__code__", None)
     if code is None:
         return ""
