@@ -72,13 +72,15 @@ def notebook_to_script(text: str) -> str:
 
 
 def notebook_for_problem(
-    text: str, own: tuple[str, ...], others: dict[str, tuple[str, ...]]
+    text: str, own: tuple[str, ...], others: dict[str, tuple[str, ...]], *, keep_imports: bool = True
 ) -> tuple[str, str]:
     """The script of the cells one problem takes (rule in the module docstring).
 
     Args:
         own: the names the problem's ``defines`` lists.
         others: the other problems' ids and their ``defines``.
+        keep_imports: keep a skipped cell's imports (running needs them; comparing
+            a problem's own cells across students does not).
 
     Returns:
         The script, and a sentence naming the skipped cells ("" when none was skipped).
@@ -95,7 +97,7 @@ def notebook_for_problem(
         belongs = owners.get(number, set())
         if belongs and "" not in belongs:
             problems = ", ".join(sorted(belongs))
-            imports = _imports(source)
+            imports = _imports(source) if keep_imports else ""
             kept = " (its imports kept)" if imports else ""
             parts.append(f"# In[{number}]: skipped by the grader (this cell belongs to {problems}){kept}\n{imports}")
             skipped.setdefault(problems, []).append(number)

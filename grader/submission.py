@@ -201,7 +201,7 @@ def _by_definitions(files: list[Path], wanted: str, defines: tuple[str, ...]) ->
     return [
         FileMatch(wanted, path, f"defines {', '.join(defines)}")
         for path in files
-        if path.suffix.lower() in _CODE_SUFFIXES and _defines_any(path, defines)
+        if path.suffix.lower() in _CODE_SUFFIXES and _defines_any(path, defines, Path(wanted).stem)
     ]
 
 
@@ -345,7 +345,12 @@ def _loose(stem: str) -> str:
     return re.sub(r"[^a-z0-9]", "", stem.lower())
 
 
-def _defines_any(path: Path, names: tuple[str, ...]) -> bool:
+def _defines_any(path: Path, names: tuple[str, ...], module: str) -> bool:
+    """Whether ``path`` binds one of ``names`` at top level and does not import ``module``.
+
+    ``experiment.py`` doing ``from wideMinima import f, fprime`` builds on the
+    handout's file; graded as ``wideMinima.py`` it would import itself.
+    """
     try:
         text = read_source(path)
         if path.suffix.lower() == ".ipynb":
@@ -353,7 +358,23 @@ def _defines_any(path: Path, names: tuple[str, ...]) -> bool:
         tree = ast.parse(text)
     except (SyntaxError, NotebookError, ValueError):
         return False
+    if _imports(tree, module):
+        return False
     return bool(top_level_names(tree) & set(names))
+
+
+def _imports(tree: ast.Module, module: str) -> bool:
+    """Whether ``tree`` imports ``module`` anywhere (compared loosely, as file names are)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            mods = [node.module]
+        elif isinstance(node, ast.Import):
+            mods = [a.name for a in node.names]
+        else:
+            continue
+        if any(_loose(m.split(".")[-1]) == _loose(module) for m in mods):
+            return True
+    return False
 
 
 def top_level_names(tree: ast.Module) -> set[str]:
@@ -437,7 +458,7 @@ def prepare(submission: Submission, problem: Problem, dest: Path, rubric: Rubric
     """Copies the student's folder to ``dest`` and puts each needed file under its handout name.
 
     A notebook is converted to a script; when it also serves other problems of
-    ``rubric``, their cells are left out (:func:`grader.notebooks.select_cells`).
+    ``rubric``, their cells are left out (:func:`grader.notebooks.notebook_for_problem`).
 
     Raises:
         FileProblem: a needed file cannot be graded (unreadable notebook, empty, binary, too large).
@@ -486,11 +507,14 @@ def other_defines(rubric: Rubric | None, problem: Problem) -> dict[str, tuple[st
     return {p.id: p.defines for p in (rubric.problems if rubric else ()) if p.id != problem.id and p.defines}
 
 
-def problem_code(path: Path, own: tuple[str, ...], others: dict[str, tuple[str, ...]]) -> tuple[str, str, str]:
+def problem_code(
+    path: Path, own: tuple[str, ...], others: dict[str, tuple[str, ...]], *, keep_imports: bool = True
+) -> tuple[str, str, str]:
     """One problem's code in a handed-in file: ``(text, encoding, what was skipped)``.
 
     A script is decoded whatever its encoding; a notebook becomes its code cells,
-    without those that belong only to ``others`` (:func:`grader.notebooks.select_cells`).
+    without those that belong only to ``others`` (:func:`grader.notebooks.notebook_for_problem`,
+    which ``keep_imports`` is passed to).
 
     Raises:
         NotebookError: the notebook cannot be read.
@@ -498,10 +522,10 @@ def problem_code(path: Path, own: tuple[str, ...], others: dict[str, tuple[str, 
     text, encoding = decode_source(path.read_bytes())
     skipped = ""
     if path.suffix.lower() == ".ipynb":
-        text, skipped = notebook_for_problem(text, own=own, others=others)
+        text, skipped = notebook_for_problem(text, own=own, others=others, keep_imports=keep_imports)
     elif is_notebook_json(text):
         # Saved from Jupyter as .py without exporting ("Save as"): the file is the notebook's JSON.
-        text, skipped = notebook_for_problem(text, own=own, others=others)
+        text, skipped = notebook_for_problem(text, own=own, others=others, keep_imports=keep_imports)
     return text, encoding, skipped
 
 

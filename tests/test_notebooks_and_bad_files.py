@@ -345,3 +345,25 @@ def test_the_unchanged_starter_is_passed_over_for_a_file_that_defines_the_classe
     (student / "HW1_P5.py").unlink()
     alone = prepare(Submission("s", student), P5, tmp_path / "work2", RUBRIC)
     assert [m.found.name for m in alone.matches] == ["conv1D.py"]
+
+
+def test_a_file_that_imports_the_names_from_the_starter_does_not_replace_it(tmp_path):
+    # wideMinima.py left as handed out, the experiment in experiment.py doing
+    # `from wideMinima import f, fprime`: graded as wideMinima.py it imported itself (0 / 15).
+    student = tmp_path / "s"
+    student.mkdir()
+    starter = ROOT / "reference" / "hw1" / "starter" / "wideMinima.py"
+    (student / "wideMinima.py").write_text(starter.read_text(encoding="utf-8"), encoding="utf-8")
+    (student / "experiment.py").write_text("from wide_minima import f\nfrom wideMinima import fprime\n"
+                                           "print(fprime(1.0))\n", encoding="utf-8")
+    prepared = prepare(Submission("s", student), P4, tmp_path / "work", RUBRIC)
+    assert [m.found.name for m in prepared.matches] == ["wideMinima.py"]
+    # Defining one name beside the import still builds on the starter (it would import itself).
+    (student / "experiment.py").write_text("from wideMinima import f\ndef fprime(x):\n    return x\n",
+                                           encoding="utf-8")
+    builds = prepare(Submission("s", student), P4, tmp_path / "work2", RUBRIC)
+    assert [m.found.name for m in builds.matches] == ["wideMinima.py"]
+    # A file that defines the names without the starter replaces it.
+    (student / "experiment.py").write_text("import numpy as np\ndef fprime(x):\n    return x\n", encoding="utf-8")
+    defines = prepare(Submission("s", student), P4, tmp_path / "work3", RUBRIC)
+    assert [m.found.name for m in defines.matches] == ["experiment.py"]

@@ -118,7 +118,8 @@ def code_of(path: Path, own: tuple[str, ...] = (), others: dict[str, tuple[str, 
         ValueError: the file is too large or an unreadable notebook (the message says which).
     """
     try:
-        text, _, _ = problem_code(path, own, others or {})
+        # Another problem's imports kept for running are not this problem's work.
+        text, _, _ = problem_code(path, own, others or {}, keep_imports=False)
     except NotebookError as exc:
         raise ValueError(str(exc)) from None
     if len(text) > MAX_CODE_CHARS:
