@@ -137,11 +137,12 @@ def case_source(case: str) -> Path:
     return path if path.exists() else SUBMISSIONS / case / "conv1D.py"
 
 
-def guards(case: str, tmp_path: Path, options: dict | None = None, integer: bool = False):
-    """Runs every guard on ``tests/dense_cases/<case>.py`` as a student's conv1D.py."""
+def guards(case: str, tmp_path: Path, options: dict | None = None, integer: bool = False, source: str | None = None):
+    """Runs every guard on ``tests/dense_cases/<case>.py`` (or ``source``) as a student's conv1D.py."""
     work = tmp_path / "work"
     work.mkdir(parents=True)
-    (work / "conv1D.py").write_text(case_source(case).read_text(encoding="utf-8"), encoding="utf-8")
+    text = source if source is not None else case_source(case).read_text(encoding="utf-8")
+    (work / "conv1D.py").write_text(text, encoding="utf-8")
     session = ChildSession(
         workdir=work,
         limits=Limits(wall_seconds=120, memory_bytes=2 << 30),
@@ -360,6 +361,20 @@ def test_integer_input_vectors_are_not_dense(case, tmp_path):
 
 def test_integer_input_vectors_still_catch_a_dense_matrix(tmp_path):
     assert guards("dense_zeros_rows", tmp_path, integer=True).dense
+
+
+def test_a_constructor_that_needs_n_is_named_as_what_the_grader_computed(tmp_path):
+    # Convolution1d(k, n) raising: the feedback said "computing Convolution1d(k)", a call
+    # the student's code never saw, since Convolution1d(k) alone had failed for want of n.
+    source = (
+        "import numpy as np\n\n\nclass Convolution1d:\n    def __init__(self, filt, n):\n"
+        "        if n > 100:\n            raise ValueError('n too large')\n        self.filt, self.n = filt, n\n\n"
+        "    def __matmul__(self, x):\n        return np.correlate(x, self.filt, mode='valid')\n"
+    )
+    report = guards("", tmp_path, source=source)
+    messages = " ".join(v.message for v in report.verdicts.values())
+    assert "computing Convolution1d(k, n)" in messages, messages
+    assert "conv1D.py:7" in messages, messages
 
 
 def test_sparse_is_allowed_by_default_and_forbidden_by_the_rubric_switch(tmp_path, guards_once):

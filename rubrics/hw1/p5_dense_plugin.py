@@ -173,6 +173,7 @@ class _Products:
             if "argument" not in str(exc):
                 raise
             self.knows_n = True
+            self.step = "Convolution1d(k, n)"  # what the feedback says the grader was computing
             A = cls(self.k, self.n)
         self.knows_n = True  # the products see x: from here on everything is judged at this n
         if self.after_construction is not None:
