@@ -67,7 +67,7 @@ def _grade_problem(submission, problem, rubric, workroot, report_dir, ctx, manua
         prepared = prepare(submission, problem, workdir, rubric)
     except FileProblem as exc:
         return _unavailable(problem, manual_scores, Status.ERROR, str(exc))
-    files = tuple(m.describe() for m in prepared.matches)
+    files = tuple(m.describe(submission.folder) for m in prepared.matches)
     if prepared.missing:
         looked = ", ".join(prepared.missing)
         reason = (

@@ -91,11 +91,19 @@ class FileMatch:
     how: str
     """``exact``, ``case``, ``notebook``, ``similar name`` or ``defines …``."""
 
-    def describe(self) -> str:
-        """A line for the report."""
-        if self.how == "exact":
+    def describe(self, folder: Path | None = None) -> str:
+        """A line for the report; with the student's ``folder``, a file in a subfolder is named by its path."""
+        shown = self.found.name
+        if folder is not None:
+            try:
+                shown = self.found.relative_to(folder).as_posix()
+            except ValueError:
+                pass  # a file from elsewhere (a resubmission folder): its name is what the student knows
+        if self.how == "exact" and shown == self.wanted:
             return self.wanted
-        return f"{self.found.name} (used as {self.wanted}: {self.how})"
+        if self.how == "exact":
+            return f"{shown} (used as {self.wanted})"
+        return f"{shown} (used as {self.wanted}: {self.how})"
 
 
 def discover(path: Path, rubric: Rubric) -> list[Submission]:

@@ -367,3 +367,14 @@ def test_a_file_that_imports_the_names_from_the_starter_does_not_replace_it(tmp_
     (student / "experiment.py").write_text("import numpy as np\ndef fprime(x):\n    return x\n", encoding="utf-8")
     defines = prepare(Submission("s", student), P4, tmp_path / "work3", RUBRIC)
     assert [m.found.name for m in defines.matches] == ["experiment.py"]
+
+
+def test_a_file_in_a_subfolder_is_named_by_its_path_in_the_report(tmp_path):
+    student = tmp_path / "s"
+    (student / "hw1" / "code").mkdir(parents=True)
+    (student / "hw1" / "code" / "conv1D.py").write_text("class Convolution1d:\n    pass\n", encoding="utf-8")
+    (student / "wide_minima (1).py").write_text("def f(x):\n    return x\n", encoding="utf-8")
+    p5 = prepare(Submission("s", student), P5, tmp_path / "w5", RUBRIC)
+    assert [m.describe(student) for m in p5.matches] == ["hw1/code/conv1D.py (used as conv1D.py)"]
+    p4 = prepare(Submission("s", student), P4, tmp_path / "w4", RUBRIC)
+    assert [m.describe(student) for m in p4.matches] == ["wide_minima (1).py (used as wideMinima.py: similar name)"]
