@@ -347,7 +347,7 @@ def source(case: str, token: str, tcp: int, udp: int, planted: str) -> str:
         # The class comes from a call, so the loader must run the whole file, sys.exit and all.
         body = ("import sys\nsys.exit(0)\n" + HEADER + "\ndef attack():\n    pass\n"
                 + STARTER.replace("class Convolution1d:", "class _Convolution1d:")
-                + "\nConvolution1d = type('Convolution1d', (_Convolution1d,), {})\n")
+                + "\nexec('class Convolution1d(_Convolution1d):\\n    pass')\n")
     else:
         body = HEADER + "\ndef attack():" + ATTACKS[case] + STARTER
     for key, value in (("__TOKEN__", token), ("__TCP__", str(tcp)), ("__UDP__", str(udp)),

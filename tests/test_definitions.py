@@ -132,7 +132,50 @@ def test_a_fallback_load_never_sees_nodes_a_transformer_already_rewrote(tmp_path
     # SCALE reads `base`, which only script code binds: the definitions run again without it,
     # then the whole file runs because `g` is only defined by script code: three passes.
     path = tmp_path / "m.py"
-    path.write_text("if True:\n    base = 2\nSCALE = base * 3\ndef f():\n    return SCALE\n"
-                    "if True:\n    def g():\n        return 1\n", encoding="utf-8")
+    path.write_text("for _ in range(1):\n    base = 2\nSCALE = base * 3\ndef f():\n    return SCALE\n"
+                    "for _ in range(1):\n    def g():\n        return 1\n", encoding="utf-8")
     loaded = loader.load(path, "m_fallback", ["g"], tmp_path, [once])
     assert loaded.mode == "full" and loaded.module.g() == 1 and loaded.module.f() == 6
+
+
+def test_try_and_if_blocks_that_only_define_are_definitions():
+    # Found by a blind probe: a correct FFT answer whose import guard also set a flag lost the whole
+    # block (NameError 'HAVE_SCIPY', 0 / 20); a backend chosen in an `if` lost `_corr` (4 / 20).
+    source = (
+        "import numpy as np\ntry:\n    import scipy.fft as fftlib\n    HAVE_SCIPY = True\n"
+        "except ImportError:\n    import numpy.fft as fftlib\n    HAVE_SCIPY = False\n"
+        "USE_SCIPY = True\nif USE_SCIPY:\n    from scipy.signal import correlate as _corr\nelse:\n    _corr = np.correlate\n"
+        "if True:\n    SIZE = np.int64(3)\n"
+        "Transposed = type('Transposed', (), {'__matmul__': lambda self, y: y})\n"
+        "class Convolution1d:\n    def __matmul__(self, x):\n        return _corr(x, fftlib.fft(x)) if HAVE_SCIPY else SIZE\n"
+        "    @property\n    def T(self):\n        return Transposed()\n"
+        "if __name__ == '__main__':\n    import sys\n    LIMIT = 3\n"
+        "if input('go? '):\n    FLAG = 1\n"
+        "try:\n    A = Convolution1d()\nexcept Exception:\n    pass\n"
+    )
+    out = kept(source, "Convolution1d")
+    for line in ("HAVE_SCIPY = False", "from scipy.signal import correlate as _corr", "_corr = np.correlate",
+                 "SIZE = np.int64(3)", "Transposed = type("):
+        assert line in out, out
+    # The main guard, a condition with effects and a block that runs the student's code stay out.
+    for line in ("LIMIT", "FLAG", "A = Convolution1d"):
+        assert line not in out, out
+
+
+def test_a_name_only_script_code_binds_is_explained_where_it_is_read(tmp_path):
+    from grader.sandbox.outside.session import StudentError
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "conv.py").write_text("import numpy as np\nSCALE = float(input('scale? ') or 1)\n"
+                                  "def f(x):\n    return SCALE * x\n")
+    with ChildSession(work, Limits(wall_seconds=20, memory_bytes=2 << 30), tmp_path / "scratch") as s:
+        info = s.load("conv.py", ["f"])
+        try:
+            wrap(s, info["module"]).f(3)
+        except StudentError as exc:
+            message = str(exc)
+        else:
+            raise AssertionError("SCALE was computed although it reads input()")
+    assert "NameError: name 'SCALE' is not defined" in message, message
+    assert "`SCALE` is set at conv.py:2 by top-level script code" in message, message

@@ -28,7 +28,7 @@ def test_only_definitions_run_when_they_suffice(tmp_path, capfd):
 
 
 def test_whole_file_runs_when_a_needed_name_is_not_a_definition(tmp_path):
-    src = "if True:\n    def f():\n        return 42\nprint('top level')\nif __name__ == '__main__':\n    print('main block')\n"
+    src = "for _ in range(1):\n    def f():\n        return 42\nprint('top level')\nif __name__ == '__main__':\n    print('main block')\n"
     with session(tmp_path, src) as s:
         info = s.load("mod.py", ["f"])
         assert info["mode"] == "full" and any("whole file" in n for n in info["notes"])

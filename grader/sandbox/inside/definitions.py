@@ -1,14 +1,17 @@
 """Which top-level statements of a student file are definitions, not script code.
 
 The loader first runs a file's definitions only (see :mod:`loader`): imports,
-``def`` and ``class`` statements, ``try: import …`` guards and literal
-constants. Students also bind, at top level, values their functions and
+``def`` and ``class`` statements, literal constants, and ``try`` or ``if``
+blocks made of nothing else (``try: import scipy.fft as fft; HAVE_SCIPY =
+True except ImportError: …``; never ``if __name__ == "__main__":``). Students also bind, at top level, values their functions and
 classes read as globals: aliases (``windows = sliding_window_view``,
 ``FLOAT = np.float64``, ``Convolution1d = Conv1d``), constants computed by a
 library (``EPS = np.finfo(float).eps``), lambdas and vectorized functions.
 Dropping those would make correct code fail with a ``NameError`` when it is
 called, so an assignment is kept too when a kept statement reads one of its
-names (transitively) and its right-hand side calls nothing the student wrote:
+names (transitively) and its right-hand side calls nothing the student wrote
+(likewise a ``try``/``if`` block of such assignments and definitions, as
+``if USE_SCIPY: corr = scipy.signal.correlate else: corr = np.correlate``):
 ``history = gd(x0, 0.01)`` or ``A = Convolution1d(k)`` is an experiment, and
 stays out with the rest of the script.
 """
@@ -21,8 +24,9 @@ from typing import Iterable
 
 #: Builtins a kept right-hand side may call: they compute a value and touch nothing else.
 _PURE_BUILTINS = frozenset(
-    "abs bool classmethod complex dict divmod enumerate float frozenset int len list map max min pow property "
-    "range reversed round set slice sorted staticmethod str sum tuple zip".split()
+    "abs all any bool callable classmethod complex dict divmod enumerate filter float frozenset getattr hasattr "
+    "int isinstance issubclass len list map max min pow property range repr reversed round set slice sorted "
+    "staticmethod str sum tuple type zip".split()
 )
 
 #: The name the loader binds lazy imports with (``plt = __grader_lazy_module__("matplotlib.pyplot")``).
@@ -46,15 +50,71 @@ def definitions_only(tree: ast.Module, wanted: Iterable[str] = (), *, with_globa
     return ast.Module(body=[node for node, keep in zip(body, kept) if keep], type_ignores=[])
 
 
+def script_binding(tree: ast.Module, name: str) -> int | None:
+    """The line of the first top-level statement that binds ``name`` and is not a ``def``/``class``, or None."""
+    for node in tree.body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and name in _bound_here(node):
+            return node.lineno
+    return None
+
+
 def _is_definition(node: ast.stmt) -> bool:
-    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Pass)):
         return True
     if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
         return _is_literal(node.value) or _is_lazy_import(node.value)
-    if isinstance(node, ast.Try):
-        # `try: import x except ImportError: ...` guards are definitions too.
-        return all(isinstance(n, (ast.Import, ast.ImportFrom, ast.Pass)) for n in node.body)
+    if _is_block(node):
+        # `try: import x except ImportError: x = None` guards, `if sys.version_info >= …:` choices.
+        return _tests_compute_only(node, set()) and all(_is_definition(n) for n in _statements(node))
     return False
+
+
+def _is_block(node: ast.stmt) -> bool:
+    """A top-level ``try`` or ``if`` that may hold definitions (an ``if __name__ == "__main__":`` never does)."""
+    if isinstance(node, ast.Try):
+        return True
+    return isinstance(node, ast.If) and "__name__" not in _names_read(node.test)
+
+
+def _statements(node: ast.stmt) -> list[ast.stmt]:
+    """The statements directly inside a ``try`` or ``if`` block that decide whether it defines only.
+
+    A ``try``'s ``except`` bodies are not among them: they run only when the
+    body failed (``print("no scipy")``, the loader's own stand-in for a missing
+    module), and were always kept with the guard.
+    """
+    if isinstance(node, ast.If):
+        return [*node.body, *node.orelse]
+    return [*node.body, *node.orelse, *node.finalbody]
+
+
+def _tests_compute_only(node: ast.stmt, student: set[str]) -> bool:
+    """Whether the block's conditions and exception types (at every level) compute only."""
+    if isinstance(node, ast.If):
+        tests = [node.test]
+    elif isinstance(node, ast.Try):
+        tests = [h.type for h in node.handlers if h.type is not None]
+    else:
+        return True
+    return all(_computes_only(t, student) for t in tests) and all(
+        _tests_compute_only(n, student) for n in _statements(node) if _is_block(n)
+    )
+
+
+def _value_computes_only(node: ast.stmt, student: set[str]) -> bool:
+    """Whether running the candidate ``node`` (an assignment, or a block of them) computes only."""
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+        return node.value is not None and _computes_only(node.value, student)
+    if not _tests_compute_only(node, student):
+        return False
+    for sub in _statements(node):
+        if _is_block(sub):
+            if not _value_computes_only(sub, student):
+                return False
+        elif not (_is_definition(sub) or (isinstance(sub, (ast.Assign, ast.AnnAssign)) and _target_names(sub)
+                                          and _value_computes_only(sub, student))):
+            return False
+    return True
 
 
 def _is_lazy_import(node: ast.expr) -> bool:
@@ -78,12 +138,14 @@ def _keep_read_globals(body: list[ast.stmt], kept: list[bool], wanted: set[str])
             targets = _target_names(node)
             if targets:
                 candidates[i] = targets
+        elif not kept[i] and _is_block(node) and _value_computes_only(node, set()):
+            candidates[i] = _stored([node])  # the names its branches bind
     # Names bound to a lambda, or to another name for the student's code (`step = gd_step`), are theirs too.
     grew = True
     while grew:
         grew = False
         for i, targets in candidates.items():
-            value = body[i].value
+            value = getattr(body[i], "value", None)
             if not targets <= student and (
                 isinstance(value, ast.Lambda) or (isinstance(value, ast.Name) and value.id in student)
             ):
@@ -102,7 +164,7 @@ def _keep_read_globals(body: list[ast.stmt], kept: list[bool], wanted: set[str])
                 read |= _names_read(node)
                 changed = True
         for i, targets in list(candidates.items()):
-            if targets & read and _computes_only(body[i].value, student):
+            if targets & read and _value_computes_only(body[i], student):
                 kept[i] = True
                 read |= _names_read(body[i])
                 del candidates[i]
@@ -113,8 +175,8 @@ def _keep_read_globals(body: list[ast.stmt], kept: list[bool], wanted: set[str])
             # experiment (`A = Convolution1d(k)`, `history = gd(…)`) is read by nothing they reach.
             needed = _reached(body, kept, wanted)
             for i, targets in list(candidates.items()):
-                # Still no builtin with effects (input(), open(), exec(), type() making the class).
-                if targets & needed and _computes_only(body[i].value, set()):
+                # Still no builtin with effects (input(), open(), exec()).
+                if targets & needed and _value_computes_only(body[i], set()):
                     kept[i] = True
                     read |= _names_read(body[i])
                     del candidates[i]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from grader.sandbox.inside.definitions import LAZY_IMPORT, definitions_only
+from grader.sandbox.inside.definitions import LAZY_IMPORT, definitions_only, script_binding
 
 #: An AST transformer a child plugin registers: ``(tree, filename) -> tree``.
 Transformer = Callable[[ast.Module, str], ast.Module]
@@ -509,6 +509,25 @@ def student_frames(tb, student_root: Path) -> list[dict]:
     return frames
 
 
+def _unrun_binding(exc: BaseException, trace: list[dict], student_root: Path) -> str:
+    """For a NameError whose name the file binds in top-level script code: where, and why it did not run."""
+    name = getattr(exc, "name", None)
+    if not isinstance(exc, NameError) or not name or not trace:
+        return ""
+    rel = trace[-1]["where"].rsplit(":", 1)[0]
+    try:
+        source, _ = strip_magics((student_root / rel).read_text(encoding="utf-8"))
+        line = script_binding(ast.parse(source), name)
+    except (OSError, ValueError, SyntaxError, RecursionError):
+        return ""
+    if line is None:
+        return ""
+    return (f". `{name}` is set at {rel}:{line} by top-level script code, which the grader does not run when it "
+            "imports your file (it runs imports, def and class statements, and the top-level values they read "
+            "that call none of your functions nor input(), open() or print()): set it inside the function or "
+            "class that uses it, or compute it from constants and library calls only")
+
+
 def describe_exception(exc: BaseException, student_root: Path, while_doing: str) -> StudentCodeError:
     """Turns an exception raised by student code into a report-ready error."""
     trace = student_frames(exc.__traceback__, student_root)
@@ -521,7 +540,7 @@ def describe_exception(exc: BaseException, student_root: Path, while_doing: str)
         location = ""
     kind = "exit" if isinstance(exc, SystemExit) else "exception"
     return StudentCodeError(
-        f"{message} (raised while {while_doing}{location})",
+        f"{message} (raised while {while_doing}{location}){_unrun_binding(exc, trace, student_root)}",
         kind=kind,
         where=trace[-1]["where"] if trace else None,
         trace=trace,
