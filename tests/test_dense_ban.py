@@ -424,8 +424,14 @@ def test_a_peak_over_the_bound_that_doubles_with_n_is_linear_and_one_that_quadru
 
 def test_fit_slope_uses_the_median_of_the_last_doublings():
     # Counted work: a start-up cost flattens the smallest sizes; the median of the last three doublings decides.
-    linear = [(125, 50_000), (250, 52_000), (500, 56_000), (1000, 64_000), (2000, 80_000), (4000, 160_000)]
+    linear = [(125, 50_000), (250, 52_000), (500, 56_000), (1000, 64_000), (2000, 80_000), (4000, 100_000)]
     assert dense_ban.fit_slope(linear) == pytest.approx(math.log2(80 / 64))
+    # ... unless the last doubling, between the largest sizes, is steeper: code that turns
+    # quadratic only at n = 4000 (found by a blind probe: 'grows like n·r' with a 1300× jump).
+    switches = [(500, 5000), (1000, 10_000), (2000, 20_000), (4000, 16_000_000)]
+    assert dense_ban.fit_slope(switches) == pytest.approx(math.log2(800))
+    # One odd, cheaper last size does not decide.
+    assert dense_ban.fit_slope([(500, 5000), (1000, 10_000), (2000, 20_000), (4000, 20_000)]) == pytest.approx(1.0)
     exact = [(125, 1250), (250, 2500), (500, 5000), (1000, 10_000)]
     assert dense_ban.fit_slope(exact) == pytest.approx(1.0)
     quadratic = [(500, 250_000), (1000, 1_000_000), (2000, 4_000_000), (4000, 16_000_000)]

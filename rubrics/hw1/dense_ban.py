@@ -388,11 +388,14 @@ def _extrapolate(work: list[tuple[int, int, int]], n: int, column: int) -> float
 
 
 def fit_slope(points: list[tuple[int, int]]) -> float | None:
-    """Exponent of work ~ n^slope: the median slope of the last three doublings.
+    """Exponent of work ~ n^slope: the median slope of the last three doublings, or the last if steeper.
 
     The counts are exact, so no size is noisy; the median keeps a constant
-    start-up cost (which flattens the smallest sizes) or one odd size from
-    deciding. None when fewer than two sizes were counted.
+    start-up cost (which flattens the smallest sizes) or one odd small size
+    from deciding. The last doubling, between the largest sizes, is the
+    closest to how the work grows; when it is the steeper (code that switches
+    to a whole-row method at large n), it decides. None when fewer than two
+    sizes were counted.
     """
     usable = [(n, w) for n, w in points if w > 0]
     slopes = [
@@ -402,7 +405,7 @@ def fit_slope(points: list[tuple[int, int]]) -> float | None:
     ][-3:]
     if not slopes:
         return None
-    return statistics.median(slopes)
+    return max(statistics.median(slopes), slopes[-1])
 
 
 def memory_verdict(measured: dict, n: int, r: int, bound: int, config: dict) -> Verdict:
