@@ -105,7 +105,10 @@ def _required(item: Item, score: ItemScore, needed: list[ItemScore]) -> ItemScor
     if item.requires_policy == "scale":
         factor = min(_fraction(n) for n in needed)
         new = round(score.score * factor, 6)
-        rule = (f"This item's points are scaled by the credit of {names} ({states}): "
+        # "failed" beside a clean ban read as "you built the matrix": say the check itself passed.
+        lead = ("Your code passed this item's own check; its points" if score.status is Status.PASSED
+                else "This item's points")
+        rule = (f"{lead} are scaled by the credit of {names} ({states}): "
                 f"×{factor:.3g}, {new:g} of the {score.score:g} it earned.")
     else:
         new = 0.0

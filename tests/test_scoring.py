@@ -106,6 +106,8 @@ def test_requires_scale_multiplies_by_the_weakest_required_credit():
     ban = {s.id: s for s in scores}["ban"]
     assert ban.score == 6.0 and ban.status is Status.FAILED
     assert "scaled by the credit of fwd" in ban.feedback and "×0.75" in ban.feedback
+    # The item's own check passed: the feedback says so, so "failed" is not read as its verdict.
+    assert ban.feedback.startswith("Your code passed this item's own check; its points are scaled"), ban.feedback
 
 
 def test_requires_met_changes_nothing():
